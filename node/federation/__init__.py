@@ -1,0 +1,1 @@
+"""Everything that speaks ActivityPub: vocabulary, signatures, fetching, inbox."""
