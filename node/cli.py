@@ -1,0 +1,124 @@
+"""The ``fednode`` command line: one small function per subcommand.
+
+Every setting is also a flag (``--base-url``...), accepted after any subcommand;
+flags beat ``FEDNODE_*`` variables, which beat the config file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from node import __version__
+from node.config import DEFAULT_CONFIG_FILE, SETTINGS, Settings, load, problems, to_toml
+from node.errors import ConfigError, NodeError
+
+Command = Callable[[argparse.Namespace, Settings], Any]
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str) -> Callable[[Command], Command]:
+    """Register a subcommand handler under ``name`` (e.g. "authors add")."""
+    def register(func: Command) -> Command:
+        COMMANDS[name] = func
+        return func
+    return register
+
+
+def _settings_parent() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                        help=f"config file (default: $FEDNODE_CONFIG or ./{DEFAULT_CONFIG_FILE})")
+    group = parent.add_argument_group("settings (see docs/configuration.md)")
+    for setting in SETTINGS:
+        kwargs: dict[str, Any] = {"dest": f"setting_{setting.name}", "default": argparse.SUPPRESS, "help": setting.help}
+        if setting.type is bool:
+            group.add_argument(setting.flag, action=argparse.BooleanOptionalAction, **kwargs)
+        else:
+            group.add_argument(setting.flag, metavar=setting.type.__name__.upper(), **kwargs)
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parent = _settings_parent()
+    parser = argparse.ArgumentParser(prog="fednode", description="A federated discussion forum node.", parents=[parent])
+    parser.add_argument("--version", action="version", version=f"fednode {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = sub.add_parser("serve", parents=[parent], help="run the node (web server; migrates the database first)")
+    serve.add_argument("--demo", action="store_true", help="seed a sample article with a threaded discussion first")
+    sub.add_parser("demo", parents=[parent], help="seed the sample discussion and run the node (same as serve --demo)")
+    sub.add_parser("init", parents=[parent], help="prepare a node: config file, keys, database, site actor, first author")
+    publish = sub.add_parser("publish", parents=[parent], help="publish (or edit) an article from a Markdown file")
+    publish.add_argument("file", type=Path, help="Markdown file with front matter (title, slug, tags, language)")
+    publish.add_argument("--author", help="username of the local author (default: the default_author setting)")
+    sub.add_parser("articles", parents=[parent], help="list published articles")
+    authors = sub.add_parser("authors", parents=[parent], help="manage local authors")
+    authors_sub = authors.add_subparsers(dest="authors_command", metavar="ACTION", required=True)
+    add = authors_sub.add_parser("add", parents=[parent], help="add a local author")
+    add.add_argument("name", help="username: 1-30 characters of a-z, 0-9 and _")
+    add.add_argument("--display-name", help="the name shown on pages and profiles")
+    authors_sub.add_parser("list", parents=[parent], help="list local authors")
+    sub.add_parser("check-config", parents=[parent], help="check the settings and explain each problem")
+    db = sub.add_parser("db", parents=[parent], help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_sub.add_parser("upgrade", parents=[parent], help="apply pending migrations")
+    db_sub.add_parser("current", parents=[parent], help="print the schema revision")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace, environ=None) -> Settings:
+    """Settings from the config file, the environment and the flags given."""
+    overrides = {
+        key[len("setting_"):]: value for key, value in vars(args).items() if key.startswith("setting_")
+    }
+    return load(getattr(args, "config", None), environ=environ, overrides=overrides)
+
+
+def command_name(args: argparse.Namespace) -> str:
+    """The registry key of the parsed subcommand ("authors add", "db upgrade"...)."""
+    for nested in ("authors_command", "db_command"):
+        if getattr(args, nested, None):
+            return f"{args.command} {getattr(args, nested)}"
+    return args.command
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``fednode`` and ``python -m node``; returns the exit status."""
+    import node.commands  # noqa: F401  (registers the subcommands)
+
+    args = build_parser().parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+        logging.basicConfig(
+            level=settings.log_level.upper() if settings.log_level.upper() in logging._nameToLevel else "INFO",
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        name = command_name(args)
+        if name not in ("check-config",):
+            found = problems(settings)
+            if found:
+                raise ConfigError("; ".join(found) + " (run `fednode check-config`)")
+        result = COMMANDS[name](args, settings)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+        return int(result or 0)
+    except NodeError as exc:
+        print(f"fednode: {exc.reason}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def write_config_file(path: Path, settings: Settings) -> bool:
+    """Write every setting to ``path`` unless it exists; return whether it was written."""
+    if path.exists():
+        return False
+    values = {s.name: getattr(settings, s.name) for s in SETTINGS}
+    path.write_text(to_toml(values), encoding="utf-8")
+    return True

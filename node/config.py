@@ -1,0 +1,234 @@
+"""Every setting of the node, in one table, and how they are loaded.
+
+Precedence, lowest first: the defaults in ``SETTINGS`` < the TOML config file
+< ``FEDNODE_*`` environment variables < command-line flags.  ``docs/configuration.md``
+has a heading per setting and ``tests/test_docs.py`` keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from node.errors import ConfigError
+
+ENV_PREFIX = "FEDNODE_"
+DEFAULT_CONFIG_FILE = "fednode.toml"
+USERNAME_RE = re.compile(r"^[a-z0-9_]{1,30}$")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configurable value: its name, type, default and a one-line help."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+
+    @property
+    def env_var(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("base_url", str, "http://localhost:8080",
+            "Public URL of the node as remote servers and browsers reach it (scheme, host, optional port)."),
+    Setting("listen_host", str, "127.0.0.1",
+            "Address the HTTP server binds to; keep 127.0.0.1 behind a reverse proxy."),
+    Setting("listen_port", int, 8080, "TCP port the HTTP server binds to."),
+    Setting("database_url", str, "sqlite+aiosqlite:///fednode.db",
+            "SQLAlchemy URL of the database: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db."),
+    Setting("keys_dir", str, "keys", "Folder that holds the actors' private keys (PEM, mode 0600)."),
+    Setting("site_username", str, "forum", "Handle of the site's Group actor (the forum), e.g. forum@example.org."),
+    Setting("site_name", str, "Fednode forum", "Display name of the site and of its Group actor."),
+    Setting("site_summary", str, "A discussion forum on the fediverse.",
+            "Short plain-text description of the site, shown on its profile and in NodeInfo."),
+    Setting("default_author", str, "editor", "Username of the first local author that `fednode init` creates."),
+    Setting("open_registrations", bool, False, "Reported in NodeInfo: whether people can sign up here."),
+    Setting("authorized_fetch", bool, False,
+            "Require a signed GET for our ActivityStreams documents (except the instance actor and keys)."),
+    Setting("allow_http", bool, False,
+            "Allow fetching remote documents over plain http (only for testing; https is the default)."),
+    Setting("allow_private_network", bool, False,
+            "Allow fetching from loopback and private addresses (only for tests on one machine)."),
+    Setting("max_body_bytes", int, 1024 * 1024, "Largest inbox request body accepted, in bytes (larger gets 413)."),
+    Setting("blocked_domains", list, [], "Domains whose requests are refused with 403 and never fetched."),
+    Setting("log_level", str, "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
+)
+
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The loaded settings; fields mirror ``SETTINGS`` one to one."""
+
+    base_url: str
+    listen_host: str
+    listen_port: int
+    database_url: str
+    keys_dir: str
+    site_username: str
+    site_name: str
+    site_summary: str
+    default_author: str
+    open_registrations: bool
+    authorized_fetch: bool
+    allow_http: bool
+    allow_private_network: bool
+    max_body_bytes: int
+    blocked_domains: list = field(default_factory=list)
+    log_level: str = "INFO"
+    config_file: str | None = None
+
+    @property
+    def base(self) -> str:
+        """The base URL without a trailing slash."""
+        return self.base_url.rstrip("/")
+
+    @property
+    def host(self) -> str:
+        """The authority part of the base URL (host[:port]), lowercase; used in handles."""
+        return urlsplit(self.base_url).netloc.lower()
+
+    @property
+    def scheme(self) -> str:
+        return urlsplit(self.base_url).scheme
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(setting: Setting, value: Any, source: str) -> Any:
+    """Turn a raw value from a file, the environment or a flag into the setting's type."""
+    try:
+        if setting.type is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(value)
+        if setting.type is int:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return int(value)
+        if setting.type is list:
+            if isinstance(value, (list, tuple)):
+                return [str(v).strip() for v in value if str(v).strip()]
+            return [part.strip() for part in str(value).split(",") if part.strip()]
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{setting.name}: {value!r} from {source} is not a valid {setting.type.__name__}"
+        ) from None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read a TOML config file; unknown keys are an error that names them."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    unknown = sorted(set(data) - set(SETTINGS_BY_NAME))
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s): {', '.join(unknown)}")
+    return data
+
+
+def load(
+    config_file: str | os.PathLike | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build Settings: defaults < config file < FEDNODE_* environment < overrides (flags).
+
+    Without an explicit path, ``FEDNODE_CONFIG`` or ``./fednode.toml`` is read when present.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    path = config_file or environ.get(ENV_PREFIX + "CONFIG")
+    used_file = None
+    if path:
+        if not Path(path).is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        used_file = Path(path)
+    elif Path(DEFAULT_CONFIG_FILE).is_file():
+        used_file = Path(DEFAULT_CONFIG_FILE)
+    if used_file is not None:
+        for name, raw in read_config_file(used_file).items():
+            values[name] = _coerce(SETTINGS_BY_NAME[name], raw, str(used_file))
+    for setting in SETTINGS:
+        if setting.env_var in environ:
+            values[setting.name] = _coerce(setting, environ[setting.env_var], setting.env_var)
+    for name, raw in (overrides or {}).items():
+        if raw is None:
+            continue
+        if name not in SETTINGS_BY_NAME:
+            raise ConfigError(f"unknown setting {name}")
+        values[name] = _coerce(SETTINGS_BY_NAME[name], raw, SETTINGS_BY_NAME[name].flag)
+    return Settings(**values, config_file=str(used_file) if used_file else None)
+
+
+def problems(settings: Settings) -> list[str]:
+    """Every problem with these settings, each sentence starting with the setting's name."""
+    found: list[str] = []
+    parts = urlsplit(settings.base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        found.append(f"base_url: {settings.base_url!r} must be an absolute http(s) URL such as https://forum.example.org")
+    elif parts.path not in ("", "/") or parts.query or parts.fragment:
+        found.append("base_url: must not have a path, query or fragment (the node serves from the root)")
+    elif parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+        found.append("base_url: remote servers only talk to https; use https:// behind a TLS proxy")
+    if not (0 < settings.listen_port < 65536):
+        found.append(f"listen_port: {settings.listen_port} is not a TCP port (1-65535)")
+    if not settings.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        found.append("database_url: must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+    for name in ("site_username", "default_author"):
+        if not USERNAME_RE.match(getattr(settings, name)):
+            found.append(f"{name}: {getattr(settings, name)!r} must be 1-30 characters of a-z, 0-9 and _")
+    if settings.site_username == settings.default_author:
+        found.append("default_author: must differ from site_username")
+    if settings.max_body_bytes < 1024:
+        found.append("max_body_bytes: must be at least 1024")
+    if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        found.append(f"log_level: {settings.log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
+    keys = Path(settings.keys_dir)
+    if keys.exists() and not keys.is_dir():
+        found.append(f"keys_dir: {keys} exists and is not a folder")
+    return found
+
+
+def to_toml(values: Mapping[str, Any]) -> str:
+    """Render settings as a TOML file, each preceded by its help as a comment."""
+    lines = ["# Fednode configuration. Every setting: docs/configuration.md", ""]
+    for name, value in values.items():
+        setting = SETTINGS_BY_NAME[name]
+        lines.append(f"# {setting.help}")
+        lines.append(f"{name} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

@@ -1,0 +1,172 @@
+"""Text in and out: Markdown posts with front matter, and HTML held to Mastodon's allowlist.
+
+Everything we emit and everything we store from remote servers passes through
+``sanitize_html``: the tags, attributes, classes and link schemes that Mastodon
+keeps (PROTOCOL.md §5.5), so a post renders the same here and there, and remote
+HTML can never carry script, styles or event handlers into our pages.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+import nh3
+import yaml
+from markdown_it import MarkdownIt
+
+from node.errors import NodeError
+
+ALLOWED_TAGS = {
+    "p", "span", "br", "a", "del", "pre", "code", "em", "strong", "b", "i", "u",
+    "ul", "ol", "li", "blockquote",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "class"},
+    "span": {"class"},
+    "ol": {"start", "reversed"},
+    "li": {"value"},
+}
+URL_SCHEMES = {
+    "http", "https", "dat", "dweb", "ipfs", "ipns", "ssb", "gopher", "xmpp", "magnet", "gemini",
+}
+_CLASS_PREFIXES = ("h-", "p-", "u-", "dt-", "e-")
+_CLASS_NAMES = {"mention", "hashtag", "ellipsis", "invisible"}
+LINK_REL = "nofollow noopener noreferrer"
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+HASHTAG_RE = re.compile(r"^[^\W_][\w]{0,99}$")
+LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+
+
+class ContentError(NodeError):
+    """A post cannot be published as written; the reason says what to fix."""
+
+
+def _keep_class(tag: str, attribute: str, value: str) -> str | None:
+    # Mastodon keeps only microformats classes and a few of its own (mention, hashtag...).
+    if attribute != "class":
+        return value
+    kept = [c for c in value.split() if c in _CLASS_NAMES or c.startswith(_CLASS_PREFIXES)]
+    return " ".join(kept) or None
+
+
+def sanitize_html(html: str) -> str:
+    """Reduce any HTML to Mastodon's allowlist; links get rel="nofollow noopener noreferrer"."""
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        clean_content_tags={"script", "style", "template", "iframe", "object", "svg", "math"},
+        attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=_keep_class,
+        url_schemes=URL_SCHEMES,
+        link_rel=LINK_REL,
+        strip_comments=True,
+    )
+
+
+def _markdown() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    rules = md.renderer.rules
+    # Mastodon turns headings into bold paragraphs; doing it ourselves keeps the
+    # emphasis instead of losing it to the sanitizer.
+    rules["heading_open"] = lambda tokens, idx, options, env: "<p><strong>"
+    rules["heading_close"] = lambda tokens, idx, options, env: "</strong></p>\n"
+    # Inline images are outside the allowlist: show them as links to the image.
+    def image(tokens, idx, options, env):
+        token = tokens[idx]
+        alt = md.renderer.renderInlineAsText(token.children or [], options, env) or "image"
+        src = token.attrGet("src") or ""
+        return f'<a href="{_escape_attr(src)}">{_escape_text(alt)}</a>'
+    rules["image"] = image
+    rules["hr"] = lambda tokens, idx, options, env: "<p>—</p>\n"
+    return md
+
+
+def _escape_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _escape_attr(text: str) -> str:
+    return _escape_text(text).replace('"', "&quot;")
+
+
+_MD = _markdown()
+
+
+def render_markdown(source: str) -> str:
+    """Markdown (CommonMark, raw HTML disabled) to HTML inside the allowlist."""
+    return sanitize_html(_MD.render(source))
+
+
+def slugify(title: str) -> str:
+    """A URL slug from a title: ASCII lowercase words joined by '-'."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
+    return slug[:80].strip("-")
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An article as written: front matter fields plus the Markdown body."""
+
+    title: str
+    slug: str
+    body: str
+    tags: list[str] = field(default_factory=list)
+    language: str | None = None
+
+
+def parse_post(text: str, *, origin: str = "post") -> Draft:
+    """Parse a Markdown file with YAML front matter between '---' lines into a Draft.
+
+    Raises ContentError naming the field to fix (``origin`` is the file name).
+    """
+    lines = text.lstrip("\ufeff").splitlines()
+    if not lines or lines[0].strip() != "---":
+        raise ContentError(f"{origin}: must start with front matter: a line '---', 'title: ...', then '---'")
+    try:
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() in ("---", "..."))
+    except StopIteration:
+        raise ContentError(f"{origin}: front matter is not closed by a line '---'") from None
+    try:
+        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+    except yaml.YAMLError as exc:
+        raise ContentError(f"{origin}: front matter is not valid YAML ({exc.__class__.__name__})") from None
+    if not isinstance(meta, dict):
+        raise ContentError(f"{origin}: front matter must be 'key: value' lines")
+    unknown = sorted(set(meta) - {"title", "slug", "tags", "language"})
+    if unknown:
+        raise ContentError(f"{origin}: unknown front matter field(s): {', '.join(map(str, unknown))}")
+    title = meta.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise ContentError(f"{origin}: front matter needs a 'title'")
+    slug = meta.get("slug") or slugify(title)
+    if not isinstance(slug, str) or not SLUG_RE.match(slug) or len(slug) > 80:
+        raise ContentError(f"{origin}: slug {slug!r} must be lowercase letters, digits and single '-' (at most 80)")
+    tags = _parse_tags(meta.get("tags"), origin)
+    language = meta.get("language")
+    if language is not None and (not isinstance(language, str) or not LANGUAGE_RE.match(language)):
+        raise ContentError(f"{origin}: language {language!r} must be a language tag such as 'en' or 'pt-BR'")
+    body = "\n".join(lines[end + 1:]).strip("\n")
+    if not body.strip():
+        raise ContentError(f"{origin}: the article has no text after the front matter")
+    return Draft(title=title.strip(), slug=slug, body=body, tags=tags, language=language)
+
+
+def _parse_tags(raw, origin: str) -> list[str]:
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        raw = [part for part in re.split(r"[,\s]+", raw) if part]
+    if not isinstance(raw, list):
+        raise ContentError(f"{origin}: tags must be a list such as [fediverse, forums]")
+    tags: list[str] = []
+    for item in raw:
+        tag = str(item).lstrip("#")
+        if not HASHTAG_RE.match(tag):
+            raise ContentError(f"{origin}: tag {item!r} must be letters, digits and _ (no spaces)")
+        if tag.lower() not in (t.lower() for t in tags):
+            tags.append(tag)
+    return tags

@@ -1,0 +1,113 @@
+"""The database model.
+
+Local and remote things are the same kinds of rows, each keyed by its
+ActivityPub id (``ap_id``) with the raw JSON kept beside the indexed columns:
+an ``Actor`` is a local author or a remote Mastodon account alike, an
+``Object`` is an article or a comment wherever it was written.  Later stages
+(remote articles, whole remote threads) add rows, not tables.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from node.db.types import JSONType, UTCDateTime, utcnow
+
+URI = String(2048)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every Fednode table."""
+
+
+class Actor(Base):
+    """A fediverse actor: the site Group, a local author, the instance actor, or a remote account."""
+
+    __tablename__ = "actors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ap_id: Mapped[str] = mapped_column(URI, unique=True)
+    ap_type: Mapped[str] = mapped_column(String(32))  # Person, Group, Application, Service...
+    is_local: Mapped[bool] = mapped_column(Boolean, default=False)
+    username: Mapped[str] = mapped_column(String(255))  # preferredUsername
+    domain: Mapped[str] = mapped_column(String(255))  # host[:port], lowercase punycode
+    name: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)  # sanitised HTML
+    url: Mapped[str | None] = mapped_column(URI)  # profile page for people
+    inbox: Mapped[str | None] = mapped_column(URI)
+    shared_inbox: Mapped[str | None] = mapped_column(URI)
+    outbox: Mapped[str | None] = mapped_column(URI)
+    followers: Mapped[str | None] = mapped_column(URI)
+    following: Mapped[str | None] = mapped_column(URI)
+    public_key_id: Mapped[str | None] = mapped_column(URI, index=True)
+    public_key_pem: Mapped[str | None] = mapped_column(Text)
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_actors_username_domain", "username", "domain"),)
+
+    @property
+    def handle(self) -> str:
+        """``user@host`` as people type it."""
+        return f"{self.username}@{self.domain}"
+
+
+class Object(Base):
+    """An article or a comment, local or remote, with its place in a thread."""
+
+    __tablename__ = "objects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ap_id: Mapped[str] = mapped_column(URI, unique=True)
+    ap_type: Mapped[str] = mapped_column(String(32))  # Article, Note, Page, Question...
+    kind: Mapped[str] = mapped_column(String(16))  # "article" (thread root) or "comment"
+    is_local: Mapped[bool] = mapped_column(Boolean, default=False)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"), index=True)
+    slug: Mapped[str | None] = mapped_column(String(200), unique=True)  # local articles only
+    name: Mapped[str | None] = mapped_column(Text)  # the title of an article
+    content: Mapped[str | None] = mapped_column(Text)  # sanitised HTML
+    source: Mapped[str | None] = mapped_column(Text)  # Markdown of local objects
+    language: Mapped[str | None] = mapped_column(String(35))
+    url: Mapped[str | None] = mapped_column(URI)
+    in_reply_to: Mapped[str | None] = mapped_column(URI, index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("objects.id", ondelete="SET NULL"), index=True)
+    root_id: Mapped[int | None] = mapped_column(ForeignKey("objects.id", ondelete="SET NULL"), index=True)
+    context: Mapped[str | None] = mapped_column(URI, index=True)
+    visibility: Mapped[str] = mapped_column(String(16), default="public")  # public|unlisted|followers|direct
+    tags: Mapped[list[str] | None] = mapped_column(JSONType)  # hashtag names without '#'
+    published: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replies_count: Mapped[int] = mapped_column(Integer, default=0)
+    likes_count: Mapped[int] = mapped_column(Integer, default=0)
+    announces_count: Mapped[int] = mapped_column(Integer, default=0)
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor: Mapped[Actor] = relationship(lazy="joined")
+
+    __table_args__ = (Index("ix_objects_root_published", "root_id", "published"),)
+
+
+class Activity(Base):
+    """An activity we sent or received: the outbox, and the inbox's de-duplication ledger."""
+
+    __tablename__ = "activities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ap_id: Mapped[str] = mapped_column(URI, unique=True)
+    ap_type: Mapped[str] = mapped_column(String(32))
+    is_local: Mapped[bool] = mapped_column(Boolean, default=False)
+    actor_ap_id: Mapped[str] = mapped_column(URI, index=True)
+    object_ap_id: Mapped[str | None] = mapped_column(URI, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="received")  # received|applied|ignored|failed|sent
+    error: Mapped[str | None] = mapped_column(Text)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,215 @@
+"""Named queries: the only place SQL is written.
+
+Every function takes the session first and is named for what it does
+(``get_``, ``list_``, ``count_``, ``add_``, ``upsert_``, ``mark_``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Sequence
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from node.db.models import Activity, Actor, Object
+from node.db.types import utcnow
+
+
+# --- actors -----------------------------------------------------------------
+
+async def get_actor(session: AsyncSession, ap_id: str) -> Actor | None:
+    """The actor with this ActivityPub id, local or remote."""
+    return await session.scalar(select(Actor).where(Actor.ap_id == ap_id))
+
+
+async def get_local_actor(session: AsyncSession, username: str) -> Actor | None:
+    """A local actor by its username (preferredUsername)."""
+    return await session.scalar(select(Actor).where(Actor.is_local.is_(True), Actor.username == username))
+
+
+async def get_local_actor_by_url(session: AsyncSession, url: str) -> Actor | None:
+    """A local actor by its id or its profile page URL."""
+    query = select(Actor).where(Actor.is_local.is_(True), or_(Actor.ap_id == url, Actor.url == url))
+    return await session.scalar(query.limit(1))
+
+
+async def get_actor_by_key_id(session: AsyncSession, key_id: str) -> Actor | None:
+    """The actor whose public key has this id."""
+    return await session.scalar(select(Actor).where(Actor.public_key_id == key_id))
+
+
+async def list_local_actors(session: AsyncSession, ap_type: str | None = None) -> Sequence[Actor]:
+    """Local actors, optionally of one type, by username."""
+    query = select(Actor).where(Actor.is_local.is_(True)).order_by(Actor.username)
+    if ap_type:
+        query = query.where(Actor.ap_type == ap_type)
+    return (await session.scalars(query)).all()
+
+
+async def upsert_remote_actor(session: AsyncSession, values: dict[str, Any]) -> Actor:
+    """Insert or refresh a remote actor from its parsed document (keyed by ap_id)."""
+    actor = await get_actor(session, values["ap_id"])
+    if actor is None:
+        actor = Actor(is_local=False, **values)
+        session.add(actor)
+    elif actor.is_local:
+        raise ValueError("refusing to overwrite a local actor with a remote document")
+    else:
+        for key, value in values.items():
+            setattr(actor, key, value)
+    actor.fetched_at = utcnow()
+    await session.flush()
+    return actor
+
+
+# --- articles and comments ---------------------------------------------------
+
+async def get_object(session: AsyncSession, ap_id: str) -> Object | None:
+    """An article or comment by its ActivityPub id."""
+    return await session.scalar(select(Object).where(Object.ap_id == ap_id))
+
+
+async def get_object_by_id(session: AsyncSession, object_id: int) -> Object | None:
+    """An article or comment by its row id."""
+    return await session.get(Object, object_id)
+
+
+async def get_article_by_slug(session: AsyncSession, slug: str) -> Object | None:
+    """A local article by its slug (deleted ones too: they answer 410)."""
+    return await session.scalar(select(Object).where(Object.slug == slug, Object.kind == "article"))
+
+
+async def list_articles(
+    session: AsyncSession, *, local_only: bool = True, limit: int = 50, offset: int = 0
+) -> Sequence[Object]:
+    """Articles that are not deleted, newest first."""
+    query = select(Object).where(Object.kind == "article", Object.deleted_at.is_(None))
+    if local_only:
+        query = query.where(Object.is_local.is_(True))
+    query = query.order_by(Object.published.desc(), Object.id.desc()).limit(limit).offset(offset)
+    return (await session.scalars(query)).all()
+
+
+async def count_articles(session: AsyncSession, *, local_only: bool = True) -> int:
+    """How many articles are not deleted."""
+    query = select(func.count(Object.id)).where(Object.kind == "article", Object.deleted_at.is_(None))
+    if local_only:
+        query = query.where(Object.is_local.is_(True))
+    return int(await session.scalar(query) or 0)
+
+
+async def list_thread(session: AsyncSession, root_id: int) -> Sequence[Object]:
+    """Every comment under an article (deleted placeholders included), oldest first."""
+    query = select(Object).where(Object.root_id == root_id, Object.kind == "comment")
+    return (await session.scalars(query.order_by(Object.published, Object.id))).all()
+
+
+async def list_replies(
+    session: AsyncSession, parent_ap_id: str, *, public_only: bool = True, limit: int = 60, offset: int = 0
+) -> Sequence[Object]:
+    """Direct replies to an object, oldest first (for its ``replies`` collection)."""
+    query = select(Object).where(Object.in_reply_to == parent_ap_id, Object.deleted_at.is_(None))
+    if public_only:
+        query = query.where(Object.visibility.in_(("public", "unlisted")))
+    query = query.order_by(Object.published, Object.id).limit(limit).offset(offset)
+    return (await session.scalars(query)).all()
+
+
+async def count_replies(session: AsyncSession, parent_ap_id: str, *, public_only: bool = True) -> int:
+    """How many direct replies an object has."""
+    query = select(func.count(Object.id)).where(Object.in_reply_to == parent_ap_id, Object.deleted_at.is_(None))
+    if public_only:
+        query = query.where(Object.visibility.in_(("public", "unlisted")))
+    return int(await session.scalar(query) or 0)
+
+
+async def list_context(
+    session: AsyncSession, root: Object, *, limit: int = 60, offset: int = 0
+) -> Sequence[Object]:
+    """The thread as FEP-f228 orders it: the root, then its public comments, chronologically."""
+    query = (
+        select(Object)
+        .where(or_(Object.id == root.id, Object.root_id == root.id))
+        .where(Object.deleted_at.is_(None), Object.visibility.in_(("public", "unlisted")))
+        .order_by((Object.id != root.id), Object.published, Object.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def count_context(session: AsyncSession, root: Object) -> int:
+    """How many public objects the thread's context collection holds."""
+    query = (
+        select(func.count(Object.id))
+        .where(or_(Object.id == root.id, Object.root_id == root.id))
+        .where(Object.deleted_at.is_(None), Object.visibility.in_(("public", "unlisted")))
+    )
+    return int(await session.scalar(query) or 0)
+
+
+async def count_local_posts(session: AsyncSession) -> int:
+    """Local articles and comments that are not deleted (NodeInfo ``localPosts``)."""
+    query = select(func.count(Object.id)).where(Object.is_local.is_(True), Object.deleted_at.is_(None))
+    return int(await session.scalar(query) or 0)
+
+
+async def count_active_authors(session: AsyncSession, since: datetime | None) -> int:
+    """Local people who published since ``since`` (all local people when None)."""
+    if since is None:
+        query = select(func.count(Actor.id)).where(Actor.is_local.is_(True), Actor.ap_type == "Person")
+    else:
+        query = (
+            select(func.count(func.distinct(Object.actor_id)))
+            .join(Actor, Actor.id == Object.actor_id)
+            .where(Actor.is_local.is_(True), Actor.ap_type == "Person", Object.published >= since)
+        )
+    return int(await session.scalar(query) or 0)
+
+
+# --- activities --------------------------------------------------------------
+
+async def get_activity(session: AsyncSession, ap_id: str) -> Activity | None:
+    """An activity we sent or received, by id."""
+    return await session.scalar(select(Activity).where(Activity.ap_id == ap_id))
+
+
+async def list_outbox(
+    session: AsyncSession, actor_ap_ids: Sequence[str], *, limit: int, offset: int
+) -> Sequence[tuple[Activity, Object]]:
+    """Local Create activities of these actors whose object still exists, newest first."""
+    query = (
+        select(Activity, Object)
+        .join(Object, Object.ap_id == Activity.object_ap_id)
+        .where(
+            Activity.is_local.is_(True),
+            Activity.ap_type == "Create",
+            Activity.actor_ap_id.in_(actor_ap_ids),
+            Object.deleted_at.is_(None),
+        )
+        .order_by(Activity.created_at.desc(), Activity.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return (await session.execute(query)).tuples().all()
+
+
+async def count_outbox(session: AsyncSession, actor_ap_ids: Sequence[str]) -> int:
+    """How many items ``list_outbox`` has in all."""
+    query = (
+        select(func.count(Activity.id))
+        .join(Object, Object.ap_id == Activity.object_ap_id)
+        .where(
+            Activity.is_local.is_(True),
+            Activity.ap_type == "Create",
+            Activity.actor_ap_id.in_(actor_ap_ids),
+            Object.deleted_at.is_(None),
+        )
+    )
+    return int(await session.scalar(query) or 0)
+
+
+def days_ago(days: int) -> datetime:
+    """The moment ``days`` days before now."""
+    return utcnow() - timedelta(days=days)

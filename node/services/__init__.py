@@ -1,0 +1,1 @@
+"""What the node does for its operator and members: set up actors, publish, seed a demo."""

@@ -1,0 +1,74 @@
+"""Publishing local articles: a new slug creates an article, a known slug edits it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from node.config import Settings
+from node.content import ContentError, Draft, render_markdown
+from node.db import queries
+from node.db.models import Activity, Actor, Object
+from node.db.types import utcnow
+from node.federation.convert import article_to_ap, create_to_ap
+from node.urls import Urls
+
+
+@dataclass(frozen=True)
+class Published:
+    """What publishing did: the article row, whether it was new, and the activity recorded."""
+
+    article: Object
+    created: bool
+    activity: Activity
+
+
+def new_activity_id(urls: Urls) -> str:
+    """A fresh, dereferenceable id for an activity we send."""
+    return urls.activity(uuid.uuid4().hex)
+
+
+async def publish_article(session: AsyncSession, settings: Settings, draft: Draft, author: Actor) -> Published:
+    """Create or edit the article ``draft.slug`` by ``author`` and record Create/Update."""
+    urls = Urls(settings.base)
+    site = await queries.get_local_actor(session, settings.site_username)
+    if site is None:
+        raise ContentError("the site is not set up yet: run `fednode init`")
+    now = utcnow()
+    html = render_markdown(draft.body)
+    article = await queries.get_article_by_slug(session, draft.slug)
+    if article is not None and article.deleted_at is not None:
+        # Remote servers keep tombstones: a re-created URL would be refused or confused.
+        raise ContentError(f"slug {draft.slug!r} belonged to a deleted article; choose another slug")
+    created = article is None
+    if created:
+        url = urls.article(draft.slug)
+        article = Object(
+            ap_id=url, ap_type="Article", kind="article", is_local=True, actor_id=author.id,
+            slug=draft.slug, url=url, published=now, context=urls.context(url), visibility="public",
+        )
+        session.add(article)
+    elif article.actor_id != author.id:
+        raise ContentError(f"slug {draft.slug!r} is an article by someone else; pick another slug")
+    else:
+        article.updated = now
+    article.name = draft.title
+    article.source = draft.body
+    article.content = html
+    article.tags = draft.tags
+    article.language = draft.language
+    await session.flush()
+    document = article_to_ap(article, author, site, urls)
+    activity = Activity(
+        ap_id=new_activity_id(urls), ap_type="Create" if created else "Update", is_local=True,
+        actor_ap_id=author.ap_id, object_ap_id=article.ap_id, status="sent", raw={}, created_at=now,
+    )
+    if created:
+        activity.raw = create_to_ap(activity, document)
+    else:
+        activity.raw = {**create_to_ap(activity, document), "type": "Update"}
+    session.add(activity)
+    await session.flush()
+    return Published(article=article, created=created, activity=activity)

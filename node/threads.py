@@ -1,0 +1,74 @@
+"""Ordering a discussion for display: a flat list of comments becomes numbered, nested rows.
+
+Pure: no database, no HTML.  Comments are numbered like a blog's (1, 1.1, 1.1.1),
+siblings oldest first; indentation stops at ``max_indent`` and deeper rows say
+which comment they answer instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+MAX_INDENT = 5
+
+
+@dataclass(frozen=True)
+class ThreadRow:
+    """One comment in display order."""
+
+    comment: Any
+    author: Any
+    depth: int  # 0 for a direct reply to the article
+    indent: int  # depth capped at MAX_INDENT
+    number: str  # "1.2.1"
+    in_reply_to_number: str | None  # set when the indent no longer shows the parent
+    orphan: bool = False  # its parent is not (yet) here
+
+
+def flatten(comments: Sequence[Any], root_ap_id: str, *, max_indent: int = MAX_INDENT) -> list[ThreadRow]:
+    """Order ``comments`` (objects with ap_id, in_reply_to, published, id, actor) under ``root_ap_id``.
+
+    A comment whose parent is missing is shown at the top level and marked ``orphan``;
+    a cycle (which only forged data can make) is broken rather than looping.
+    """
+    by_id = {c.ap_id: c for c in comments}
+    children: dict[str, list[Any]] = {}
+    tops: list[tuple[Any, bool]] = []
+    for comment in comments:
+        parent = comment.in_reply_to
+        if parent == root_ap_id:
+            tops.append((comment, False))
+        elif parent in by_id and parent != comment.ap_id:
+            children.setdefault(parent, []).append(comment)
+        else:
+            tops.append((comment, True))
+
+    def order(items):
+        return sorted(items, key=lambda c: (c.published, c.id))
+
+    rows: list[ThreadRow] = []
+    seen: set[str] = set()
+    tops.sort(key=lambda pair: (pair[0].published, pair[0].id))
+    # An explicit stack instead of recursion: threads can be thousands deep.
+    stack: list[tuple[Any, int, str, str | None, bool]] = [
+        (c, 0, str(i), None, orphan) for i, (c, orphan) in reversed(list(enumerate(tops, 1)))
+    ]
+    while stack:
+        comment, depth, number, parent_number, orphan = stack.pop()
+        if comment.ap_id in seen:
+            continue
+        seen.add(comment.ap_id)
+        indent = min(depth, max_indent)
+        rows.append(ThreadRow(
+            comment=comment, author=comment.actor, depth=depth, indent=indent, number=number,
+            in_reply_to_number=parent_number if depth > max_indent else None, orphan=orphan,
+        ))
+        kids = order(children.get(comment.ap_id, []))
+        for i, child in reversed(list(enumerate(kids, 1))):
+            stack.append((child, depth + 1, f"{number}.{i}", number, False))
+    # Whatever a cycle cut off from the root still gets shown, as orphans.
+    for comment in order([c for c in comments if c.ap_id not in seen]):
+        rows.append(ThreadRow(comment, comment.actor, 0, 0, str(len(tops) + 1), None, True))
+        tops.append((comment, True))
+    return rows

@@ -1,0 +1,67 @@
+"""Where everything lives: the one place that turns local things into URLs.
+
+Route patterns in ``web/routes.py`` and the ids in ActivityStreams documents
+both come from here, so an id always dereferences to the document it names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+INSTANCE_ACTOR_USERNAME = "instance.actor"
+
+
+@dataclass(frozen=True)
+class Urls:
+    """URL builders for a node served at ``base`` (no trailing slash)."""
+
+    base: str
+
+    def actor(self, username: str) -> str:
+        if username == INSTANCE_ACTOR_USERNAME:
+            return f"{self.base}/actor"
+        return f"{self.base}/actors/{username}"
+
+    def key_id(self, username: str) -> str:
+        return self.actor(username) + "#main-key"
+
+    def inbox(self, username: str) -> str:
+        return self.actor(username) + "/inbox"
+
+    def outbox(self, username: str) -> str:
+        return self.actor(username) + "/outbox"
+
+    def followers(self, username: str) -> str:
+        return self.actor(username) + "/followers"
+
+    def following(self, username: str) -> str:
+        return self.actor(username) + "/following"
+
+    def profile(self, username: str) -> str:
+        return f"{self.base}/@{username}"
+
+    @property
+    def shared_inbox(self) -> str:
+        return f"{self.base}/inbox"
+
+    def article(self, slug: str) -> str:
+        return f"{self.base}/articles/{slug}"
+
+    def comment(self, comment_id: int) -> str:
+        return f"{self.base}/comments/{comment_id}"
+
+    def replies(self, object_url: str) -> str:
+        return object_url + "/replies"
+
+    def context(self, article_url: str) -> str:
+        return article_url + "/context"
+
+    def activity(self, activity_key: str) -> str:
+        return f"{self.base}/activities/{activity_key}"
+
+    def tag(self, name: str) -> str:
+        return f"{self.base}/tags/{name.lower()}"
+
+    @property
+    def authorize_interaction(self) -> str:
+        return f"{self.base}/authorize_interaction?uri={{uri}}"

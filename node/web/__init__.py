@@ -1,0 +1,1 @@
+"""The HTTP face of the node: HTML pages, ActivityStreams documents and discovery."""

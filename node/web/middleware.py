@@ -1,0 +1,48 @@
+"""Middlewares: error pages in the format the client asked for, and security headers."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from node.web.negotiate import wants_activity_json
+
+log = logging.getLogger("fednode.web")
+
+# No script and no third-party resources on our pages: what remote servers send
+# is sanitised, and this header is the second line of defence.
+CSP = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self' https:; base-uri 'none'; frame-ancestors 'none'"
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler):
+    """Answer errors as JSON to servers and as a small page to browsers, never as a traceback."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.text not in (None, "", f"{exc.status}: {exc.reason}"):
+            raise
+        return _error_response(request, exc.status, exc.reason, headers=exc.headers)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _error_response(request, 500, "Internal Server Error")
+
+
+def _error_response(request: web.Request, status: int, reason: str, headers=None) -> web.Response:
+    extra = {k: v for k, v in (headers or {}).items() if k.lower() in ("allow", "vary")}
+    if request.path.startswith(("/.well-known", "/nodeinfo")) or wants_activity_json(request) or request.method == "POST":
+        return web.json_response({"error": reason}, status=status, headers=extra)
+    body = f"<!doctype html><html lang=en><meta charset=utf-8><title>{status} {reason}</title><h1>{status} {reason}</h1><p><a href=\"/\">Home</a></p></html>"
+    return web.Response(text=body, status=status, content_type="text/html", headers=extra)
+
+
+@web.middleware
+async def security_headers_middleware(request: web.Request, handler):
+    """Headers every response carries: no sniffing, a strict CSP on pages, no referrer leaks."""
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if (response.content_type or "").startswith("text/html"):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+    return response

@@ -1,0 +1,34 @@
+"""The route table: every URL the node answers, in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from node.web import ap, discovery, pages
+
+
+def add_routes(app: web.Application) -> None:
+    """Register every route of the node on ``app``."""
+    app.router.add_routes([
+        web.get("/", pages.index),
+        web.get("/.well-known/webfinger", discovery.webfinger),
+        web.get("/.well-known/host-meta", discovery.host_meta),
+        web.get("/.well-known/nodeinfo", discovery.nodeinfo_links),
+        web.get("/nodeinfo/{version}", discovery.nodeinfo),
+        web.get("/actor", ap.actor),
+        web.get("/actors/{username}", ap.actor),
+        web.get("/actors/{username}/outbox", ap.outbox),
+        web.get("/actors/{username}/{which:followers|following}", ap.follow_collection),
+        web.get("/@{username}", pages.profile_by_handle),
+        web.get("/articles/{slug}", ap.article),
+        web.get("/articles/{slug}/replies", ap.replies),
+        web.get("/articles/{slug}/context", ap.context),
+        web.get(r"/comments/{comment_id:\d+}", ap.comment),
+        web.get(r"/comments/{comment_id:\d+}/replies", ap.replies),
+        web.get("/activities/{key}", ap.activity),
+        web.get("/tags/{name}", pages.tag),
+        web.get("/authorize_interaction", pages.authorize_interaction),
+        web.static("/static", Path(__file__).parent / "static"),
+    ])
