@@ -1,0 +1,142 @@
+"""Syntax of draft-cavage-http-signatures-12: the ``Signature`` header and the signing string.
+
+Pure text handling, no cryptography and no policy: ``node.federation.httpsig`` decides
+what is required and checks the signature. Every malformed input raises
+``SignatureError`` with a short reason, never another exception.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+
+from node.errors import SignatureError
+
+# Longest Signature header we parse; aiohttp caps one header line at 8190 bytes already,
+# this also bounds several lines joined together.
+MAX_HEADER_CHARS = 16 * 1024
+
+PSEUDO_HEADERS = ("(request-target)", "(created)", "(expires)")
+
+# Parameter names are RFC 7230 tokens.  Unquoted values are tokens too, but we also
+# allow "/", "=" and ":" so an unquoted base64 signature or URL keyId still parses;
+# being lenient here costs nothing because the values are checked afterwards.
+_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BARE_VALUE = re.compile(r"[!#$%&'*+\-./0-9:=A-Z^_`a-z|~]+")
+_OWS = re.compile(r"[ \t]*")
+
+
+def strip_bogus_prefix(value: str) -> str:
+    """Drop a leading ``Signature `` scheme word (old node http-signature sent it in this header)."""
+    value = value.strip()
+    if value[:10].lower() == "signature " or value[:10].lower() == "signature\t":
+        value = value[10:].lstrip()
+    return value
+
+
+def parse_signature_params(value: str) -> dict[str, str]:
+    """Parse ``name=value, name="value"`` pairs of a Signature header into a dict."""
+    if len(value) > MAX_HEADER_CHARS:
+        raise SignatureError("signature header is too long")
+    text = strip_bogus_prefix(value)
+    if not text:
+        raise SignatureError("signature header is empty")
+    params: dict[str, str] = {}
+    pos, end = 0, len(text)
+    while True:
+        pos = _OWS.match(text, pos).end()
+        name = _NAME.match(text, pos)
+        if name is None:
+            raise SignatureError("signature header is malformed")
+        pos = _OWS.match(text, name.end()).end()
+        if pos >= end or text[pos] != "=":
+            raise SignatureError(f"signature parameter {name.group()[:40]!r} has no value")
+        pos = _OWS.match(text, pos + 1).end()
+        if pos < end and text[pos] == '"':
+            param_value, pos = _quoted_string(text, pos)
+        else:
+            bare = _BARE_VALUE.match(text, pos)
+            if bare is None:
+                raise SignatureError("signature header is malformed")
+            param_value, pos = bare.group(), bare.end()
+        # A repeated parameter is ambiguous (which one did the signer mean?): refuse it.
+        if name.group() in params:
+            raise SignatureError(f"signature parameter {name.group()[:40]!r} is repeated")
+        params[name.group()] = param_value
+        pos = _OWS.match(text, pos).end()
+        if pos == end:
+            return params
+        if text[pos] != ",":
+            raise SignatureError("signature header is malformed")
+        pos += 1
+
+
+def _quoted_string(text: str, pos: int) -> tuple[str, int]:
+    """Read an RFC 7230 quoted-string starting at the opening quote; return (value, next pos)."""
+    out: list[str] = []
+    pos += 1
+    end = len(text)
+    while pos < end:
+        char = text[pos]
+        if char == '"':
+            return "".join(out), pos + 1
+        if char == "\\":
+            pos += 1
+            if pos >= end:
+                break
+            char = text[pos]
+        if char in "\r\n\x00":
+            raise SignatureError("signature header contains a control character")
+        out.append(char)
+        pos += 1
+    raise SignatureError("signature header has unbalanced quotes")
+
+
+def covered_headers(params: dict[str, str], algorithm: str) -> tuple[str, ...]:
+    """The lowercased ``headers`` list, or the default when the parameter is absent."""
+    if "headers" not in params:
+        # Mastodon signed_request.rb: hs2019 defaults to (created), rsa-sha256 to date
+        # (draft-cavage-12 §2.1.6 says the default is (created)).
+        return ("(created)",) if algorithm == "hs2019" else ("date",)
+    names = tuple(params["headers"].lower().split())
+    if not names:
+        raise SignatureError("headers parameter is empty")
+    return names
+
+
+def signing_string(
+    covered: Sequence[str],
+    *,
+    method: str,
+    request_target: str,
+    field: Callable[[str], str | None],
+    params: dict[str, str],
+) -> str:
+    """Build the draft-cavage signing string: ``name: value`` lines joined by LF, no trailing LF."""
+    lines = []
+    for name in covered:
+        if name == "(request-target)":
+            value = f"{method.lower()} {request_target}"
+        elif name in ("(created)", "(expires)"):
+            # The value is the parameter exactly as sent, e.g. "1402170695".
+            value = params.get(name[1:-1])
+            if value is None:
+                raise SignatureError(f"{name} is signed but the {name[1:-1]} parameter is missing")
+        elif name.startswith("("):
+            raise SignatureError(f"unknown pseudo-header {name[:40]!r}")
+        else:
+            value = field(name)
+            if value is None:
+                raise SignatureError(f"signed header {name[:40]!r} is missing")
+        lines.append(f"{name}: {value}")
+    return "\n".join(lines)
+
+
+def format_signature_header(pairs: Iterable[tuple[str, str]]) -> str:
+    """Serialize ``keyId="…",algorithm="…",…`` as Mastodon sends it (all values quoted)."""
+    parts = []
+    for name, value in pairs:
+        if '"' in value or "\\" in value or any(ord(c) < 32 for c in value):
+            raise ValueError(f"cannot put {name}={value!r} in a Signature header")
+        parts.append(f'{name}="{value}"')
+    return ",".join(parts)
