@@ -9,8 +9,14 @@ from typing import AsyncIterator
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from node import __version__
 from node.config import Settings
 from node.db.engine import make_engine, make_sessionmaker, upgrade
+from node.federation.actors import KeyResolver
+from node.federation.fetch import Fetcher, FetchPolicy
+from node.federation.inbox import Inbox
+from node.federation.processor import Processor
+from node.federation.signing import instance_signer
 from node.services.setup import ensure_site
 from node.urls import Urls
 
@@ -21,16 +27,35 @@ logging.getLogger("alembic").setLevel(logging.WARNING)
 
 @dataclass
 class Node:
-    """What every handler needs: settings, URL builders and the database."""
+    """What every handler needs: settings, URL builders, the database and the federation parts."""
 
     settings: Settings
     urls: Urls
     engine: AsyncEngine
     sessions: async_sessionmaker
+    fetcher: Fetcher
+    resolver: KeyResolver
+    inbox: Inbox
+    processor: "Processor | None" = None  # only in a running server (create_app)
     extras: dict = field(default_factory=dict)
+
+    async def close(self) -> None:
+        """Release the HTTP client and the database connections."""
+        await self.fetcher.close()
+        await self.engine.dispose()
+
+
+def fetch_policy(settings: Settings) -> FetchPolicy:
+    """The outgoing-request guard for these settings (never our own host)."""
+    return FetchPolicy(
+        allow_http=settings.allow_http,
+        allow_private_network=settings.allow_private_network,
+        own_hosts=frozenset({settings.host}),
+    )
 
 
 NODE = web.AppKey("node", Node)
+
 
 
 async def open_node(settings: Settings, *, migrate: bool = True) -> Node:
@@ -41,25 +66,36 @@ async def open_node(settings: Settings, *, migrate: bool = True) -> Node:
     sessions = make_sessionmaker(engine)
     async with sessions.begin() as session:
         await ensure_site(session, settings)
-    return Node(settings=settings, urls=Urls(settings.base), engine=engine, sessions=sessions)
+    fetcher = Fetcher(fetch_policy(settings), signer=instance_signer(settings), user_agent=f"Fednode/{__version__} (+{settings.base}/)")
+    resolver = KeyResolver(fetcher, sessions, local_host=settings.host)
+    inbox = Inbox(sessions, resolver, blocked_domains=settings.blocked_domains)
+    return Node(
+        settings=settings, urls=Urls(settings.base), engine=engine, sessions=sessions,
+        fetcher=fetcher, resolver=resolver, inbox=inbox,
+    )
 
 
 def create_app(settings: Settings) -> web.Application:
     """Build the web application for ``settings``; resources open on startup and close on cleanup."""
+    from node.web.authfetch import authorized_fetch_middleware
     from node.web.middleware import error_middleware, security_headers_middleware
     from node.web.routes import add_routes
 
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[error_middleware, security_headers_middleware],
+        middlewares=[error_middleware, security_headers_middleware, authorized_fetch_middleware],
     )
 
     async def node_lifecycle(app: web.Application) -> AsyncIterator[None]:
         node = await open_node(settings)
+        node.processor = Processor(node)
+        node.inbox.on_stored = node.processor.notify
+        await node.processor.start()
         app[NODE] = node
         log.info("node ready at %s (database %s)", settings.base, node.engine.url.render_as_string())
         yield
-        await node.engine.dispose()
+        await node.processor.stop()
+        await node.close()
 
     app.cleanup_ctx.append(node_lifecycle)
     add_routes(app)

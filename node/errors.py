@@ -67,3 +67,7 @@ class TooManyRedirects(FetchError):
 
 class OriginMismatch(NodeError):
     """An id, key or object is claimed from a host that does not own it."""
+
+
+class Blocked(NodeError):
+    """The request comes from (or the URL points to) a domain the operator blocked."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node.web import ap, discovery, pages
+from node.web import ap, discovery, inbox, pages
 
 
 def add_routes(app: web.Application) -> None:
@@ -20,6 +20,8 @@ def add_routes(app: web.Application) -> None:
         web.get("/actor", ap.actor),
         web.get("/actors/{username}", ap.actor),
         web.get("/actors/{username}/outbox", ap.outbox),
+        web.post("/actors/{username}/inbox", inbox.post_inbox),
+        web.post("/inbox", inbox.post_inbox),
         web.get("/actors/{username}/{which:followers|following}", ap.follow_collection),
         web.get("/@{username}", pages.profile_by_handle),
         web.get("/articles/{slug}", ap.article),

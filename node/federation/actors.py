@@ -1,0 +1,228 @@
+"""Remote actors and their keys: who signed a request, proven both ways.
+
+A ``keyId`` is trusted only when the key document and its owner point at each
+other (the owner's ``publicKey`` lists that key id) and both live on the same
+origin (PROTOCOL.md §1.5, rules R2 and R10).  Keys are cached in the actors
+table; failed lookups are cached negatively for a while, and a host whose key
+fetches keep failing is paused (a small circuit breaker), so one bad server
+cannot make us hammer it or be used to make us hammer someone else.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import urldefrag, urlsplit
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from node.content import sanitize_html
+from node.db import queries
+from node.errors import FetchError, InvalidDocument, KeyMismatch, NodeError, OriginMismatch, SignatureError
+from node.federation import httpsig
+from node.federation.netguard import host_of, normalize_host, same_origin
+from node.federation.vocab import ACTOR_TYPES, as_list, get_id
+
+MAX_NAME = 2048  # Mastodon's limit for remote usernames and display names
+MAX_SUMMARY = 20_000
+
+
+@dataclass(frozen=True)
+class ResolvedKey:
+    """A public key and the actor that owns it."""
+
+    key_id: str
+    owner: str
+    public_key: Any
+    from_cache: bool
+    # Parsed owner document, to store once a signature made with this key verifies.
+    actor_values: dict[str, Any] | None = field(default=None, repr=False)
+
+
+def _string(value: Any, limit: int) -> str | None:
+    if isinstance(value, str) and len(value) <= limit:
+        return value
+    return None
+
+
+def _http_url(value: Any) -> str | None:
+    url = get_id(value)
+    if isinstance(url, str) and len(url) <= 2048 and urlsplit(url).scheme in ("http", "https"):
+        return url
+    return None
+
+
+def find_public_key(document: dict[str, Any], key_id: str) -> dict[str, Any] | None:
+    """The entry of the actor's ``publicKey`` (object or array) whose id is ``key_id``."""
+    for entry in as_list(document.get("publicKey")):
+        if isinstance(entry, dict) and entry.get("id") == key_id:
+            return entry
+    return None
+
+
+def actor_values_from_ap(document: dict[str, Any]) -> dict[str, Any]:
+    """The columns of a remote actor row from its (already origin-checked) document.
+
+    Raises InvalidDocument when the document is not a usable actor.
+    """
+    ap_id = _http_url(document.get("id"))
+    if ap_id is None or document.get("type") not in ACTOR_TYPES:
+        raise InvalidDocument("not an actor document")
+    inbox = _http_url(document.get("inbox"))
+    if inbox is None:
+        raise InvalidDocument("actor has no inbox")
+    username = _string(document.get("preferredUsername"), MAX_NAME)
+    if not username:
+        # Mastodon needs preferredUsername for handles; fall back to the last path segment.
+        username = urlsplit(ap_id).path.rstrip("/").rsplit("/", 1)[-1][:MAX_NAME] or "unknown"
+    parts = urlsplit(ap_id)
+    domain = normalize_host(parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    endpoints = document.get("endpoints") if isinstance(document.get("endpoints"), dict) else {}
+    shared_inbox = _http_url(endpoints.get("sharedInbox"))
+    if shared_inbox and not same_origin(shared_inbox, ap_id):
+        shared_inbox = None  # a shared inbox elsewhere could be used to redirect our deliveries
+    return {
+        "ap_id": ap_id,
+        "ap_type": document["type"],
+        "username": username,
+        "domain": domain,
+        "name": _string(document.get("name"), MAX_NAME),
+        "summary": sanitize_html(_string(document.get("summary"), MAX_SUMMARY) or ""),
+        "url": _http_url(document.get("url")),
+        "inbox": inbox,
+        "shared_inbox": shared_inbox,
+        "outbox": _http_url(document.get("outbox")),
+        "followers": _http_url(document.get("followers")),
+        "following": _http_url(document.get("following")),
+        "raw": document,
+    }
+
+
+class _Expiring:
+    """A bounded map whose entries vanish after a time-to-live."""
+
+    def __init__(self, ttl: float, limit: int, clock: Callable[[], float]) -> None:
+        self.ttl, self.limit, self.clock = ttl, limit, clock
+        self._items: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+
+    def get(self, key: str) -> Any:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        if item[0] < self.clock():
+            del self._items[key]
+            return None
+        return item[1]
+
+    def put(self, key: str, value: Any) -> None:
+        self._items[key] = (self.clock() + self.ttl, value)
+        self._items.move_to_end(key)
+        while len(self._items) > self.limit:
+            self._items.popitem(last=False)
+
+    def pop(self, key: str) -> None:
+        self._items.pop(key, None)
+
+
+class HostBreaker:
+    """Pauses a host after ``threshold`` consecutive failures, for ``cool_off`` seconds."""
+
+    def __init__(self, threshold: int, cool_off: float, clock: Callable[[], float], limit: int = 10_000) -> None:
+        self.threshold = threshold
+        self._failures = _Expiring(cool_off, limit, clock)
+
+    def is_open(self, host: str) -> bool:
+        """True while the host is paused."""
+        return (self._failures.get(host) or 0) >= self.threshold
+
+    def failed(self, host: str) -> None:
+        self._failures.put(host, (self._failures.get(host) or 0) + 1)
+
+    def succeeded(self, host: str) -> None:
+        self._failures.pop(host)
+
+
+class KeyResolver:
+    """Finds the public key for a ``keyId`` and the actor that owns it."""
+
+    def __init__(
+        self, fetcher, sessions: async_sessionmaker, *, local_host: str,
+        negative_ttl: float = 300, breaker_threshold: int = 3, breaker_cool_off: float = 300,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.fetcher = fetcher
+        self.sessions = sessions
+        self.local_host = local_host.lower()
+        self.negative = _Expiring(negative_ttl, 10_000, clock)
+        self.breaker = HostBreaker(breaker_threshold, breaker_cool_off, clock)
+
+    async def resolve(self, key_id: str, *, refresh: bool = False) -> ResolvedKey:
+        """The key ``key_id``: from the cache unless ``refresh``, else fetched and checked.
+
+        Raises SignatureError (unusable key), KeyMismatch (ownership not proven) or FetchError.
+        """
+        if _http_url(key_id) is None:
+            raise SignatureError("keyId must be an http(s) URL")
+        async with self.sessions() as session:
+            cached = await queries.get_actor_by_key_id(session, key_id)
+        if cached is not None and (cached.is_local or not refresh):
+            return ResolvedKey(key_id, cached.ap_id, httpsig.load_public_key(cached.public_key_pem), True)
+        if urlsplit(key_id).netloc.lower() == self.local_host:
+            # Never fetch from ourselves: an unknown local key is forged (R7).
+            raise SignatureError("unknown local key")
+        failure = self.negative.get(key_id)
+        if failure is not None:
+            raise FetchError(f"key lookup failed recently: {failure}")
+        host = host_of(key_id)
+        if self.breaker.is_open(host):
+            raise FetchError(f"key fetches from {host} are paused after repeated failures")
+        try:
+            resolved = await self._fetch(key_id)
+        except (FetchError, InvalidDocument, OriginMismatch) as exc:
+            self.negative.put(key_id, exc.reason)
+            self.breaker.failed(host)
+            raise FetchError(exc.reason) from None
+        except (SignatureError, NodeError) as exc:
+            self.negative.put(key_id, exc.reason)
+            raise
+        self.breaker.succeeded(host)
+        return resolved
+
+    async def _fetch(self, key_id: str) -> ResolvedKey:
+        url = urldefrag(key_id).url
+        document = await self.fetcher.get_activitypub(url)
+        if document.get("type") in ACTOR_TYPES:
+            owner_doc = document
+        else:
+            # A stand-alone key document: {id, owner, publicKeyPem}; its owner must claim it back.
+            owner_id = _http_url(document.get("owner"))
+            if document.get("id") != key_id or owner_id is None or not document.get("publicKeyPem"):
+                raise KeyMismatch("key document has no owner")
+            owner_doc = await self.fetcher.get_activitypub(owner_id)
+            if owner_doc.get("type") not in ACTOR_TYPES:
+                raise KeyMismatch("key owner is not an actor")
+        entry = find_public_key(owner_doc, key_id)
+        if entry is None:
+            raise KeyMismatch("the key's owner does not list this key")
+        owner = owner_doc.get("id")
+        if entry.get("owner", owner) != owner:
+            raise KeyMismatch("the key names another owner")
+        if not same_origin(key_id, owner):
+            raise KeyMismatch("keyId and its owner are on different origins")
+        pem = entry.get("publicKeyPem")
+        if not isinstance(pem, str):
+            raise KeyMismatch("the key has no publicKeyPem")
+        public_key = httpsig.load_public_key(pem)
+        values = actor_values_from_ap(owner_doc)
+        values["public_key_id"] = key_id
+        values["public_key_pem"] = pem
+        return ResolvedKey(key_id, owner, public_key, False, values)
+
+    async def remember(self, resolved: ResolvedKey) -> None:
+        """Store the owner of a freshly fetched key (call only after a signature verified)."""
+        if resolved.from_cache or resolved.actor_values is None:
+            return
+        async with self.sessions.begin() as session:
+            await queries.upsert_remote_actor(session, resolved.actor_values)

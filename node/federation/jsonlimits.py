@@ -1,0 +1,103 @@
+"""Parsing untrusted JSON with limits on depth, list length and object size.
+
+Every JSON body that reaches us from another server (inbox POSTs, fetched
+documents, WebFinger, NodeInfo) goes through ``loads_bounded``. The byte size is
+capped before this point (1 MiB); here we refuse shapes that are small on the
+wire but expensive to hold or walk: deep nesting (CPython's ``json`` recurses, so
+``[[[[...]]]]`` can raise RecursionError from deep inside the parser), huge lists
+(one ``to`` with 100,000 entries fans out into 100,000 deliveries) and huge objects.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from itertools import accumulate
+from typing import Any
+
+from node.errors import InvalidDocument
+
+MAX_DEPTH = 64
+MAX_LIST = 10_000
+MAX_KEYS = 10_000
+
+# A JSON string literal, written so the regex engine never backtracks. An
+# unterminated string runs to the end of the text: otherwise every later quote
+# would restart the scan and input like '"\\"\\"\\"...' would take quadratic time.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\Z)', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def _refuse_constant(name: str) -> Any:
+    """``NaN`` and ``Infinity`` are not JSON; Python accepts them, peers do not."""
+    raise InvalidDocument(f"invalid JSON: {name} is not allowed")
+
+
+def _max_depth(text: str) -> int:
+    """Deepest bracket nesting outside string literals, in one linear pass (no recursion)."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    if not brackets:
+        return 0
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)))
+
+
+def _check_shape(value: Any, max_depth: int, max_list: int, max_keys: int) -> None:
+    """Walk the parsed value iteratively and enforce the limits (depth again, as a backstop)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            raise InvalidDocument(f"JSON nested deeper than {max_depth} levels")
+        if isinstance(node, dict):
+            if len(node) > max_keys:
+                raise InvalidDocument(f"JSON object with more than {max_keys} keys")
+            children = node.values()
+        elif isinstance(node, list):
+            if len(node) > max_list:
+                raise InvalidDocument(f"JSON list longer than {max_list} items")
+            children = node
+        else:
+            continue
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+
+
+def loads_bounded(data: bytes | str, *, max_depth: int = MAX_DEPTH, max_list: int = MAX_LIST,
+                  max_keys: int = MAX_KEYS) -> Any:
+    """Parse JSON from a remote peer, refusing malformed, too deep, too long or too wide documents.
+
+    Raises InvalidDocument with a reason that is safe to send back to the peer.
+    """
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        try:
+            text = bytes(data).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidDocument(f"invalid JSON: not UTF-8 (byte {exc.start})") from None
+    elif isinstance(data, str):
+        text = data
+    else:
+        raise InvalidDocument("invalid JSON: expected bytes or str")
+    if text.startswith("\ufeff"):
+        text = text[1:]  # RFC 8259 §8.1 lets parsers ignore a byte order mark
+    # Refuse deep nesting before parsing, so the parser never recurses that deep.
+    if _max_depth(text) > max_depth:
+        raise InvalidDocument(f"JSON nested deeper than {max_depth} levels")
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        # Only reachable if the pre-scan was fooled by malformed input; never let it escape.
+        raise InvalidDocument(f"JSON nested deeper than {max_depth} levels") from None
+    except ValueError as exc:
+        # JSONDecodeError, and the int-from-string digit limit (CVE-2020-10735) on huge numbers.
+        raise InvalidDocument(f"invalid JSON: {str(exc)[:200]}") from None
+    _check_shape(value, max_depth, max_list, max_keys)
+    return value
+
+
+def loads_object(data: bytes | str, *, max_depth: int = MAX_DEPTH, max_list: int = MAX_LIST,
+                 max_keys: int = MAX_KEYS) -> dict[str, Any]:
+    """Like ``loads_bounded`` but the document must be a JSON object (as every AS2 document is)."""
+    value = loads_bounded(data, max_depth=max_depth, max_list=max_list, max_keys=max_keys)
+    if not isinstance(value, dict):
+        raise InvalidDocument(f"expected a JSON object, got {type(value).__name__}")
+    return value

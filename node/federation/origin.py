@@ -1,0 +1,71 @@
+"""Origin rules: an activity may only speak for its own server (PROTOCOL.md §2, R1-R11).
+
+Pure functions over parsed JSON; each raises a typed error whose reason goes
+back to the sender.  They run after the signature verified and before anything
+is stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from node.errors import InvalidDocument, KeyMismatch, OriginMismatch
+from node.federation.netguard import same_origin
+from node.federation.vocab import get_id
+
+# Activities whose object must belong to the actor (FEP-fe34: the creator is the owner).
+OWNED_OBJECT_TYPES = frozenset({"Create", "Update", "Delete"})
+MAX_ID_LENGTH = 2048
+
+
+def activity_basics(activity: Any) -> tuple[str, str, str]:
+    """(id, type, actor id) of an activity, or InvalidDocument saying what is missing."""
+    if not isinstance(activity, dict):
+        raise InvalidDocument("an activity must be a JSON object")
+    ident, kind, actor = activity.get("id"), activity.get("type"), get_id(activity.get("actor"))
+    if not isinstance(ident, str) or not ident or len(ident) > MAX_ID_LENGTH:
+        raise InvalidDocument("the activity has no usable id")
+    if not isinstance(kind, str) or not kind:
+        raise InvalidDocument("the activity has no type")
+    if not actor or len(actor) > MAX_ID_LENGTH:
+        raise InvalidDocument("the activity has no actor")
+    return ident, kind, actor
+
+
+def check_signer_is_actor(signer: str, actor: str) -> None:
+    """R1: the key's owner must be the activity's actor (Fedify CVE-2025-54888)."""
+    if signer != actor:
+        raise KeyMismatch("the signer and the actor do not match")
+
+
+def check_activity_origin(activity: dict[str, Any], actor: str) -> None:
+    """R3/R11: the activity id, and for Create/Update/Delete the object id, are on the actor's origin."""
+    if not same_origin(activity["id"], actor):
+        raise OriginMismatch("the activity id is not on the actor's server")
+    if activity.get("type") in OWNED_OBJECT_TYPES:
+        object_id = get_id(activity.get("object"))
+        if object_id is None:
+            raise InvalidDocument(f"{activity['type']} has no object id")
+        if not same_origin(object_id, actor):
+            raise OriginMismatch(f"{activity['type']} of an object on another server")
+        embedded = activity.get("object")
+        if isinstance(embedded, dict) and "attributedTo" in embedded:
+            author = get_id(embedded.get("attributedTo"))
+            if author is not None and author != actor and activity["type"] != "Delete":
+                raise OriginMismatch(f"{activity['type']} of an object attributed to someone else")
+
+
+def strip_foreign_embeds(activity: dict[str, Any], actor: str) -> dict[str, Any]:
+    """R6: an embedded object from another origin is reduced to its id, to be fetched from its origin.
+
+    LD signatures (``signature``) and proofs are kept as received but never trusted (R9).
+    """
+    embedded = activity.get("object")
+    if isinstance(embedded, dict):
+        object_id = get_id(embedded)
+        if object_id is None:
+            if activity.get("type") in OWNED_OBJECT_TYPES:
+                raise InvalidDocument("the embedded object has no id")
+        elif not same_origin(object_id, actor):
+            return {**activity, "object": object_id}
+    return activity

@@ -1,0 +1,45 @@
+"""The inbox endpoints (shared and per actor): a thin layer over ``federation.inbox``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from node.app import NODE
+from node.db import queries
+from node.federation.authenticate import target_uri
+from node.federation.inbox import InboxOutcome, InboxRequest, InboxResult
+
+
+def _answer(result: InboxResult) -> web.Response:
+    # A 2xx to a request we could not verify would teach Fedify the wrong
+    # signature scheme, so every refusal gets its real status and a reason.
+    body = {"status": result.outcome.value[1], "reason": result.reason}
+    if result.activity_id:
+        body["id"] = result.activity_id
+    return web.json_response(body, status=result.outcome.status)
+
+
+async def post_inbox(request: web.Request) -> web.Response:
+    """Receive one activity: 202 when stored (or already known), 4xx with a reason otherwise."""
+    node = request.app[NODE]
+    username = request.match_info.get("username")
+    if username is not None:
+        async with node.sessions() as session:
+            if await queries.get_local_actor(session, username) is None:
+                raise web.HTTPNotFound()
+    limit = node.settings.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return _answer(InboxResult(InboxOutcome.TOO_LARGE, f"body is larger than {limit} bytes"))
+    try:
+        # client_max_size makes read() stop at the limit, counting decompressed bytes.
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _answer(InboxResult(InboxOutcome.TOO_LARGE, f"body is larger than {limit} bytes"))
+    result = await node.inbox.receive(InboxRequest(
+        method=request.method,
+        target_uri=target_uri(node.settings.scheme, request.host, request.raw_path),
+        headers=request.headers,
+        body=body,
+        content_type=request.headers.get("Content-Type", ""),
+    ))
+    return _answer(result)

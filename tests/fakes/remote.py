@@ -1,0 +1,184 @@
+"""A fake remote fediverse server on 127.0.0.1: serves actor and object documents, records POSTs.
+
+Documents are plain dicts registered per path; each can be given a status, a
+content type or a delay, so tests can script what a misbehaving server does.
+Actors get real RSA keys, and ``signed_post`` signs with Fednode's own signer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, AsyncIterator
+
+import aiohttp
+from aiohttp import web
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from node.federation import httpsig
+from node.federation.vocab import ACTIVITY_JSON, AS_NS, SECURITY_NS
+from tests.support import free_port
+
+
+@lru_cache(maxsize=16)
+def remote_key(index: int = 0) -> rsa.RSAPrivateKey:
+    """RSA-2048 keys made once per test session (generation is slow), numbered for variety."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def public_pem(key: rsa.RSAPrivateKey) -> str:
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
+@dataclass
+class Served:
+    """One document the fake serves."""
+
+    body: Any
+    status: int = 200
+    content_type: str = ACTIVITY_JSON
+    delay: float = 0.0
+
+
+@dataclass
+class RemoteActor:
+    """An actor living on the fake server, with its private key."""
+
+    id: str
+    key: rsa.RSAPrivateKey
+    key_id: str
+    document: dict[str, Any]
+
+    @property
+    def inbox(self) -> str:
+        return self.document["inbox"]
+
+
+@dataclass
+class FakeRemote:
+    """The fake server's state: what it serves and what it received."""
+
+    port: int
+    served: dict[str, Served] = field(default_factory=dict)
+    received: list[dict[str, Any]] = field(default_factory=list)
+    gets: list[str] = field(default_factory=list)
+    # Like GoToSocial and bovine: refuse GETs that do not carry a signature we can verify.
+    require_signed_gets: bool = False
+    verified_signers: list[str] = field(default_factory=list)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def serve(self, path: str, body: Any, **options: Any) -> str:
+        """Serve ``body`` at ``path``; return its full URL."""
+        self.served[path] = Served(body, **options)
+        return self.base + path
+
+    def add_actor(self, username: str, *, key_index: int = 0, kind: str = "Person", **extra: Any) -> RemoteActor:
+        """Serve a Mastodon-shaped actor with a real key at /users/<username>."""
+        actor_id = f"{self.base}/users/{username}"
+        key = remote_key(key_index)
+        document = {
+            "@context": [AS_NS, SECURITY_NS],
+            "id": actor_id,
+            "type": kind,
+            "preferredUsername": username,
+            "name": username.capitalize(),
+            "inbox": f"{actor_id}/inbox",
+            "outbox": f"{actor_id}/outbox",
+            "followers": f"{actor_id}/followers",
+            "following": f"{actor_id}/following",
+            "endpoints": {"sharedInbox": f"{self.base}/inbox"},
+            "url": f"{self.base}/@{username}",
+            "publicKey": {"id": f"{actor_id}#main-key", "owner": actor_id, "publicKeyPem": public_pem(key)},
+            **extra,
+        }
+        self.serve(f"/users/{username}", document)
+        return RemoteActor(actor_id, key, f"{actor_id}#main-key", document)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.method == "POST":
+            body = await request.read()
+            self.received.append({"path": request.path, "headers": dict(request.headers), "body": body})
+            return web.Response(status=202)
+        self.gets.append(request.path_qs)
+        if self.require_signed_gets:
+            problem = await self._check_get_signature(request)
+            if problem:
+                return web.json_response({"error": problem}, status=401)
+        served = self.served.get(request.path)
+        if served is None:
+            return web.json_response({"error": "not found"}, status=404)
+        if served.delay:
+            await asyncio.sleep(served.delay)
+        text = served.body if isinstance(served.body, str) else json.dumps(served.body)
+        return web.Response(text=text, status=served.status, headers={"Content-Type": served.content_type})
+
+    async def _check_get_signature(self, request: web.Request) -> str | None:
+        """Verify a signed GET the way a strict server would: fetch the keyId, check the signature."""
+        from datetime import datetime, timezone
+
+        from node.errors import SignatureError
+
+        try:
+            sig = httpsig.parse_request_signature(
+                "GET", f"http://{request.host}{request.raw_path}", request.headers, b"", now=datetime.now(timezone.utc)
+            )
+        except SignatureError as exc:
+            return exc.reason
+        async with aiohttp.ClientSession() as http:
+            async with http.get(sig.key_id.split("#")[0], headers={"Accept": ACTIVITY_JSON}) as response:
+                actor = await response.json(content_type=None)
+        try:
+            httpsig.verify_signature(sig, httpsig.load_public_key(actor["publicKey"]["publicKeyPem"]))
+        except SignatureError as exc:
+            return exc.reason
+        self.verified_signers.append(sig.key_id)
+        return None
+
+
+@contextlib.asynccontextmanager
+async def fake_remote() -> AsyncIterator[FakeRemote]:
+    """Run a FakeRemote on a free 127.0.0.1 port for the duration of the block."""
+    remote = FakeRemote(port=free_port())
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", remote.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", remote.port).start()
+    try:
+        yield remote
+    finally:
+        await runner.cleanup()
+
+
+async def signed_post(
+    http: aiohttp.ClientSession, url: str, activity: dict[str, Any] | bytes, actor: RemoteActor, *,
+    scheme: str = "cavage", key_id: str | None = None, headers: dict[str, str] | None = None,
+    tamper: Any = None, **sign_options: Any,
+) -> tuple[int, dict[str, Any]]:
+    """POST ``activity`` to ``url`` signed as ``actor`` (production signer); return (status, JSON body).
+
+    ``tamper(headers, body) -> (headers, body)`` changes the request after signing.
+    """
+    body = activity if isinstance(activity, bytes) else json.dumps(activity).encode()
+    base_headers = {"Content-Type": ACTIVITY_JSON, **(headers or {})}
+    sign = httpsig.sign_rfc9421 if scheme == "rfc9421" else httpsig.sign_cavage
+    added = sign("POST", url, base_headers, body, actor.key, key_id or actor.key_id, **sign_options)
+    all_headers = {**base_headers, **added}
+    all_headers.pop("Host", None)  # aiohttp sets Host from the URL; it is what was signed
+    if tamper is not None:
+        all_headers, body = tamper(all_headers, body)
+    async with http.post(url, data=body, headers=all_headers) as response:
+        try:
+            payload = await response.json(content_type=None)
+        except (json.JSONDecodeError, aiohttp.ContentTypeError):
+            payload = {"text": await response.text()}
+        return response.status, payload

@@ -1,0 +1,96 @@
+"""Test helpers: real nodes on 127.0.0.1, settings for a temporary folder, PostgreSQL databases."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from node.app import NODE, Node, create_app
+from node.config import Settings, load
+
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_settings(folder: Path, port: int | None = None, **overrides) -> Settings:
+    """Settings for a node living in ``folder``, reachable at http://127.0.0.1:<port>.
+
+    Tests run on loopback over plain http, so they turn on allow_http and
+    allow_private_network explicitly (never the defaults).
+    """
+    port = port or free_port()
+    values = {
+        "base_url": f"http://127.0.0.1:{port}",
+        "listen_port": port,
+        "database_url": f"sqlite+aiosqlite:///{folder / 'fednode.db'}",
+        "keys_dir": str(folder / "keys"),
+        "allow_http": True,
+        "allow_private_network": True,
+    }
+    values.update(overrides)
+    return load(config_file=None, environ={}, overrides=values)
+
+
+@dataclass
+class RunningNode:
+    """A node serving real HTTP on 127.0.0.1."""
+
+    settings: Settings
+    app: web.Application
+    runner: web.AppRunner
+
+    @property
+    def base(self) -> str:
+        return self.settings.base
+
+    @property
+    def node(self) -> Node:
+        return self.app[NODE]
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+
+@contextlib.asynccontextmanager
+async def running_node(settings: Settings) -> AsyncIterator[RunningNode]:
+    """Start a node for ``settings`` on its port; stop it on exit."""
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", settings.listen_port)
+    await site.start()
+    try:
+        yield RunningNode(settings=settings, app=app, runner=runner)
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def postgres_database() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database (asyncpg URL), dropped afterwards; skips when absent."""
+    import asyncpg
+    import pytest
+
+    try:
+        admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc.__class__.__name__})")
+    name = f"fednode_test_{uuid.uuid4().hex[:12]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
