@@ -71,6 +71,11 @@ class FakeRemote:
     # Like GoToSocial and bovine: refuse GETs that do not carry a signature we can verify.
     require_signed_gets: bool = False
     verified_signers: list[str] = field(default_factory=list)
+    # Inbox behaviour: verify POST signatures (with the sender's key, fetched over HTTP)
+    # and accept only these schemes; other requests get 401, as a strict server answers.
+    verify_posts: bool = False
+    accepted_schemes: frozenset[str] = frozenset({"cavage", "rfc9421"})
+    inbox_status: int = 202
 
     @property
     def base(self) -> str:
@@ -106,11 +111,15 @@ class FakeRemote:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.method == "POST":
             body = await request.read()
+            if self.verify_posts:
+                problem = await self._check_signature(request, body)
+                if problem:
+                    return web.json_response({"error": problem}, status=401)
             self.received.append({"path": request.path, "headers": dict(request.headers), "body": body})
-            return web.Response(status=202)
+            return web.Response(status=self.inbox_status)
         self.gets.append(request.path_qs)
         if self.require_signed_gets:
-            problem = await self._check_get_signature(request)
+            problem = await self._check_signature(request, b"")
             if problem:
                 return web.json_response({"error": problem}, status=401)
         served = self.served.get(request.path)
@@ -121,18 +130,21 @@ class FakeRemote:
         text = served.body if isinstance(served.body, str) else json.dumps(served.body)
         return web.Response(text=text, status=served.status, headers={"Content-Type": served.content_type})
 
-    async def _check_get_signature(self, request: web.Request) -> str | None:
-        """Verify a signed GET the way a strict server would: fetch the keyId, check the signature."""
+    async def _check_signature(self, request: web.Request, body: bytes) -> str | None:
+        """Verify a signed request the way a strict server would: fetch the keyId, check the signature."""
         from datetime import datetime, timezone
 
         from node.errors import SignatureError
 
         try:
             sig = httpsig.parse_request_signature(
-                "GET", f"http://{request.host}{request.raw_path}", request.headers, b"", now=datetime.now(timezone.utc)
+                request.method, f"http://{request.host}{request.raw_path}", request.headers, body,
+                now=datetime.now(timezone.utc),
             )
         except SignatureError as exc:
             return exc.reason
+        if sig.scheme not in self.accepted_schemes:
+            return f"{sig.scheme} signatures are not accepted here"
         async with aiohttp.ClientSession() as http:
             async with http.get(sig.key_id.split("#")[0], headers={"Accept": ACTIVITY_JSON}) as response:
                 actor = await response.json(content_type=None)
