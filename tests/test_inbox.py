@@ -95,11 +95,11 @@ def _change_body(headers, body):
     return headers, json.dumps(data).encode()
 
 
-NOW = datetime.now(timezone.utc)
 TAMPERED = [
     ("body changed after signing", dict(tamper=_change_body), 401),
-    ("date 66 minutes old", dict(now=NOW - timedelta(minutes=66)), 401),
-    ("date 61 minutes in the future", dict(now=NOW + timedelta(minutes=61)), 401),
+    # Offsets, not moments: the clock is read when the request is signed.
+    ("date 66 minutes old", dict(clock_offset=timedelta(minutes=-66)), 401),
+    ("date 62 minutes in the future", dict(clock_offset=timedelta(minutes=62)), 401),
     ("digest header removed", dict(tamper=_replace_header("Digest", None)), 401),
     ("digest not covered", dict(covered=["(request-target)", "host", "date", "content-type"]), 401),
     ("digest of another body", dict(tamper=_replace_header("Digest", "SHA-256=" + "A" * 43 + "=")), 401),
@@ -112,6 +112,8 @@ TAMPERED = [
 async def test_tampered_request_is_refused_and_nothing_stored(world, http, case, options, status):
     """A signed reply altered in one way is refused with a reason, and nothing is stored."""
     node, remote, alice = world
+    if "clock_offset" in options:
+        options = {"now": datetime.now(timezone.utc) + options["clock_offset"]}
     got, body = await signed_post(http, node.url("/inbox"), reply_to(node.url("/a"), alice), alice, **options)
     assert got == status, body
     assert body.get("reason"), "every refusal says why"

@@ -1,0 +1,1 @@
+"""Interop tests against real, independent fediverse software running on 127.0.0.1."""
