@@ -73,11 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from_args(args: argparse.Namespace, environ=None) -> Settings:
-    """Settings from the config file, the environment and the flags given."""
+    """Settings from the config file, the environment and the flags given.
+
+    ``init`` may name a config file that does not exist yet: it is the one it writes.
+    """
     overrides = {
         key[len("setting_"):]: value for key, value in vars(args).items() if key.startswith("setting_")
     }
-    return load(getattr(args, "config", None), environ=environ, overrides=overrides)
+    return load(
+        getattr(args, "config", None), environ=environ, overrides=overrides,
+        missing_ok=getattr(args, "command", None) == "init",
+    )
 
 
 def command_name(args: argparse.Namespace) -> str:
@@ -93,13 +99,21 @@ def main(argv: list[str] | None = None) -> int:
     import node.commands  # noqa: F401  (registers the subcommands)
 
     args = build_parser().parse_args(argv)
+    name = command_name(args)
     try:
-        settings = settings_from_args(args)
+        try:
+            settings = settings_from_args(args)
+        except ConfigError as exc:
+            if name != "check-config":
+                raise
+            # check-config explains bad values too, one per line, and exits 1 like any other problem.
+            for problem in exc.reason.split("; "):
+                print(f"  {problem}", file=sys.stderr)
+            return 1
         logging.basicConfig(
             level=settings.log_level.upper() if settings.log_level.upper() in logging._nameToLevel else "INFO",
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
-        name = command_name(args)
         if name not in ("check-config",):
             found = problems(settings)
             if found:
@@ -119,6 +133,7 @@ def write_config_file(path: Path, settings: Settings) -> bool:
     """Write every setting to ``path`` unless it exists; return whether it was written."""
     if path.exists():
         return False
+    path.parent.mkdir(parents=True, exist_ok=True)
     values = {s.name: getattr(settings, s.name) for s in SETTINGS}
     path.write_text(to_toml(values), encoding="utf-8")
     return True

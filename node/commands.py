@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -10,13 +11,15 @@ from aiohttp import web
 
 from node.app import create_app, open_node
 from node.cli import command, write_config_file
-from node.config import DEFAULT_CONFIG_FILE, Settings, problems
+from node.config import DEFAULT_CONFIG_FILE, ENV_PREFIX, Settings, problems
 from node.content import ContentError, parse_post
 from node.db import queries
 from node.db.engine import current_revision, make_engine, upgrade
 from node.services.demo import seed_demo
 from node.services.publish import publish_article
 from node.services.setup import add_author
+
+CONFIG_ENV_VAR = ENV_PREFIX + "CONFIG"
 
 
 @command("serve")
@@ -62,7 +65,7 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
 @command("init")
 async def init(args: argparse.Namespace, settings: Settings) -> int:
     """Prepare a node; running it again changes nothing."""
-    config_path = Path(getattr(args, "config", None) or DEFAULT_CONFIG_FILE)
+    config_path = Path(getattr(args, "config", None) or os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_FILE)
     if write_config_file(config_path, settings):
         print(f"wrote {config_path}")
     else:

@@ -153,33 +153,45 @@ def load(
     config_file: str | os.PathLike | None = None,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    *,
+    missing_ok: bool = False,
+    read_default_file: bool = True,
 ) -> Settings:
     """Build Settings: defaults < config file < FEDNODE_* environment < overrides (flags).
 
     Without an explicit path, ``FEDNODE_CONFIG`` or ``./fednode.toml`` is read when present.
+    ``missing_ok`` lets an explicit path not exist yet (``fednode init`` is about to write it).
+    Every value of the wrong type is reported at once, each by its setting's name.
     """
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
     path = config_file or environ.get(ENV_PREFIX + "CONFIG")
     used_file = None
     if path:
-        if not Path(path).is_file():
+        if Path(path).is_file():
+            used_file = Path(path)
+        elif not missing_ok:
             raise ConfigError(f"config file {path} does not exist")
-        used_file = Path(path)
-    elif Path(DEFAULT_CONFIG_FILE).is_file():
+    elif read_default_file and Path(DEFAULT_CONFIG_FILE).is_file():
         used_file = Path(DEFAULT_CONFIG_FILE)
+    raw_values: list[tuple[Setting, Any, str]] = []
     if used_file is not None:
-        for name, raw in read_config_file(used_file).items():
-            values[name] = _coerce(SETTINGS_BY_NAME[name], raw, str(used_file))
-    for setting in SETTINGS:
-        if setting.env_var in environ:
-            values[setting.name] = _coerce(setting, environ[setting.env_var], setting.env_var)
+        raw_values += [(SETTINGS_BY_NAME[n], raw, str(used_file)) for n, raw in read_config_file(used_file).items()]
+    raw_values += [(s, environ[s.env_var], s.env_var) for s in SETTINGS if s.env_var in environ]
     for name, raw in (overrides or {}).items():
         if raw is None:
             continue
         if name not in SETTINGS_BY_NAME:
             raise ConfigError(f"unknown setting {name}")
-        values[name] = _coerce(SETTINGS_BY_NAME[name], raw, SETTINGS_BY_NAME[name].flag)
+        raw_values.append((SETTINGS_BY_NAME[name], raw, SETTINGS_BY_NAME[name].flag))
+    errors: list[str] = []
+    for setting, raw, source in raw_values:  # lowest precedence first: later sources win
+        try:
+            values[setting.name] = _coerce(setting, raw, source)
+        except ConfigError as exc:
+            errors.append(exc.reason)
+    if errors:
+        raise ConfigError("; ".join(errors))
     return Settings(**values, config_file=str(used_file) if used_file else None)
 
 

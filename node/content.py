@@ -133,7 +133,14 @@ def parse_post(text: str, *, origin: str = "post") -> Draft:
     try:
         meta = yaml.safe_load("\n".join(lines[1:end])) or {}
     except yaml.YAMLError as exc:
-        raise ContentError(f"{origin}: front matter is not valid YAML ({exc.__class__.__name__})") from None
+        # The usual cause is an unquoted title with ': ' in it, so say where and how to fix it.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" on line {mark.line + 2}" if mark is not None else ""  # +1 for 0-based, +1 for the '---'
+        problem = getattr(exc, "problem", None) or exc.__class__.__name__
+        raise ContentError(
+            f"{origin}: front matter is not valid YAML{where}: {problem} "
+            "(put a value that contains ': ' or ' #' in quotes)"
+        ) from None
     if not isinstance(meta, dict):
         raise ContentError(f"{origin}: front matter must be 'key: value' lines")
     unknown = sorted(set(meta) - {"title", "slug", "tags", "language"})
@@ -142,7 +149,14 @@ def parse_post(text: str, *, origin: str = "post") -> Draft:
     title = meta.get("title")
     if not isinstance(title, str) or not title.strip():
         raise ContentError(f"{origin}: front matter needs a 'title'")
-    slug = meta.get("slug") or slugify(title)
+    slug = meta.get("slug")
+    if slug is None:
+        slug = slugify(title)
+        if not slug:
+            # Titles in non-Latin scripts have no ASCII letters to make a slug from.
+            raise ContentError(f"{origin}: the title gives no URL slug; add a line such as 'slug: my-first-post'")
+    if isinstance(slug, int) and not isinstance(slug, bool):
+        slug = str(slug)  # YAML reads `slug: 2024` as a number
     if not isinstance(slug, str) or not SLUG_RE.match(slug) or len(slug) > 80:
         raise ContentError(f"{origin}: slug {slug!r} must be lowercase letters, digits and single '-' (at most 80)")
     tags = _parse_tags(meta.get("tags"), origin)

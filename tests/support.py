@@ -40,7 +40,7 @@ def make_settings(folder: Path, port: int | None = None, **overrides) -> Setting
         "allow_private_network": True,
     }
     values.update(overrides)
-    return load(config_file=None, environ={}, overrides=values)
+    return load(config_file=None, environ={}, overrides=values, read_default_file=False)
 
 
 @dataclass

@@ -81,12 +81,14 @@ async def get_article_by_slug(session: AsyncSession, slug: str) -> Object | None
 
 
 async def list_articles(
-    session: AsyncSession, *, local_only: bool = True, limit: int = 50, offset: int = 0
+    session: AsyncSession, *, local_only: bool = True, actor_id: int | None = None, limit: int = 50, offset: int = 0
 ) -> Sequence[Object]:
-    """Articles that are not deleted, newest first."""
+    """Articles that are not deleted (by one actor when ``actor_id`` is given), newest first."""
     query = select(Object).where(Object.kind == "article", Object.deleted_at.is_(None))
     if local_only:
         query = query.where(Object.is_local.is_(True))
+    if actor_id is not None:
+        query = query.where(Object.actor_id == actor_id)
     query = query.order_by(Object.published.desc(), Object.id.desc()).limit(limit).offset(offset)
     return (await session.scalars(query)).all()
 
@@ -192,7 +194,7 @@ async def list_outbox(
         .limit(limit)
         .offset(offset)
     )
-    return (await session.execute(query)).tuples().all()
+    return [(activity, obj) for activity, obj in (await session.execute(query)).all()]
 
 
 async def count_outbox(session: AsyncSession, actor_ap_ids: Sequence[str]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +31,17 @@ def new_activity_id(urls: Urls) -> str:
     return urls.activity(uuid.uuid4().hex)
 
 
+def _edit_time(now: datetime, previous: datetime) -> datetime:
+    """When an edit happened, as documents show it: strictly after ``previous`` at whole seconds.
+
+    Documents carry ``updated`` to the second and Mastodon applies an edit only when
+    ``updated`` is strictly newer than what it holds, so an edit made within the same
+    second as the previous version is dated one second later.
+    """
+    earliest = previous.replace(microsecond=0) + timedelta(seconds=1)
+    return max(now, earliest)
+
+
 async def publish_article(session: AsyncSession, settings: Settings, draft: Draft, author: Actor) -> Published:
     """Create or edit the article ``draft.slug`` by ``author`` and record Create/Update."""
     urls = Urls(settings.base)
@@ -53,7 +65,7 @@ async def publish_article(session: AsyncSession, settings: Settings, draft: Draf
     elif article.actor_id != author.id:
         raise ContentError(f"slug {draft.slug!r} is an article by someone else; pick another slug")
     else:
-        article.updated = now
+        article.updated = _edit_time(now, article.updated or article.published)
     article.name = draft.title
     article.source = draft.body
     article.content = html

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node import keys
@@ -38,7 +40,7 @@ async def ensure_local_actor(
         username=username,
         domain=settings.host,
         name=name,
-        summary=summary,
+        summary=summary_html(summary),
         url=urls.profile(username) if ap_type != "Application" else urls.actor(username),
         inbox=urls.inbox(username),
         shared_inbox=urls.shared_inbox,
@@ -51,6 +53,13 @@ async def ensure_local_actor(
     session.add(actor)
     await session.flush()
     return actor, True
+
+
+def summary_html(text: str) -> str:
+    """A plain-text description as the HTML an actor's ``summary`` holds (escaped, in a paragraph)."""
+    # ActivityStreams summaries are HTML, and the column holds sanitised HTML for remote
+    # actors too: storing the operator's text raw would let '&' or '<' be read as markup.
+    return f"<p>{html.escape(text.strip(), quote=False)}</p>" if text.strip() else ""
 
 
 async def ensure_site(session: AsyncSession, settings: Settings) -> dict[str, bool]:

@@ -89,7 +89,7 @@ async def outbox(request: web.Request) -> web.Response:
     The site Group's outbox lists every article of the site (it is the forum's front page).
     """
     node = request.app[NODE]
-    local = await _local_actor_or_404(node, request.match_info["username"])
+    local = await _local_actor_or_404(node, request.match_info.get("username", INSTANCE_ACTOR_USERNAME))
     async with node.sessions() as session:
         if local.ap_type == "Group":
             authors = [a.ap_id for a in await queries.list_local_actors(session, "Person")]
@@ -112,7 +112,8 @@ async def outbox(request: web.Request) -> web.Response:
 async def follow_collection(request: web.Request) -> web.Response:
     """Followers and following: paged collections with real totals."""
     node = request.app[NODE]
-    local = await _local_actor_or_404(node, request.match_info["username"])
+    # The instance actor lives at /actor, so its collections' routes carry no username.
+    local = await _local_actor_or_404(node, request.match_info.get("username", INSTANCE_ACTOR_USERNAME))
     which = request.match_info["which"]
     collection_id = local.followers if which == "followers" else local.following
     # Nobody can follow or be followed until following is built; the totals are true.

@@ -52,10 +52,10 @@ async def article(request: web.Request, obj: Object) -> web.Response:
 async def profile(request: web.Request, actor: Actor) -> web.Response:
     """A local actor's page: who they are and what they published."""
     node = request.app[NODE]
+    # Filter in SQL: the 200 newest of the whole site may hold none of this author's.
+    author_id = actor.id if actor.ap_type == "Person" else None
     async with node.sessions() as session:
-        articles = await queries.list_articles(session, limit=200)
-    if actor.ap_type == "Person":
-        articles = [a for a in articles if a.actor_id == actor.id]
+        articles = await queries.list_articles(session, actor_id=author_id, limit=200)
     kind = {"Group": "the forum", "Person": "author"}.get(actor.ap_type, actor.ap_type)
     return render("profile.html", actor=actor, articles=articles, kind=kind, headers={"Vary": "Accept"}, **_common(request))
 

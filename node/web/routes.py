@@ -18,6 +18,8 @@ def add_routes(app: web.Application) -> None:
         web.get("/.well-known/nodeinfo", discovery.nodeinfo_links),
         web.get("/nodeinfo/{version}", discovery.nodeinfo),
         web.get("/actor", ap.actor),
+        web.get("/actor/outbox", ap.outbox),
+        web.get("/actor/{which:followers|following}", ap.follow_collection),
         web.get("/actors/{username}", ap.actor),
         web.get("/actors/{username}/outbox", ap.outbox),
         web.post("/actors/{username}/inbox", inbox.post_inbox),
