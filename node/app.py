@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import AsyncIterator
 
@@ -13,6 +14,7 @@ from node import __version__
 from node.config import Settings
 from node.db.engine import make_engine, make_sessionmaker, upgrade
 from node.federation.actors import KeyResolver
+from node.federation.delivery import DeliveryWorker
 from node.federation.fetch import Fetcher, FetchPolicy
 from node.federation.inbox import Inbox
 from node.federation.processor import Processor
@@ -37,12 +39,34 @@ class Node:
     resolver: KeyResolver
     inbox: Inbox
     processor: "Processor | None" = None  # only in a running server (create_app)
+    delivery: "DeliveryWorker | None" = None  # when this process delivers (serve, worker)
     extras: dict = field(default_factory=dict)
 
     async def close(self) -> None:
-        """Release the HTTP client and the database connections."""
+        """Stop the background work and release the HTTP client and the database connections."""
+        if self.delivery is not None:
+            await self.delivery.stop()
+        if self.processor is not None:
+            await self.processor.stop()
         await self.fetcher.close()
+        if self.fetcher.sign_executor is not None:
+            self.fetcher.sign_executor.shutdown(wait=False, cancel_futures=True)
         await self.engine.dispose()
+
+    async def start_delivery(self) -> "DeliveryWorker":
+        """Start delivering queued activities from this process."""
+        settings = self.settings
+        self.delivery = DeliveryWorker(
+            self, concurrency=settings.delivery_concurrency, per_host=settings.delivery_per_host,
+            lease_seconds=settings.delivery_lease_seconds,
+        )
+        await self.delivery.start()
+        return self.delivery
+
+    def wake_delivery(self) -> None:
+        """Tell this process's worker (if any) that new deliveries are queued."""
+        if self.delivery is not None:
+            self.delivery.wake()
 
 
 def fetch_policy(settings: Settings) -> FetchPolicy:
@@ -66,7 +90,11 @@ async def open_node(settings: Settings, *, migrate: bool = True) -> Node:
     sessions = make_sessionmaker(engine)
     async with sessions.begin() as session:
         await ensure_site(session, settings)
-    fetcher = Fetcher(fetch_policy(settings), signer=instance_signer(settings), user_agent=f"Fednode/{__version__} (+{settings.base}/)")
+    fetcher = Fetcher(
+        fetch_policy(settings), signer=instance_signer(settings), user_agent=f"Fednode/{__version__} (+{settings.base}/)",
+        # RSA signing releases the GIL: two threads sign on both cores while the loop does I/O.
+        sign_executor=ThreadPoolExecutor(max_workers=2, thread_name_prefix="fednode-sign"),
+    )
     resolver = KeyResolver(fetcher, sessions, local_host=settings.host)
     inbox = Inbox(sessions, resolver, blocked_domains=settings.blocked_domains)
     return Node(
@@ -91,10 +119,11 @@ def create_app(settings: Settings) -> web.Application:
         node.processor = Processor(node)
         node.inbox.on_stored = node.processor.notify
         await node.processor.start()
+        if settings.run_worker:
+            await node.start_delivery()
         app[NODE] = node
         log.info("node ready at %s (database %s)", settings.base, node.engine.url.render_as_string())
         yield
-        await node.processor.stop()
         await node.close()
 
     app.cleanup_ctx.append(node_lifecycle)

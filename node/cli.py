@@ -64,6 +64,33 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("name", help="username: 1-30 characters of a-z, 0-9 and _")
     add.add_argument("--display-name", help="the name shown on pages and profiles")
     authors_sub.add_parser("list", parents=[parent], help="list local authors")
+    delete = sub.add_parser("delete", parents=[parent], help="delete an article (its URL answers 410; followers get Delete)")
+    delete.add_argument("slug", help="the article's slug (see `fednode articles`)")
+
+    follow = sub.add_parser("follow", parents=[parent], help="make the site follow another site or account")
+    follow.add_argument("target", help="@user@host, user@host or an actor URL")
+    unfollow = sub.add_parser("unfollow", parents=[parent], help="stop following (sends Undo)")
+    unfollow.add_argument("target", help="@user@host or the actor URL, as `fednode following` shows it")
+    sub.add_parser("following", parents=[parent], help="list whom the site follows, with each follow's state")
+    followers = sub.add_parser("followers", parents=[parent], help="list followers; approve or reject pending ones")
+    followers_sub = followers.add_subparsers(dest="followers_command", metavar="ACTION")
+    followers_sub.add_parser("pending", parents=[parent], help="list follow requests waiting for approval")
+    for action, text in (("approve", "accept a pending follower (sends Accept)"),
+                         ("reject", "refuse a pending follower (sends Reject)")):
+        answer = followers_sub.add_parser(action, parents=[parent], help=text)
+        answer.add_argument("id", type=int, help="the request's number, from `fednode followers pending`")
+
+    deliveries = sub.add_parser("deliveries", parents=[parent], help="show the delivery ledger; retry deliveries")
+    state = deliveries.add_mutually_exclusive_group()
+    state.add_argument("--pending", action="store_true", help="only deliveries still to be sent")
+    state.add_argument("--failed", action="store_true", help="only deliveries given up")
+    deliveries.add_argument("--article", metavar="SLUG", help="only deliveries of this article's activities")
+    deliveries.add_argument("--limit", type=int, default=50, help="show at most this many (newest first)")
+    deliveries_sub = deliveries.add_subparsers(dest="deliveries_command", metavar="ACTION")
+    retry = deliveries_sub.add_parser("retry", parents=[parent], help="send failed and waiting deliveries again now")
+    retry.add_argument("ids", type=int, nargs="*", help="only these deliveries (default: every failed or waiting one)")
+    sub.add_parser("worker", parents=[parent], help="run only the delivery worker (and inbox processing), no web server")
+
     sub.add_parser("check-config", parents=[parent], help="check the settings and explain each problem")
     db = sub.add_parser("db", parents=[parent], help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -88,7 +115,7 @@ def settings_from_args(args: argparse.Namespace, environ=None) -> Settings:
 
 def command_name(args: argparse.Namespace) -> str:
     """The registry key of the parsed subcommand ("authors add", "db upgrade"...)."""
-    for nested in ("authors_command", "db_command"):
+    for nested in ("authors_command", "db_command", "followers_command", "deliveries_command"):
         if getattr(args, nested, None):
             return f"{args.command} {getattr(args, nested)}"
     return args.command

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -16,7 +17,8 @@ from node.content import ContentError, parse_post
 from node.db import queries
 from node.db.engine import current_revision, make_engine, upgrade
 from node.services.demo import seed_demo
-from node.services.publish import publish_article
+from node.services import following
+from node.services.publish import delete_article, publish_article
 from node.services.setup import add_author
 
 CONFIG_ENV_VAR = ENV_PREFIX + "CONFIG"
@@ -184,4 +186,172 @@ async def db_current(args: argparse.Namespace, settings: Settings) -> int:
         print(await current_revision(engine) or "not migrated")
     finally:
         await engine.dispose()
+    return 0
+
+
+@command("delete")
+async def delete(args: argparse.Namespace, settings: Settings) -> int:
+    """Delete an article: 410 from now on, and a Delete queued for its followers."""
+    node = await open_node(settings)
+    try:
+        async with node.sessions.begin() as session:
+            result = await delete_article(session, settings, args.slug)
+    finally:
+        await node.close()
+    print(f"deleted: {result.article.ap_id} (Delete queued for {result.deliveries} inbox(es))")
+    return 0
+
+
+@command("follow")
+async def follow(args: argparse.Namespace, settings: Settings) -> int:
+    """Make the site follow a remote actor; the worker sends the Follow."""
+    node = await open_node(settings)
+    try:
+        row = await following.follow(node, args.target)
+        print(f"follow {row.state}: @{row.followed.handle} {row.followed.ap_id}")
+    finally:
+        await node.close()
+    return 0
+
+
+@command("unfollow")
+async def unfollow(args: argparse.Namespace, settings: Settings) -> int:
+    """Stop following; the worker sends the Undo."""
+    node = await open_node(settings)
+    try:
+        remote = await following.unfollow(node, args.target)
+    finally:
+        await node.close()
+    print(f"unfollowed: @{remote.handle} {remote.ap_id}")
+    return 0
+
+
+@command("following")
+async def following_list(args: argparse.Namespace, settings: Settings) -> int:
+    """List whom the site follows."""
+    node = await open_node(settings)
+    try:
+        async with node.sessions() as session:
+            rows = await following.list_following(session, await following.site_actor(session, settings))
+    finally:
+        await node.close()
+    if not rows:
+        print("the site follows nobody yet; try `fednode follow @forum@other.example`")
+    for row in rows:
+        print(f"{row.state:<9} @{row.followed.handle:<40} {row.followed.ap_id}")
+    return 0
+
+
+async def _print_followers(settings: Settings, state: str | None) -> int:
+    node = await open_node(settings)
+    try:
+        async with node.sessions() as session:
+            local = await queries.list_local_actors(session)
+            rows = await following.list_followers(session, [a.id for a in local if not a.ap_type == "Application"], state)
+    finally:
+        await node.close()
+    if not rows:
+        print("no follow requests waiting" if state == "pending" else "no followers yet")
+    for row in rows:
+        print(f"{row.id:>6}  {row.state:<9} @{row.follower.handle:<40} follows @{row.followed.username}")
+    return 0
+
+
+@command("followers")
+async def followers(args: argparse.Namespace, settings: Settings) -> int:
+    """List the followers of the site and its authors."""
+    return await _print_followers(settings, None)
+
+
+@command("followers pending")
+async def followers_pending(args: argparse.Namespace, settings: Settings) -> int:
+    """List follow requests waiting for approval (manual_approval)."""
+    return await _print_followers(settings, "pending")
+
+
+async def _answer(settings: Settings, follow_id: int, accept: bool) -> int:
+    node = await open_node(settings)
+    try:
+        row = await following.answer_follower(node, follow_id, accept)
+    finally:
+        await node.close()
+    print(f"{'approved' if accept else 'rejected'}: @{row.follower.handle} → @{row.followed.username}")
+    return 0
+
+
+@command("followers approve")
+async def followers_approve(args: argparse.Namespace, settings: Settings) -> int:
+    """Accept a pending follower."""
+    return await _answer(settings, args.id, True)
+
+
+@command("followers reject")
+async def followers_reject(args: argparse.Namespace, settings: Settings) -> int:
+    """Refuse a pending follower."""
+    return await _answer(settings, args.id, False)
+
+
+@command("deliveries")
+async def deliveries(args: argparse.Namespace, settings: Settings) -> int:
+    """Show the delivery ledger, newest first."""
+    state = "pending" if args.pending else "failed" if args.failed else None
+    node = await open_node(settings)
+    try:
+        async with node.sessions() as session:
+            object_id = None
+            if args.article:
+                article = await queries.get_article_by_slug(session, args.article)
+                if article is None:
+                    raise ContentError(f"no article with slug {args.article!r}")
+                object_id = article.ap_id
+            rows = await queries.list_deliveries(session, status=state, object_ap_id=object_id, limit=args.limit)
+            counts = await queries.count_deliveries_by_status(session)
+    finally:
+        await node.close()
+    print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no deliveries yet")
+    for row in rows:
+        kind = json.loads(row.body).get("type", "?")
+        when = f"next {row.next_attempt_at:%Y-%m-%d %H:%M:%S}" if row.status == "pending" else f"at {row.finished_at:%Y-%m-%d %H:%M:%S}"
+        print(f"{row.id:>7} {row.status:<9} {kind:<7} attempts {row.attempts:<2} {when}  {row.inbox}")
+        print(f"          {row.activity_ap_id}" + (f"\n          last error: {row.last_error}" if row.last_error else ""))
+    return 0
+
+
+@command("deliveries retry")
+async def deliveries_retry(args: argparse.Namespace, settings: Settings) -> int:
+    """Make failed and waiting deliveries due now (unavailable hosts included)."""
+    node = await open_node(settings)
+    try:
+        async with node.sessions.begin() as session:
+            count = await queries.retry_deliveries(session, args.ids or None)
+    finally:
+        await node.close()
+    print(f"{count} deliveries queued to be sent again")
+    return 0
+
+
+@command("worker")
+def worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Deliver queued activities and apply received ones until interrupted."""
+    import asyncio
+    import signal
+
+    from node.federation.processor import Processor
+
+    async def run() -> None:
+        node = await open_node(settings)
+        node.processor = Processor(node)
+        await node.processor.start()
+        await node.start_delivery()
+        print("fednode worker running; press Ctrl+C to stop", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await node.close()
+
+    asyncio.run(run())
     return 0

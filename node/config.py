@@ -62,6 +62,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Allow fetching remote documents over plain http (only for testing; https is the default)."),
     Setting("allow_private_network", bool, False,
             "Allow fetching from loopback and private addresses (only for tests on one machine)."),
+    Setting("manual_approval", bool, False,
+            "Hold new followers of the site and authors for approval (`fednode followers approve`) instead of accepting them."),
+    Setting("run_worker", bool, True,
+            "Run the delivery worker inside `fednode serve`; turn off when `fednode worker` runs separately."),
+    Setting("delivery_concurrency", int, 32, "How many deliveries are sent at the same time, in all."),
+    Setting("delivery_per_host", int, 4, "How many deliveries are sent at the same time to one server."),
+    Setting("delivery_lease_seconds", int, 120,
+            "How long a worker holds the deliveries it claimed; a crashed worker's claims are retried after this."),
     Setting("max_body_bytes", int, 1024 * 1024, "Largest inbox request body accepted, in bytes (larger gets 413)."),
     Setting("blocked_domains", list, [], "Domains whose requests are refused with 403 and never fetched."),
     Setting("log_level", str, "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
@@ -87,6 +95,11 @@ class Settings:
     authorized_fetch: bool
     allow_http: bool
     allow_private_network: bool
+    manual_approval: bool
+    run_worker: bool
+    delivery_concurrency: int
+    delivery_per_host: int
+    delivery_lease_seconds: int
     max_body_bytes: int
     blocked_domains: list = field(default_factory=list)
     log_level: str = "INFO"
@@ -214,6 +227,9 @@ def problems(settings: Settings) -> list[str]:
             found.append(f"{name}: {getattr(settings, name)!r} must be 1-30 characters of a-z, 0-9 and _")
     if settings.site_username == settings.default_author:
         found.append("default_author: must differ from site_username")
+    for name in ("delivery_concurrency", "delivery_per_host", "delivery_lease_seconds"):
+        if getattr(settings, name) < 1:
+            found.append(f"{name}: must be at least 1")
     if settings.max_body_bytes < 1024:
         found.append("max_body_bytes: must be at least 1024")
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from node.db.types import JSONType, UTCDateTime, utcnow
@@ -111,3 +111,70 @@ class Activity(Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Follow(Base):
+    """One actor following another: remote followers of our actors, and our site following others."""
+
+    __tablename__ = "follows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    follower_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"), index=True)
+    followed_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"), index=True)
+    ap_id: Mapped[str | None] = mapped_column(URI, unique=True)  # the Follow activity's id
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|accepted|rejected
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    follower: Mapped[Actor] = relationship(foreign_keys=[follower_id], lazy="joined")
+    followed: Mapped[Actor] = relationship(foreign_keys=[followed_id], lazy="joined")
+
+    __table_args__ = (UniqueConstraint("follower_id", "followed_id", name="uq_follows_pair"),)
+
+
+class Delivery(Base):
+    """One activity to POST to one inbox: the database is the delivery queue.
+
+    Lifecycle: pending → delivered | failed (``DELIVERY_TRANSITIONS``).  A worker
+    claims due rows by setting a lease; a row whose lease ran out (its worker
+    died) is due again, so a crash never loses a delivery.
+    """
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    activity_ap_id: Mapped[str] = mapped_column(URI, index=True)
+    object_ap_id: Mapped[str | None] = mapped_column(URI, index=True)
+    signer: Mapped[str] = mapped_column(String(64))  # username of the local actor whose key signs
+    inbox: Mapped[str] = mapped_column(URI)
+    host: Mapped[str] = mapped_column(String(255), index=True)
+    body: Mapped[str] = mapped_column(Text)  # the exact JSON sent
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("activity_ap_id", "inbox", name="uq_deliveries_activity_inbox"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+    )
+
+
+DELIVERY_TRANSITIONS = {"pending": {"pending", "delivered", "failed"}, "delivered": set(), "failed": {"pending"}}
+
+
+class Host(Base):
+    """What we know about a remote server's reachability (Mastodon's unavailable-domain rule)."""
+
+    __tablename__ = "hosts"
+
+    domain: Mapped[str] = mapped_column(String(255), primary_key=True)
+    failure_days: Mapped[list[str]] = mapped_column(JSONType, default=list)  # distinct UTC days, YYYYMMDD
+    unavailable_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

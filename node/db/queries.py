@@ -12,7 +12,7 @@ from typing import Any, Sequence
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.db.models import Activity, Actor, Object
+from node.db.models import Activity, Actor, Delivery, Follow, Host, Object
 from node.db.types import utcnow
 
 
@@ -61,6 +61,33 @@ async def upsert_remote_actor(session: AsyncSession, values: dict[str, Any]) -> 
     actor.fetched_at = utcnow()
     await session.flush()
     return actor
+
+
+# --- follows ------------------------------------------------------------------
+
+def _follow_side(actor_id: int, which: str):
+    """(the column naming ``actor_id``, the column naming the other side) for followers/following."""
+    if which == "followers":
+        return Follow.followed_id, Follow.follower_id
+    return Follow.follower_id, Follow.followed_id
+
+
+async def count_follows(session: AsyncSession, actor_id: int, which: str) -> int:
+    """How many accepted followers (``which="followers"``) or followed actors an actor has."""
+    mine, _ = _follow_side(actor_id, which)
+    query = select(func.count(Follow.id)).where(mine == actor_id, Follow.state == "accepted")
+    return int(await session.scalar(query) or 0)
+
+
+async def list_follow_ids(session: AsyncSession, actor_id: int, which: str, *, limit: int, offset: int) -> Sequence[str]:
+    """Actor ids of accepted followers or followed actors, newest first."""
+    mine, other = _follow_side(actor_id, which)
+    query = (
+        select(Actor.ap_id).join(Follow, other == Actor.id)
+        .where(mine == actor_id, Follow.state == "accepted")
+        .order_by(Follow.id.desc()).limit(limit).offset(offset)
+    )
+    return (await session.scalars(query)).all()
 
 
 # --- articles and comments ---------------------------------------------------
@@ -215,3 +242,42 @@ async def count_outbox(session: AsyncSession, actor_ap_ids: Sequence[str]) -> in
 def days_ago(days: int) -> datetime:
     """The moment ``days`` days before now."""
     return utcnow() - timedelta(days=days)
+
+
+# --- deliveries ------------------------------------------------------------------
+
+async def list_deliveries(
+    session: AsyncSession, *, status: str | None = None, object_ap_id: str | None = None, limit: int = 50,
+) -> Sequence[Delivery]:
+    """Delivery rows, newest first, optionally of one status or one object's activities."""
+    query = select(Delivery).order_by(Delivery.id.desc()).limit(limit)
+    if status:
+        query = query.where(Delivery.status == status)
+    if object_ap_id:
+        query = query.where(Delivery.object_ap_id == object_ap_id)
+    return (await session.scalars(query)).all()
+
+
+async def count_deliveries_by_status(session: AsyncSession) -> dict[str, int]:
+    """How many deliveries are pending, delivered and failed."""
+    rows = await session.execute(select(Delivery.status, func.count(Delivery.id)).group_by(Delivery.status))
+    return {status: int(count) for status, count in rows.all()}
+
+
+async def retry_deliveries(session: AsyncSession, ids: Sequence[int] | None = None) -> int:
+    """Make failed and waiting deliveries due now; their hosts count as available again."""
+    query = select(Delivery).where(Delivery.status.in_(("pending", "failed")))
+    if ids:
+        query = query.where(Delivery.id.in_(ids))
+    rows = (await session.scalars(query)).all()
+    now = utcnow()
+    for row in rows:
+        if row.status == "failed":  # a fresh schedule, or its next failure would give up at once
+            row.attempts = 0
+        row.status, row.next_attempt_at, row.lease_until, row.lease_owner = "pending", now, None, None
+    hosts = {row.host for row in rows}
+    if hosts:
+        for host in (await session.scalars(select(Host).where(Host.domain.in_(hosts)))).all():
+            host.unavailable_since = None
+            host.failure_days = []
+    return len(rows)

@@ -22,6 +22,7 @@ from node.db.models import Activity
 from node.errors import Blocked, InvalidDocument, KeyMismatch, OriginMismatch, SignatureError
 from node.federation import authenticate, origin
 from node.federation.actors import KeyResolver
+from node.federation.delivery import mark_host_available
 from node.federation.jsonlimits import loads_object
 from node.federation.netguard import host_of
 from node.federation.vocab import get_id
@@ -138,6 +139,8 @@ class Inbox:
                 if await queries.get_activity(session, activity_id) is not None:
                     return InboxResult(InboxOutcome.DUPLICATE, "already received", activity_id)
                 session.add(row)
+                # A server that signs requests to us is up: deliver to it again.
+                await mark_host_available(session, host_of(actor))
         except IntegrityError:
             # Two deliveries of the same activity raced; the other one stored it.
             return InboxResult(InboxOutcome.DUPLICATE, "already received", activity_id)

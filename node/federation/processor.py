@@ -68,7 +68,8 @@ class Processor:
         while True:
             row_id = await self.queue.get()
             try:
-                await self.apply(row_id)
+                if await self.apply(row_id) == "applied":
+                    self.node.wake_delivery()  # an Accept (or an announce) may have been queued
             except Exception:  # one bad activity must not stop the others
                 log.exception("applying activity row %s failed", row_id)
             if self.queue.empty():

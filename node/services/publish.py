@@ -1,8 +1,11 @@
-"""Publishing local articles: a new slug creates an article, a known slug edits it."""
+"""Publishing local articles: a new slug creates an article, a known slug edits it, delete removes it.
+
+Each change records its activity (Create, Update, Delete) and queues it for the
+followers of the author and of the site in the same transaction.
+"""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,7 +16,9 @@ from node.content import ContentError, Draft, render_markdown
 from node.db import queries
 from node.db.models import Activity, Actor, Object
 from node.db.types import utcnow
-from node.federation.convert import article_to_ap, create_to_ap
+from node.federation import outbox
+from node.federation.convert import article_to_ap, create_to_ap, iso
+from node.federation.outbox import new_activity_id
 from node.urls import Urls
 
 
@@ -24,11 +29,7 @@ class Published:
     article: Object
     created: bool
     activity: Activity
-
-
-def new_activity_id(urls: Urls) -> str:
-    """A fresh, dereferenceable id for an activity we send."""
-    return urls.activity(uuid.uuid4().hex)
+    deliveries: int = 0  # how many inboxes it was queued for
 
 
 def _edit_time(now: datetime, previous: datetime) -> datetime:
@@ -83,4 +84,34 @@ async def publish_article(session: AsyncSession, settings: Settings, draft: Draf
         activity.raw = {**create_to_ap(activity, document), "type": "Update"}
     session.add(activity)
     await session.flush()
-    return Published(article=article, created=created, activity=activity)
+    queued = await outbox.deliver_to_followers(session, activity.raw, signer=author.username, followed=[author, site])
+    return Published(article=article, created=created, activity=activity, deliveries=queued)
+
+
+async def delete_article(session: AsyncSession, settings: Settings, slug: str) -> Published:
+    """Delete a local article: its URL answers 410 from now on, and followers get a Delete."""
+    urls = Urls(settings.base)
+    article = await queries.get_article_by_slug(session, slug)
+    if article is None or not article.is_local:
+        raise ContentError(f"no article with slug {slug!r}; see `fednode articles`")
+    if article.deleted_at is not None:
+        raise ContentError(f"article {slug!r} is already deleted")
+    site = await queries.get_local_actor(session, settings.site_username)
+    author = article.actor
+    now = utcnow()
+    article.deleted_at = now
+    document = article_to_ap(article, author, site, urls)
+    activity = Activity(
+        ap_id=new_activity_id(urls), ap_type="Delete", is_local=True, actor_ap_id=author.ap_id,
+        object_ap_id=article.ap_id, status="sent", created_at=now,
+        raw={
+            "@context": document["@context"], "id": None, "type": "Delete", "actor": author.ap_id,
+            "object": {"id": article.ap_id, "type": "Tombstone", "formerType": "Article", "deleted": iso(now)},
+            "to": document["to"], "cc": document["cc"],
+        },
+    )
+    activity.raw["id"] = activity.ap_id
+    session.add(activity)
+    await session.flush()
+    queued = await outbox.deliver_to_followers(session, activity.raw, signer=author.username, followed=[author, site])
+    return Published(article=article, created=False, activity=activity, deliveries=queued)

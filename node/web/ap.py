@@ -20,6 +20,7 @@ from node.web import pages
 from node.web.negotiate import wants_activity_json
 
 OUTBOX_PAGE = 20
+FOLLOW_PAGE = 40
 REPLIES_PAGE = 60  # Mastodon's DESCENDANTS_LIMIT
 CONTEXT_PAGE = 60
 
@@ -79,7 +80,8 @@ async def actor(request: web.Request) -> web.Response:
     username = request.match_info.get("username", INSTANCE_ACTOR_USERNAME)
     local = await _local_actor_or_404(node, username)
     if wants_activity_json(request) or local.ap_type == "Application":
-        return ap_response(convert.actor_to_ap(local, node.urls))
+        manual = node.settings.manual_approval and local.ap_type != "Application"
+        return ap_response(convert.actor_to_ap(local, node.urls, manually_approves=manual))
     return await pages.profile(request, local)
 
 
@@ -116,13 +118,14 @@ async def follow_collection(request: web.Request) -> web.Response:
     local = await _local_actor_or_404(node, request.match_info.get("username", INSTANCE_ACTOR_USERNAME))
     which = request.match_info["which"]
     collection_id = local.followers if which == "followers" else local.following
-    # Nobody can follow or be followed until following is built; the totals are true.
-    members: list[str] = []
+    async with node.sessions() as session:
+        total = await queries.count_follows(session, local.id, which)
 
     async def load(limit: int, offset: int) -> list[Any]:
-        return members[offset:offset + limit]
+        async with node.sessions() as session:
+            return list(await queries.list_follow_ids(session, local.id, which, limit=limit, offset=offset))
 
-    return await paged_collection(request, collection_id, len(members), OUTBOX_PAGE, load)
+    return await paged_collection(request, collection_id, total, FOLLOW_PAGE, load)
 
 
 async def _object_or_error(node: Node, ap_id: str) -> Object:

@@ -73,4 +73,4 @@ def object_id(activity: dict[str, Any]) -> str | None:
 
 def load_all() -> None:
     """Import every handler module so that their ``@handles`` registrations run."""
-    # Handler modules are added here as they are written (one per area: follows, threads...).
+    from node.federation.handlers import articles, follows  # noqa: F401

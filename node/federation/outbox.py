@@ -1,0 +1,97 @@
+"""Fan-out: turning one activity and its audience into one delivery row per inbox.
+
+Followers on the same server share one inbox (``endpoints.sharedInbox``), so a
+thousand followers on mastodon.social cost one request.  Hosts marked
+unavailable are left out, as Mastodon does.  Rows are written in the caller's
+transaction: the activity is queued exactly when the change that caused it
+commits.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from node.db import queries
+from node.db.models import Activity, Actor, Delivery, Follow, Host
+from node.db.types import utcnow
+from node.federation.netguard import host_of
+from node.federation.vocab import CONTEXT, get_id
+from node.urls import Urls
+
+
+def new_activity_id(urls: Urls) -> str:
+    """A fresh, dereferenceable id for an activity we send."""
+    return urls.activity(uuid.uuid4().hex)
+
+
+def activity_document(activity: dict[str, Any]) -> dict[str, Any]:
+    """The activity with our @context first, as it goes on the wire."""
+    return {"@context": CONTEXT, **{k: v for k, v in activity.items() if k != "@context"}}
+
+
+def preferred_inbox(actor: Actor) -> str | None:
+    """Where to deliver to an actor: its server's shared inbox when it has one."""
+    return actor.shared_inbox or actor.inbox
+
+
+async def follower_inboxes(session: AsyncSession, followed_ids: Sequence[int]) -> list[str]:
+    """Unique inboxes of the accepted remote followers of these local actors."""
+    query = (
+        select(Actor.shared_inbox, Actor.inbox)
+        .join(Follow, Follow.follower_id == Actor.id)
+        .where(Follow.followed_id.in_(followed_ids), Follow.state == "accepted", Actor.is_local.is_(False))
+    )
+    inboxes = {shared or inbox for shared, inbox in (await session.execute(query)).all() if shared or inbox}
+    return sorted(inboxes)
+
+
+async def enqueue(
+    session: AsyncSession, activity: dict[str, Any], *, signer: str, inboxes: Iterable[str],
+) -> int:
+    """Queue ``activity`` (signed by local actor ``signer``) for each inbox; return how many rows."""
+    unique = sorted(set(inboxes))
+    if not unique:
+        return 0
+    unavailable = set((await session.scalars(select(Host.domain).where(Host.unavailable_since.is_not(None)))).all())
+    document = activity_document(activity)
+    body = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    now = utcnow()
+    object_id = get_id(document.get("object"))
+    if await queries.get_activity(session, document["id"]) is None:
+        # Every activity we send is served at its id (/activities/<key>).
+        session.add(Activity(
+            ap_id=document["id"], ap_type=document["type"], is_local=True, actor_ap_id=get_id(document["actor"]),
+            object_ap_id=object_id, status="sent", raw=document, created_at=now,
+        ))
+    rows = []
+    for inbox in unique:
+        host = host_of(inbox)
+        if host in unavailable:
+            continue
+        rows.append({
+            "activity_ap_id": document["id"], "object_ap_id": object_id, "signer": signer, "inbox": inbox,
+            "host": host, "body": body, "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
+        })
+    if rows:
+        await session.execute(insert(Delivery), rows)
+    return len(rows)
+
+
+async def deliver_to_followers(
+    session: AsyncSession, activity: dict[str, Any], *, signer: str, followed: Sequence[Actor],
+) -> int:
+    """Queue ``activity`` for the followers of every actor in ``followed`` (one row per inbox)."""
+    inboxes = await follower_inboxes(session, [actor.id for actor in followed])
+    return await enqueue(session, activity, signer=signer, inboxes=inboxes)
+
+
+async def deliver_to_actor(session: AsyncSession, activity: dict[str, Any], *, signer: str, actor: Actor) -> int:
+    """Queue ``activity`` for one remote actor's own inbox (Accept, Follow, Undo...)."""
+    if actor.inbox is None:
+        return 0
+    return await enqueue(session, activity, signer=signer, inboxes=[actor.inbox])
