@@ -178,3 +178,55 @@ class Host(Base):
     unavailable_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Revision(Base):
+    """An earlier version of an article or comment, kept when an Update replaces it."""
+
+    __tablename__ = "revisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    object_id: Mapped[int] = mapped_column(ForeignKey("objects.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    content: Mapped[str | None] = mapped_column(Text)
+    updated: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when this version was written
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Reaction(Base):
+    """A Like or an Announce (boost) of one of the objects we hold."""
+
+    __tablename__ = "reactions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ap_id: Mapped[str] = mapped_column(URI, unique=True)  # the Like/Announce activity id
+    kind: Mapped[str] = mapped_column(String(16))  # like | announce
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"), index=True)
+    object_id: Mapped[int] = mapped_column(ForeignKey("objects.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("kind", "actor_id", "object_id", name="uq_reactions_once"),)
+
+
+class Tombstone(Base):
+    """A deleted URI we never held (Delete before Create): it must never be created afterwards."""
+
+    __tablename__ = "tombstones"
+
+    ap_id: Mapped[str] = mapped_column(URI, primary_key=True)
+    actor_ap_id: Mapped[str | None] = mapped_column(URI)
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PendingReply(Base):
+    """A reply whose parent we could not fetch yet; attached when the parent arrives."""
+
+    __tablename__ = "pending_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ap_id: Mapped[str] = mapped_column(URI, unique=True)
+    in_reply_to: Mapped[str] = mapped_column(URI, index=True)
+    actor_ap_id: Mapped[str] = mapped_column(URI)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

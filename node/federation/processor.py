@@ -68,7 +68,7 @@ class Processor:
         while True:
             row_id = await self.queue.get()
             try:
-                if await self.apply(row_id) == "applied":
+                if (await self.apply(row_id)).startswith("applied"):
                     self.node.wake_delivery()  # an Accept (or an announce) may have been queued
             except Exception:  # one bad activity must not stop the others
                 log.exception("applying activity row %s failed", row_id)
@@ -86,7 +86,8 @@ class Processor:
                 outcome = "ignored: nothing handles this" if handler is None else await handler(
                     handlers.HandlerContext(self.node, session, row)
                 )
-                row.status = "applied" if outcome == "applied" else "ignored"
+                applied = outcome.startswith("applied")
+                row.status = "applied" if applied else "ignored"
                 row.error = None if outcome == "applied" else outcome
                 row.processed_at = utcnow()
                 return outcome

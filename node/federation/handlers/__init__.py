@@ -73,4 +73,4 @@ def object_id(activity: dict[str, Any]) -> str | None:
 
 def load_all() -> None:
     """Import every handler module so that their ``@handles`` registrations run."""
-    from node.federation.handlers import articles, follows  # noqa: F401
+    from node.federation.handlers import follows, reactions, threads  # noqa: F401

@@ -70,7 +70,6 @@ async def on_follow(ctx: HandlerContext) -> str:
 
 
 @handles("Undo", "Follow")
-@handles("Undo")  # an Undo naming the Follow only by id
 async def on_undo_follow(ctx: HandlerContext) -> str:
     """The follower stops following: forget the follow."""
     session = ctx.session

@@ -1,0 +1,234 @@
+"""Storing replies in their threads, whatever order they arrive in.
+
+A reply is stored only inside a thread we hold: its parent (or an ancestor
+within ``MAX_CHAIN`` hops) must be one of our articles or comments, or a
+remote article we hold.  Missing ancestors are fetched from their own origin
+and stored on the way down.  A reply whose parent cannot be fetched yet waits
+in ``pending_replies`` and is attached when the parent arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from node.content import sanitize_html
+from node.db import queries
+from node.db.models import Actor, Object, PendingReply, Tombstone
+from node.errors import FetchError, InvalidDocument, OriginMismatch
+from node.federation import outbox
+from node.federation.actors import actor_values_from_ap
+from node.federation.netguard import same_origin
+from node.federation.vocab import PUBLIC_FORMS, as_list, get_id
+
+if TYPE_CHECKING:
+    from node.app import Node
+
+log = logging.getLogger("fednode.comments")
+
+COMMENT_TYPES = frozenset({"Note", "Article", "Page", "Question"})
+MAX_CHAIN = 16  # ancestors fetched for one reply
+MAX_PENDING_ATTACH = 500  # children attached in one go when a parent arrives
+MAX_CONTENT = 100_000
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An RFC 3339 timestamp from a remote document (Fedify writes nanoseconds), or None."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    if "." in text:  # Python reads at most microseconds
+        head, _, tail = text.partition(".")
+        digits = "".join(ch for ch in tail if ch.isdigit())
+        text = f"{head}.{digits[:6]}{tail[len(digits):]}"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def visibility_of(document: dict[str, Any]) -> str:
+    """public (Public in to), unlisted (Public in cc), followers (a collection only) or direct."""
+    to = {get_id(x) for x in as_list(document.get("to"))}
+    cc = {get_id(x) for x in as_list(document.get("cc"))}
+    if to & PUBLIC_FORMS:
+        return "public"
+    if cc & PUBLIC_FORMS:
+        return "unlisted"
+    if any(isinstance(x, str) and x.endswith("/followers") for x in to | cc):
+        return "followers"
+    return "direct"
+
+
+def html_of(document: dict[str, Any]) -> str:
+    """The object's HTML (``content``, else the first ``contentMap`` entry), sanitised."""
+    content = document.get("content")
+    if not isinstance(content, str):
+        content_map = document.get("contentMap")
+        content = next((v for v in content_map.values() if isinstance(v, str)), "") if isinstance(content_map, dict) else ""
+    return sanitize_html(content[:MAX_CONTENT])
+
+
+def in_reply_to(document: dict[str, Any]) -> str | None:
+    return get_id(document.get("inReplyTo"))
+
+
+async def is_tombstoned(session: AsyncSession, ap_id: str) -> bool:
+    """Whether this URI was deleted (held or not): it must never come back."""
+    if await session.get(Tombstone, ap_id) is not None:
+        return True
+    held = await queries.get_object(session, ap_id)
+    return held is not None and held.deleted_at is not None
+
+
+async def author_of(node: "Node", session: AsyncSession, document: dict[str, Any]) -> Actor:
+    """The actor a fetched object is attributed to, stored if new; it must share the object's origin."""
+    author_id = get_id(document.get("attributedTo"))
+    if not author_id or not same_origin(author_id, document["id"]):
+        raise OriginMismatch("the object is attributed to an actor on another server")
+    actor = await queries.get_actor(session, author_id)
+    if actor is None:
+        values = actor_values_from_ap(await node.fetcher.get_activitypub(author_id))
+        actor = await queries.upsert_remote_actor(session, values)
+    return actor
+
+
+async def find_anchor(node: "Node", session: AsyncSession, document: dict[str, Any]) -> tuple[Object | None, list[dict], str]:
+    """Walk ``inReplyTo`` up to an object we hold.
+
+    Returns (anchor, ancestors to store from the top down, reason). The anchor is
+    None when the chain ends outside our threads (reason says why). FetchError
+    propagates: the caller parks the reply until the parent can be had.
+    """
+    chain: list[dict[str, Any]] = []
+    parent_id = in_reply_to(document)
+    for _ in range(MAX_CHAIN):
+        if parent_id is None:
+            return None, [], "not in a thread we hold"
+        held = await queries.get_object(session, parent_id)
+        if held is not None:
+            return held, list(reversed(chain)), "found"
+        if await session.get(Tombstone, parent_id) is not None:
+            return None, [], "its parent was deleted"
+        parent = await node.fetcher.get_activitypub(parent_id)
+        if parent.get("type") not in COMMENT_TYPES:
+            return None, [], "its parent is not a post"
+        chain.append(parent)
+        parent_id = in_reply_to(parent)
+    return None, [], f"more than {MAX_CHAIN} unknown ancestors"
+
+
+async def store_comment(
+    node: "Node", session: AsyncSession, document: dict[str, Any], author: Actor, parent: Object,
+    *, activity: dict[str, Any] | None = None,
+) -> Object:
+    """Store one reply under ``parent`` (held), then attach any replies that were waiting for it."""
+    root_id = parent.id if parent.kind == "article" else parent.root_id
+    root = await queries.get_object_by_id(session, root_id) if root_id else None
+    published = parse_time(document.get("published")) or datetime.now(timezone.utc)
+    updated = parse_time(document.get("updated"))
+    comment = Object(
+        ap_id=document["id"], ap_type=document.get("type", "Note"), kind="comment", is_local=False,
+        actor_id=author.id, content=html_of(document),
+        name=document.get("name") if isinstance(document.get("name"), str) and document.get("type") != "Note" else None,
+        url=get_id(document.get("url")) if isinstance(get_id(document.get("url")), str) else document["id"],
+        in_reply_to=parent.ap_id, parent_id=parent.id, root_id=root_id,
+        context=root.context if root is not None else get_id(document.get("context")),
+        visibility=visibility_of(document), published=published,
+        updated=updated if updated and updated > published else None, raw=document,
+    )
+    session.add(comment)
+    if comment.visibility in ("public", "unlisted"):
+        parent.replies_count += 1
+    await session.flush()
+    if root is not None and root.is_local and comment.visibility == "public":
+        await announce_to_group_followers(node, session, comment, activity)
+    await attach_pending(node, session, comment)
+    return comment
+
+
+async def attach_pending(node: "Node", session: AsyncSession, parent: Object) -> int:
+    """Store the replies that arrived before ``parent`` did (and theirs, in turn)."""
+    attached = 0
+    queue = [parent]
+    while queue and attached < MAX_PENDING_ATTACH:
+        current = queue.pop()
+        waiting = (await session.scalars(select(PendingReply).where(PendingReply.in_reply_to == current.ap_id))).all()
+        for pending in waiting:
+            await session.delete(pending)
+            if await queries.get_object(session, pending.ap_id) is not None:
+                continue
+            author = await queries.get_actor(session, pending.actor_ap_id)
+            if author is None:
+                continue
+            child = await store_comment(node, session, pending.raw, author, current)
+            attached += 1
+            queue.append(child)
+    return attached
+
+
+async def park(session: AsyncSession, document: dict[str, Any], actor_ap_id: str) -> None:
+    """Keep a reply whose parent could not be fetched yet, keyed by the parent it waits for."""
+    existing = await session.scalar(select(PendingReply).where(PendingReply.ap_id == document["id"]))
+    if existing is None:
+        session.add(PendingReply(ap_id=document["id"], in_reply_to=in_reply_to(document) or "",
+                                 actor_ap_id=actor_ap_id, raw=document))
+
+
+async def take_reply(node: "Node", session: AsyncSession, document: dict[str, Any], author: Actor,
+                     *, activity: dict[str, Any] | None = None) -> str:
+    """Store ``document`` (a reply by ``author``) in its thread if it belongs to one we hold."""
+    if await queries.get_object(session, document["id"]) is not None:
+        return "ignored: already stored"
+    if await is_tombstoned(session, document["id"]):
+        return "ignored: deleted before it arrived"
+    try:
+        anchor, ancestors, reason = await find_anchor(node, session, document)
+    except (FetchError, InvalidDocument, OriginMismatch) as exc:
+        await park(session, document, author.ap_id)
+        return f"applied: waiting for its parent ({exc.reason})"
+    if anchor is None:
+        return f"ignored: {reason}"
+    parent = anchor
+    for ancestor in ancestors:
+        try:
+            ancestor_author = await author_of(node, session, ancestor)
+        except (FetchError, InvalidDocument, OriginMismatch) as exc:
+            await park(session, document, author.ap_id)
+            return f"applied: waiting for an ancestor's author ({exc.reason})"
+        parent = await queries.get_object(session, ancestor["id"]) or await store_comment(
+            node, session, ancestor, ancestor_author, parent)
+    await store_comment(node, session, document, author, parent, activity=activity)
+    return "applied"
+
+
+async def announce_to_group_followers(node: "Node", session: AsyncSession, comment: Object,
+                                      activity: dict[str, Any] | None) -> None:
+    """FEP-1b12: the site Group announces an accepted public comment to its followers.
+
+    The received Create is wrapped unchanged when we have it (followers can check
+    it against its origin); a comment we fetched ourselves is announced by id.
+    """
+    site = await queries.get_local_actor(session, node.settings.site_username)
+    if site is None:
+        return
+    announce = {
+        "id": outbox.new_activity_id(node.urls),
+        "type": "Announce",
+        "actor": site.ap_id,
+        "object": activity if activity is not None else comment.ap_id,
+        "to": ["https://www.w3.org/ns/activitystreams#Public"],
+        "cc": [site.followers],
+        "audience": site.ap_id,
+    }
+    await outbox.deliver_to_followers(session, announce, signer=site.username, followed=[site])
+
+
+async def forget_pending_of(session: AsyncSession, actor_ap_id: str) -> None:
+    """Drop the parked replies of an actor (it was deleted)."""
+    await session.execute(delete(PendingReply).where(PendingReply.actor_ap_id == actor_ap_id))

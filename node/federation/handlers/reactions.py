@@ -1,0 +1,101 @@
+"""Likes and boosts of what we hold, their Undo, and what a followed Group announces."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from node.db import queries
+from node.errors import FetchError, InvalidDocument, OriginMismatch
+from node.db.models import Follow, Object, Reaction
+from node.federation import comments
+from node.federation.handlers import HandlerContext, handles, object_id
+from node.federation.handlers.follows import on_undo_follow
+from node.federation.vocab import get_id
+
+COUNTERS = {"like": Object.likes_count, "announce": Object.announces_count}
+
+
+async def _react(ctx: HandlerContext, kind: str, target: Object) -> str:
+    session = ctx.session
+    actor = await queries.get_actor(session, ctx.actor_id)
+    if actor is None:
+        return "ignored: unknown actor"
+    existing = await session.scalar(select(Reaction).where(
+        Reaction.kind == kind, Reaction.actor_id == actor.id, Reaction.object_id == target.id))
+    if existing is not None:
+        return f"ignored: already {kind}d"
+    session.add(Reaction(ap_id=ctx.row.ap_id, kind=kind, actor_id=actor.id, object_id=target.id))
+    column = COUNTERS[kind]
+    await session.execute(update(Object).where(Object.id == target.id).values({column: column + 1}))
+    return "applied"
+
+
+@handles("Like")
+async def on_like(ctx: HandlerContext) -> str:
+    """A like of an article or comment we hold: counted once per actor."""
+    target = await queries.get_object(ctx.session, object_id(ctx.activity) or "")
+    if target is None or target.deleted_at is not None:
+        return "ignored: not a post we hold"
+    return await _react(ctx, "like", target)
+
+
+async def _followed_group(ctx: HandlerContext) -> bool:
+    """Whether the announcing actor is a Group our site follows (FEP-1b12)."""
+    actor = await queries.get_actor(ctx.session, ctx.actor_id)
+    if actor is None or actor.ap_type != "Group":
+        return False
+    follow = await ctx.session.scalar(select(Follow).where(Follow.followed_id == actor.id, Follow.state == "accepted"))
+    return follow is not None
+
+
+@handles("Announce")
+async def on_announce(ctx: HandlerContext) -> str:
+    """A boost of something we hold is counted; a followed Group's announce of a post brings it in."""
+    inner = ctx.activity.get("object")
+    target_id = get_id(inner)
+    # A Group announces the Create it accepted (FEP-1b12): the post is that Create's object.
+    if isinstance(inner, dict) and inner.get("type") == "Create":
+        target_id = get_id(inner.get("object"))
+    target = await queries.get_object(ctx.session, target_id or "")
+    if target is not None and not (isinstance(inner, dict) and inner.get("type") == "Create"):
+        if target.deleted_at is not None:
+            return "ignored: deleted"
+        return await _react(ctx, "announce", target)
+    if target is not None or target_id is None or not await _followed_group(ctx):
+        return "ignored: nothing to count or bring in"
+    # Trust the post only as its own server serves it (the Group may not forge it).
+    try:
+        document = await ctx.node.fetcher.get_activitypub(target_id)
+        author = await comments.author_of(ctx.node, ctx.session, document)
+    except (FetchError, InvalidDocument, OriginMismatch) as exc:
+        return f"ignored: announced post unavailable ({exc.reason})"
+    if document.get("type") not in comments.COMMENT_TYPES or not comments.in_reply_to(document):
+        return "ignored: announced object is not a reply"
+    return await comments.take_reply(ctx.node, ctx.session, document, author)
+
+
+@handles("Undo")
+async def on_undo(ctx: HandlerContext) -> str:
+    """Undo of a Like or Announce (uncounted) or of a Follow, named by id or embedded."""
+    session = ctx.session
+    undone_id = object_id(ctx.activity) or ""
+    reaction = await session.scalar(select(Reaction).where(Reaction.ap_id == undone_id))
+    if reaction is None:
+        stored = await queries.get_activity(session, undone_id)
+        if stored is not None and stored.ap_type == "Follow":
+            return await on_undo_follow(ctx)
+        return "ignored: undoes nothing we hold"
+    actor = await queries.get_actor(session, ctx.actor_id)
+    if actor is None or reaction.actor_id != actor.id:
+        return "ignored: only its author may undo it"
+    column = COUNTERS[reaction.kind]
+    await session.execute(update(Object).where(Object.id == reaction.object_id, column > 0).values({column: column - 1}))
+    await session.delete(reaction)
+    return "applied"
+
+
+@handles("Undo", "Like")
+@handles("Undo", "Announce")
+async def on_undo_reaction(ctx: HandlerContext) -> str:
+    """Undo with the Like/Announce embedded: the same as by id."""
+    return await on_undo(ctx)

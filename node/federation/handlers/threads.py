@@ -1,0 +1,128 @@
+"""Replies and their changes: Create, Update and Delete of posts, and Delete of actors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+
+from node.db import queries
+from node.db.models import Follow, Object, Revision, Tombstone
+from node.db.types import utcnow
+from node.errors import FetchError, InvalidDocument, OriginMismatch
+from node.federation import comments
+from node.federation.actors import actor_values_from_ap
+from node.federation.handlers import HandlerContext, handles, object_id
+from node.federation.handlers.articles import ARTICLE_TYPES, store_remote_article
+from node.federation.vocab import ACTOR_TYPES, get_id
+
+
+async def embedded_or_fetched(ctx: HandlerContext) -> dict[str, Any] | None:
+    """The activity's object: embedded (the inbox checked its origin) or fetched from its origin."""
+    inner = ctx.activity.get("object")
+    if isinstance(inner, dict):
+        return inner
+    ident = get_id(inner)
+    if ident is None:
+        return None
+    try:
+        return await ctx.node.fetcher.get_activitypub(ident)
+    except (FetchError, InvalidDocument, OriginMismatch):
+        return None
+
+
+@handles("Create")
+async def on_create(ctx: HandlerContext) -> str:
+    """A new post: a reply joins its thread; a top-level article from a site we follow is stored."""
+    document = await embedded_or_fetched(ctx)
+    if document is None or document.get("type") not in comments.COMMENT_TYPES:
+        return "ignored: not a post"
+    if get_id(document.get("attributedTo")) != ctx.actor_id:
+        return "ignored: attributed to someone else"
+    author = await queries.get_actor(ctx.session, ctx.actor_id)
+    if author is None:
+        return "ignored: unknown author"
+    if comments.in_reply_to(document):
+        return await comments.take_reply(ctx.node, ctx.session, document, author, activity=ctx.activity)
+    if document.get("type") in ARTICLE_TYPES:
+        return await store_remote_article(ctx.session, document, author)
+    return "ignored: a post outside our threads"
+
+
+@handles("Update")
+async def on_update(ctx: HandlerContext) -> str:
+    """An edit: applied only when ``updated`` is newer than what we hold; the old version is kept."""
+    document = ctx.activity.get("object")
+    if not isinstance(document, dict):
+        return "ignored: Update without the new version"
+    if document.get("type") in ACTOR_TYPES:
+        if document.get("id") != ctx.actor_id:
+            return "ignored: an actor updates only itself"
+        values = actor_values_from_ap(document)
+        await queries.upsert_remote_actor(ctx.session, values)
+        return "applied"
+    held = await queries.get_object(ctx.session, document.get("id") or "")
+    if held is None or held.is_local or held.deleted_at is not None:
+        return "ignored: not a post we hold"
+    if held.actor.ap_id != ctx.actor_id:
+        return "ignored: only its author may edit it"
+    new_time = comments.parse_time(document.get("updated"))
+    if new_time is None or new_time <= (held.updated or held.published):
+        return "ignored: not newer than what we hold"
+    ctx.session.add(Revision(object_id=held.id, name=held.name, content=held.content,
+                             updated=held.updated or held.published, raw=held.raw))
+    held.content = comments.html_of(document)
+    if isinstance(document.get("name"), str) and held.kind == "article":
+        held.name = document["name"]
+    held.updated = new_time
+    held.visibility = comments.visibility_of(document)
+    held.raw = document
+    return "applied"
+
+
+@handles("Delete")
+async def on_delete(ctx: HandlerContext) -> str:
+    """A deleted post stays as a placeholder (its replies stay in place); an actor's delete removes its posts."""
+    target = object_id(ctx.activity)
+    session = ctx.session
+    if target is None:
+        return "ignored: Delete of nothing"
+    if target == ctx.actor_id:
+        return await _delete_actor(ctx)
+    held = await queries.get_object(session, target)
+    if held is None:
+        if await session.get(Tombstone, target) is None:
+            session.add(Tombstone(ap_id=target, actor_ap_id=ctx.actor_id))
+        return "applied: remembered, never to be created"
+    if held.is_local or held.actor.ap_id != ctx.actor_id:
+        return "ignored: only its author may delete it"
+    await _placeholder(session, held)
+    return "applied"
+
+
+async def _placeholder(session, held: Object) -> None:
+    """Blank a post but keep its row, so the thread keeps its shape."""
+    if held.deleted_at is not None:
+        return
+    held.deleted_at = utcnow()
+    held.content = None
+    held.name = None if held.kind == "comment" else held.name
+    if held.parent_id is not None and held.visibility in ("public", "unlisted"):
+        await session.execute(
+            update(Object).where(Object.id == held.parent_id, Object.replies_count > 0)
+            .values(replies_count=Object.replies_count - 1)
+        )
+
+
+async def _delete_actor(ctx: HandlerContext) -> str:
+    session = ctx.session
+    actor = await queries.get_actor(session, ctx.actor_id)
+    if actor is None or actor.is_local:
+        return "ignored: unknown actor"
+    posts = (await session.scalars(select(Object).where(Object.actor_id == actor.id, Object.deleted_at.is_(None)))).all()
+    for post in posts:
+        await _placeholder(session, post)
+    for follow in (await session.scalars(select(Follow).where(Follow.follower_id == actor.id))).all():
+        await session.delete(follow)
+    await comments.forget_pending_of(session, actor.ap_id)
+    return "applied"
