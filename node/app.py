@@ -14,6 +14,7 @@ from node import __version__
 from node.config import Settings
 from node.db.engine import make_engine, make_sessionmaker, upgrade
 from node.federation.actors import KeyResolver
+from node.federation.crawl import Crawler
 from node.federation.delivery import DeliveryWorker
 from node.federation.fetch import Fetcher, FetchPolicy
 from node.federation.inbox import Inbox
@@ -40,6 +41,7 @@ class Node:
     inbox: Inbox
     processor: "Processor | None" = None  # only in a running server (create_app)
     delivery: "DeliveryWorker | None" = None  # when this process delivers (serve, worker)
+    crawler: "Crawler | None" = None  # reads remote threads' collections (a running server)
     extras: dict = field(default_factory=dict)
 
     async def close(self) -> None:
@@ -48,6 +50,8 @@ class Node:
             await self.delivery.stop()
         if self.processor is not None:
             await self.processor.stop()
+        if self.crawler is not None:
+            await self.crawler.stop()
         await self.fetcher.close()
         if self.fetcher.sign_executor is not None:
             self.fetcher.sign_executor.shutdown(wait=False, cancel_futures=True)
@@ -116,6 +120,8 @@ def create_app(settings: Settings) -> web.Application:
 
     async def node_lifecycle(app: web.Application) -> AsyncIterator[None]:
         node = await open_node(settings)
+        node.crawler = Crawler(node)
+        await node.crawler.start()
         node.processor = Processor(node)
         node.inbox.on_stored = node.processor.notify
         await node.processor.start()

@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_sub.add_parser("upgrade", parents=[parent], help="apply pending migrations")
     db_sub.add_parser("current", parents=[parent], help="print the schema revision")
+
+    thread = sub.add_parser("thread", parents=[parent],
+                            help="show an article's discussion as a tree, with what is still being fetched")
+    thread.add_argument("article", metavar="SLUG", help="a local article's slug, or the URL of a remote article")
     return parser
 
 

@@ -336,10 +336,13 @@ def worker(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
     import signal
 
+    from node.federation.crawl import Crawler
     from node.federation.processor import Processor
 
     async def run() -> None:
         node = await open_node(settings)
+        node.crawler = Crawler(node)  # comments applied here schedule their thread's backfill
+        await node.crawler.start()
         node.processor = Processor(node)
         await node.processor.start()
         await node.start_delivery()
@@ -354,4 +357,99 @@ def worker(args: argparse.Namespace, settings: Settings) -> int:
             await node.close()
 
     asyncio.run(run())
+    return 0
+
+
+# --- fednode thread ----------------------------------------------------------------------------
+
+THREAD_EXCERPT = 60
+
+
+def plain_excerpt(html: str | None, limit: int = THREAD_EXCERPT) -> str:
+    """The first ``limit`` characters of a post's text: tags dropped, entities decoded, spaces folded."""
+    import html as htmllib
+    import re
+
+    text = " ".join(htmllib.unescape(re.sub(r"<[^>]*>", " ", html or "")).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _when(moment) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment is not None else "never"
+
+
+def thread_lines(root, rows, pending, state) -> list[str]:
+    """The text ``fednode thread`` prints: the article, its comments as a numbered tree
+    (``node.threads.flatten`` rows), then the replies still waiting and the crawl schedule."""
+    where = "" if root.is_local else " (remote)"
+    lines = [root.name or "(untitled)", f"{root.url or root.ap_id}{where}  by @{root.actor.handle}  {_when(root.published)}"]
+    if root.deleted_at is not None:
+        lines[0] += "  [deleted]"
+    lines.append(f"{len(rows)} comment{'' if len(rows) == 1 else 's'}" if rows else "no comments yet")
+    for row in rows:
+        comment = row.comment
+        markers = []
+        if comment.deleted_at is not None:
+            markers.append("[deleted]")
+        else:
+            if comment.updated is not None:
+                markers.append("[edited]")
+            if comment.visibility == "followers":
+                markers.append("[followers-only]")
+            elif comment.visibility == "direct":
+                markers.append("[direct]")
+        if row.orphan:
+            markers.append("[parent missing]")
+        if row.in_reply_to_number:
+            markers.append(f"(re {row.in_reply_to_number})")
+        text = "" if comment.deleted_at is not None else plain_excerpt(comment.content)
+        parts = [row.number, f"@{row.author.handle}", _when(comment.published), text, *markers]
+        lines.append("  " * (row.indent + 1) + "  ".join(p for p in parts if p))
+    lines.append("still being fetched:")
+    if pending:
+        for reply in pending:
+            lines.append(f"  {reply.ap_id} by {reply.actor_ap_id} waits for its parent {reply.in_reply_to}")
+    else:
+        lines.append("  no replies waiting for their parent")
+    if state is None:
+        lines.append("  crawl: not scheduled (no remote comment yet)")
+    else:
+        if state.next_crawl_at is None:
+            lines.append(f"  crawl: stopped (no new comment since {_when(state.last_activity_at)})")
+        else:
+            lines.append(f"  crawl: next at {_when(state.next_crawl_at)}")
+        found = "" if state.last_found is None else f", found {state.last_found}"
+        lines.append(f"  last crawl: {_when(state.last_crawled_at)}{found}")
+        if state.last_error:
+            lines.append(f"  last error: {state.last_error}")
+    return lines
+
+
+@command("thread")
+async def thread(args: argparse.Namespace, settings: Settings) -> int:
+    """Show an article's discussion as a tree, with what is still being fetched."""
+    from sqlalchemy import select
+
+    from node.db.models import Object
+    from node.federation import crawl
+    from node.threads import flatten
+
+    wanted: str = args.article
+    node = await open_node(settings)
+    try:
+        async with node.sessions() as session:
+            if wanted.startswith(("https://", "http://")):
+                root = await queries.get_object(session, wanted) or await session.scalar(
+                    select(Object).where(Object.url == wanted, Object.kind == "article").limit(1))
+            else:
+                root = await queries.get_article_by_slug(session, wanted)
+            if root is None or root.kind != "article":
+                raise ContentError(f"no article {wanted!r} (a local slug, or the URL of a remote article)")
+            comments = list(await queries.list_thread(session, root.id))
+            pending = await crawl.pending_for(session, root, comments)
+            state = await crawl.crawl_state(session, root.id)
+    finally:
+        await node.close()
+    for line in thread_lines(root, flatten(comments, root.ap_id), pending, state):
+        print(line)
     return 0

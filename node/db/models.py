@@ -230,3 +230,23 @@ class PendingReply(Base):
     actor_ap_id: Mapped[str] = mapped_column(URI)
     raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CrawlState(Base):
+    """When to read a thread's remote ``replies``/``context`` collections again (node.federation.crawl).
+
+    One row per thread root; ``next_crawl_at`` None means the crawler gave up on
+    the thread (nothing new for a long time) until a new comment arrives.
+    """
+
+    __tablename__ = "crawl_states"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    root_id: Mapped[int] = mapped_column(ForeignKey("objects.id", ondelete="CASCADE"), unique=True)
+    next_crawl_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    interval_seconds: Mapped[int] = mapped_column(Integer, default=300)  # the wait after the next crawl if it finds nothing
+    last_crawled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_found: Mapped[int | None] = mapped_column(Integer)  # comments stored by the last crawl
+    last_error: Mapped[str | None] = mapped_column(Text)  # hosts that failed in the last crawl
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # a comment arrived or was found
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -148,6 +148,8 @@ async def store_comment(
     await session.flush()
     if root is not None and root.is_local and comment.visibility == "public":
         await announce_to_group_followers(node, session, comment, activity)
+    if root is not None and getattr(node, "crawler", None) is not None:
+        await node.crawler.schedule(root.id, session=session)  # read the thread's remote collections soon
     await attach_pending(node, session, comment)
     return comment
 
