@@ -372,3 +372,15 @@ async def test_host_whose_key_fetches_keep_failing_is_paused(world, http):
         assert status == 401
     assert "/users/a4" not in remote.gets
     assert "paused" in body["reason"]
+
+
+async def test_first_requests_of_a_new_actor_arriving_together_are_all_accepted(world, http):
+    """Concurrent first deliveries from one unknown actor all get 202 (storing its key races safely)."""
+    import asyncio
+
+    node, remote, alice = world
+    results = await asyncio.gather(*(
+        signed_post(http, node.url("/inbox"), reply_to(node.url("/a"), alice), alice) for _ in range(8)
+    ))
+    assert [status for status, _ in results] == [202] * 8
+    assert await stored_remote_actors(node) == 1

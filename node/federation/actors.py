@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import urldefrag, urlsplit
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from node.content import sanitize_html
@@ -224,5 +225,10 @@ class KeyResolver:
         """Store the owner of a freshly fetched key (call only after a signature verified)."""
         if resolved.from_cache or resolved.actor_values is None:
             return
-        async with self.sessions.begin() as session:
-            await queries.upsert_remote_actor(session, resolved.actor_values)
+        try:
+            async with self.sessions.begin() as session:
+                await queries.upsert_remote_actor(session, resolved.actor_values)
+        except IntegrityError:
+            # A concurrent request from the same new actor stored it first: refresh that row.
+            async with self.sessions.begin() as session:
+                await queries.upsert_remote_actor(session, resolved.actor_values)
