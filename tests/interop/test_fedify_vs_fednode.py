@@ -460,3 +460,47 @@ async def test_two_fednodes_site_follows_site_and_gets_articles(tmp_path):
             raise AssertionError(f"{exc}\nB's received activities: {await b_activities()}") from None
         assert (article.kind, article.is_local, article.name) == ("article", False, "Across"), vars(article)
         assert article.actor.ap_id == a.url("/actors/editor")
+
+
+async def test_two_fednodes_carry_the_same_thread(tmp_path, fedify_peer, http):
+    """The peer replies on A (then answers itself); B, following A's site, ends up with the same nested thread."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    peer = fedify_peer
+    async with running_node(make_settings(tmp_path / "a")) as a, running_node(make_settings(tmp_path / "b")) as b:
+        # Given B's site follows A's site, and A published an article that B holds
+        follow = await following.follow(b.node, a.url("/actors/forum"))
+        b.node.wake_delivery()
+
+        async def accepted():
+            async with b.node.sessions() as session:
+                row = await session.scalar(select(Follow).where(Follow.ap_id == follow.ap_id))
+                return row is not None and row.state == "accepted"
+
+        await wait_until(accepted, "B's follow of A to be accepted", timeout=15)
+        await publish(a, "Shared topic", "shared", "Discuss on every node.")
+        article = a.url("/articles/shared")
+
+        async def held_on_b(ap_id: str):
+            async with b.node.sessions() as session:
+                return await session.scalar(select(Object).where(Object.ap_id == ap_id))
+
+        await wait_until(lambda: held_on_b(article), "A's article on B", timeout=15)
+
+        # When the peer replies to A's article, then replies to its own reply mentioning A's forum
+        first = await peer.reply(article, "<p>first level</p>")
+        second = await peer.reply(first["note_id"], "<p>second level</p>", mention=a.url("/actors/forum"))
+
+        # Then A holds both, nested, and announces them; B fetches each from the peer and nests it the same
+        for note in (first, second):
+            await wait_until(lambda n=note: held_on_b(n["note_id"]), f"comment {note['note_id']} on B",
+                             timeout=20, peer=peer)
+        on_b = {n["note_id"]: await held_on_b(n["note_id"]) for n in (first, second)}
+        assert on_b[second["note_id"]].parent_id == on_b[first["note_id"]].id
+        for node in (a, b):
+            async with http.get(node.url("/articles/shared") if node is a else node.url("/"),
+                                headers={"Accept": "text/html"}) as response:
+                assert response.status == 200
+        async with a.node.sessions() as session:
+            on_a = await queries.get_object(session, second["note_id"])
+            assert on_a is not None and on_a.in_reply_to == first["note_id"]
