@@ -1,0 +1,262 @@
+"""Inbox throughput against the floor any correct inbox pays, measured in one run.
+
+(a) floor: a bare aiohttp handler that reads the body, parses the JSON, verifies a
+    draft-cavage signature with a cached key and answers 202;
+(b) Fednode: the real node (SQLite) taking signed replies and storing each as a
+    comment in its thread (50,000 replies over 100 threads by default, 64 senders).
+
+Both are driven by the same client from a separate process, with requests signed
+before the clock starts, so the ratio (b)/(a) compares only the servers. It also
+times the discussion page for threads of 100, 1,000 and 10,000 comments.
+
+    python bench/inbox.py [--replies 50000] [--threads 100] [--senders 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import aiohttp  # noqa: E402
+from aiohttp import web  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
+
+from node.federation import httpsig  # noqa: E402
+from node.federation.vocab import AS_NS, PUBLIC  # noqa: E402
+
+ACTORS = 64
+
+
+# ---------------------------------------------------------------- the remote side
+
+def make_keys(count: int) -> list[str]:
+    """PEMs of ``count`` RSA-2048 keys (one per remote actor)."""
+    pems = []
+    for _ in range(count):
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pems.append(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()).decode())
+    return pems
+
+
+def actor_document(base: str, index: int, pem: str) -> dict:
+    key = serialization.load_pem_private_key(pem.encode(), None)
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    actor = f"{base}/users/u{index}"
+    return {"@context": [AS_NS, "https://w3id.org/security/v1"], "id": actor, "type": "Person",
+            "preferredUsername": f"u{index}", "inbox": actor + "/inbox", "followers": actor + "/followers",
+            "publicKey": {"id": actor + "#main-key", "owner": actor, "publicKeyPem": public}}
+
+
+def sign_batch(args) -> list[tuple[bytes, dict[str, str]]]:
+    """Sign a slice of the requests (runs in a worker process)."""
+    target, remote_base, pems, start, stop, threads = args
+    keys = [serialization.load_pem_private_key(p.encode(), None) for p in pems]
+    signed = []
+    for n in range(start, stop):
+        who = n % len(keys)
+        actor = f"{remote_base}/users/u{who}"
+        note = {"id": f"{actor}/statuses/{n}", "type": "Note", "attributedTo": actor,
+                "inReplyTo": f"{target}/articles/t{n % threads}", "content": f"<p>reply {n}</p>",
+                "published": "2026-11-24T10:00:00Z", "to": [PUBLIC], "cc": [actor + "/followers"]}
+        activity = {"@context": AS_NS, "id": note["id"] + "/activity", "type": "Create", "actor": actor,
+                    "to": note["to"], "cc": note["cc"], "object": note}
+        body = json.dumps(activity).encode()
+        headers = {"Content-Type": "application/activity+json"}
+        headers.update(httpsig.sign_cavage("POST", target + "/inbox", headers, body, keys[who], actor + "#main-key"))
+        headers.pop("Host")
+        signed.append((body, headers))
+    return signed
+
+
+def presign(target: str, remote_base: str, pems: list[str], count: int, threads: int) -> list:
+    """All requests, signed on every core before any timing starts."""
+    workers = os.cpu_count() or 2
+    step = -(-count // workers)
+    jobs = [(target, remote_base, pems, i, min(count, i + step), threads) for i in range(0, count, step)]
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        return [item for part in pool.map(sign_batch, jobs) for item in part]
+
+
+def client_process(url: str, requests_file: str, senders: int, result) -> None:
+    """Send every request with ``senders`` concurrent connections; report seconds and statuses."""
+    import pickle
+
+    with open(requests_file, "rb") as handle:
+        requests = pickle.load(handle)
+
+    async def run() -> None:
+        queue = list(reversed(requests))
+        statuses: dict[int, int] = {}
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=senders)) as http:
+            async def sender() -> None:
+                while queue:
+                    body, headers = queue.pop()
+                    async with http.post(url, data=body, headers=headers) as response:
+                        await response.read()
+                        statuses[response.status] = statuses.get(response.status, 0) + 1
+            started = time.perf_counter()
+            await asyncio.gather(*(sender() for _ in range(senders)))
+            result.put((time.perf_counter() - started, statuses))
+    asyncio.run(run())
+
+
+async def drive(url: str, requests: list, senders: int) -> tuple[float, dict]:
+    """Run the client in its own process while this process's event loop keeps serving."""
+    import pickle
+
+    context = multiprocessing.get_context("spawn")
+    with tempfile.NamedTemporaryFile(suffix=".pickle", delete=False) as handle:
+        pickle.dump(requests, handle)
+    try:
+        result = context.Queue()
+        proc = context.Process(target=client_process, args=(url, handle.name, senders, result))
+        proc.start()
+        outcome = await asyncio.get_running_loop().run_in_executor(None, result.get)
+        await asyncio.get_running_loop().run_in_executor(None, proc.join)
+        return outcome
+    finally:
+        os.unlink(handle.name)
+
+
+# ---------------------------------------------------------------- (a) the floor
+
+async def start_floor(port: int, public_keys: dict[str, object]) -> web.AppRunner:
+    async def inbox(request: web.Request) -> web.Response:
+        body = await request.read()
+        json.loads(body)
+        sig = httpsig.parse_request_signature("POST", f"http://{request.host}{request.raw_path}", request.headers,
+                                              body, now=datetime.now(timezone.utc))
+        httpsig.verify_signature(sig, public_keys[sig.key_id])
+        return web.Response(status=202)
+
+    app = web.Application(client_max_size=1024 * 1024)
+    app.router.add_post("/inbox", inbox)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
+
+
+# ---------------------------------------------------------------- (b) Fednode
+
+async def seed_node(node, threads: int) -> None:
+    from node.content import Draft
+    from node.db import queries
+    from node.services.publish import publish_article
+
+    async with node.node.sessions.begin() as session:
+        author = await queries.get_local_actor(session, "editor")
+        for i in range(threads):
+            await publish_article(session, node.settings, Draft(f"Thread {i}", f"t{i}", "Discuss."), author)
+
+
+async def count_comments(node) -> int:
+    from sqlalchemy import func, select
+
+    from node.db.models import Object
+
+    async with node.node.sessions() as session:
+        return await session.scalar(select(func.count(Object.id)).where(Object.kind == "comment"))
+
+
+async def page_times(node, http) -> list[tuple[int, float]]:
+    """Seconds to render the discussion page of threads of 100, 1,000 and 10,000 comments."""
+    from node.content import Draft
+    from node.db import queries
+    from node.db.models import Object
+    from node.services.publish import publish_article
+
+    results = []
+    async with node.node.sessions.begin() as session:
+        author = await queries.get_local_actor(session, "editor")
+        someone = (await queries.list_local_actors(session, "Person"))[0]
+        for size in (100, 1000, 10_000):
+            article = (await publish_article(session, node.settings, Draft(f"P{size}", f"p{size}", "x"), author)).article
+            parents = [article]
+            for i in range(size):
+                parent = parents[i // 3] if i else article  # a bushy tree, three replies a node
+                comment = Object(ap_id=f"{article.ap_id}#c{i}", ap_type="Note", kind="comment", is_local=True,
+                                 actor_id=someone.id, content=f"<p>comment {i}</p>", in_reply_to=parent.ap_id,
+                                 root_id=article.id, visibility="public")
+                session.add(comment)
+                parents.append(comment)
+                if i % 2000 == 0:
+                    await session.flush()
+    for size in (100, 1000, 10_000):
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            async with http.get(node.url(f"/articles/p{size}"), headers={"Accept": "text/html"}) as response:
+                await response.read()
+                assert response.status == 200
+            best = min(best, time.perf_counter() - started)
+        results.append((size, best))
+    return results
+
+
+async def main(args) -> None:
+    from tests.fakes.remote import fake_remote
+    from tests.support import free_port, make_settings, running_node
+
+    print(f"generating {ACTORS} remote keys...", flush=True)
+    pems = make_keys(ACTORS)
+    async with fake_remote() as remote:
+        public_keys = {}
+        for i, pem in enumerate(pems):
+            doc = actor_document(remote.base, i, pem)
+            remote.serve(f"/users/u{i}", doc)
+            public_keys[doc["publicKey"]["id"]] = httpsig.load_public_key(doc["publicKey"]["publicKeyPem"])
+
+        floor_port = free_port()
+        floor_target = f"http://127.0.0.1:{floor_port}"
+        print(f"signing {args.replies} requests for the floor...", flush=True)
+        floor_requests = presign(floor_target, remote.base, pems, args.replies, args.threads)
+        runner = await start_floor(floor_port, public_keys)
+        floor_seconds, floor_statuses = await drive(floor_target + "/inbox", floor_requests, args.senders)
+        await runner.cleanup()
+        del floor_requests
+        floor_rate = args.replies / floor_seconds
+        print(f"(a) floor: {floor_rate:,.0f} req/s  {floor_statuses}", flush=True)
+
+        with tempfile.TemporaryDirectory() as folder:
+            settings = make_settings(Path(folder), run_worker=False)
+            async with running_node(settings) as node:
+                await seed_node(node, args.threads)
+                print(f"signing {args.replies} requests for Fednode...", flush=True)
+                requests = presign(node.base, remote.base, pems, args.replies, args.threads)
+                started = time.perf_counter()
+                seconds, statuses = await drive(node.url("/inbox"), requests, args.senders)
+                await node.node.processor.drain()
+                stored_seconds = time.perf_counter() - started
+                stored = await count_comments(node)
+                rate = args.replies / seconds
+                stored_rate = stored / stored_seconds
+                print(f"(b) Fednode answered: {rate:,.0f} req/s  {statuses}")
+                print(f"(b) Fednode stored in threads: {stored:,} comments in {stored_seconds:.1f} s = {stored_rate:,.0f}/s")
+                print(f"ratio (b answered)/(a): {rate / floor_rate:.2f}   ratio (b stored)/(a): {stored_rate / floor_rate:.2f}"
+                      "   (target 0.7)")
+                async with aiohttp.ClientSession() as http:
+                    for size, seconds in await page_times(node, http):
+                        print(f"discussion page, {size:>6} comments: {seconds * 1000:8.1f} ms "
+                              f"({seconds * 1e6 / size:6.1f} µs per comment)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--replies", type=int, default=50_000)
+    parser.add_argument("--threads", type=int, default=100)
+    parser.add_argument("--senders", type=int, default=64)
+    asyncio.run(main(parser.parse_args()))
