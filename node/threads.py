@@ -72,3 +72,36 @@ def flatten(comments: Sequence[Any], root_ap_id: str, *, max_indent: int = MAX_I
         rows.append(ThreadRow(comment, comment.actor, 0, 0, str(len(tops) + 1), None, True))
         tops.append((comment, True))
     return rows
+
+
+@dataclass(frozen=True)
+class ThreadPage:
+    """One page of a discussion: whole top-level threads, numbered as in the full discussion."""
+
+    rows: list[ThreadRow]
+    number: int  # 1-based
+    count: int  # how many pages the discussion has (at least 1)
+    first_thread: int  # 1-based position of the page's first top-level thread (0 when empty)
+    last_thread: int
+    threads: int  # top-level threads in the whole discussion
+
+
+def paginate(rows: Sequence[ThreadRow], page: int, *, per_page: int) -> ThreadPage:
+    """The ``page``-th group of ``per_page`` top-level threads of ``rows`` (from ``flatten``).
+
+    Each top-level comment stays on one page with all its descendants, so a
+    reply is never separated from what it answers.  A ``page`` past the end
+    gives an empty page (the caller decides whether that is a 404).
+    """
+    if per_page < 1:
+        raise ValueError("per_page must be at least 1")
+    starts = [i for i, row in enumerate(rows) if row.depth == 0]
+    threads = len(starts)
+    count = max(1, -(-threads // per_page))
+    first = (page - 1) * per_page
+    if page < 1 or first >= threads:
+        return ThreadPage([], page, count, 0, 0, threads)
+    last = min(first + per_page, threads)
+    begin = starts[first]
+    end = starts[last] if last < threads else len(rows)
+    return ThreadPage(list(rows[begin:end]), page, count, first + 1, last, threads)

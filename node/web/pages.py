@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Sequence
+
 from aiohttp import web
+from markupsafe import Markup
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.app import NODE
 from node.db import queries
-from node.db.models import Actor, Object
-from node.threads import flatten
-from node.web.render import render
+from node.db.models import Actor, Object, PendingReply
+from node.federation.comments import visibility_of
+from node.federation.vocab import get_id
+from node.threads import ThreadRow, flatten, paginate
+from node.web.render import fold_leading_mentions, render, safe_href
 
 INDEX_PAGE = 30
+THREADS_PER_PAGE = 50  # top-level comments per page of a discussion, each with all its replies
+PUBLIC = ("public", "unlisted")
+MAX_PENDING = 1000  # parked replies examined for one page
+MAX_PENDING_CHAIN = 16  # replies to parked replies, followed this many levels (comments.MAX_CHAIN)
+MAX_CONTEXTS = 100
 
 
 def _common(request: web.Request) -> dict:
@@ -37,16 +50,101 @@ async def tag(request: web.Request) -> web.Response:
     return render("index.html", articles=items, heading=f"#{wanted}", **_common(request))
 
 
+@dataclass(frozen=True)
+class CommentView:
+    """What the page shows of one comment: its row, its HTML as displayed and the link to the original."""
+
+    row: ThreadRow
+    content: Markup | None  # None for a deleted comment (a placeholder)
+    original: str | None  # where the comment lives (its url, else its id), http(s) only
+
+
+def _comment_view(row: ThreadRow) -> CommentView:
+    comment = row.comment
+    if comment.deleted_at is not None:
+        return CommentView(row, None, None)
+    html = comment.content or ""
+    if not comment.is_local:
+        html = fold_leading_mentions(html)
+    return CommentView(row, Markup(html), safe_href(comment.url) or safe_href(comment.ap_id))
+
+
+def _page_number(request: web.Request) -> int:
+    raw = request.query.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        raise web.HTTPBadRequest()
+    return int(raw)
+
+
+async def count_waiting_replies(session: AsyncSession, root: Object, thread: Sequence[Object]) -> int:
+    """How many public replies parked in ``pending_replies`` belong to this thread, as far as we can tell.
+
+    A parked reply counts when it answers a post of the thread (the article or
+    any comment, public or not), when its ``context`` names the thread's context
+    (ours, or one its comments carry), or when it answers a parked reply that
+    counts (followed ``MAX_PENDING_CHAIN`` levels).  A parked reply that names
+    neither cannot be placed until its parent arrives, and is not counted.
+    Non-public parked replies are never counted: they would not be shown.
+    """
+    named = [root.context, root.ap_id, *(c.context for c in thread)]
+    named += [get_id(c.raw.get("context")) for c in (root, *thread) if isinstance(c.raw, dict)]
+    contexts = list(dict.fromkeys(c for c in named if isinstance(c, str)))  # the article's own first
+    thread_ids = select(Object.ap_id).where(or_(Object.id == root.id, Object.root_id == root.id))
+    query = select(PendingReply).where(or_(
+        PendingReply.in_reply_to.in_(thread_ids),
+        PendingReply.raw["context"].as_string().in_(contexts[:MAX_CONTEXTS]),
+    ))
+    found = {row.ap_id: row for row in (await session.scalars(query.limit(MAX_PENDING))).all()}
+    frontier = list(found)
+    for _ in range(MAX_PENDING_CHAIN):
+        if not frontier or len(found) >= MAX_PENDING:
+            break
+        query = select(PendingReply).where(PendingReply.in_reply_to.in_(frontier)).limit(MAX_PENDING)
+        frontier = []
+        for row in (await session.scalars(query)).all():
+            if row.ap_id not in found:
+                found[row.ap_id] = row
+                frontier.append(row.ap_id)
+    return sum(1 for row in found.values() if isinstance(row.raw, dict) and visibility_of(row.raw) in PUBLIC)
+
+
 async def article(request: web.Request, obj: Object) -> web.Response:
-    """An article and its whole discussion, nested and numbered."""
+    """An article and its discussion, nested and numbered, 50 top-level threads a page (``?page=N``)."""
     node = request.app[NODE]
+    page_number = _page_number(request)
     async with node.sessions() as session:
-        comments = [c for c in await queries.list_thread(session, obj.id) if c.visibility in ("public", "unlisted")]
-    rows = flatten(comments, obj.ap_id)
+        thread = await queries.list_thread(session, obj.id)
+        waiting = await count_waiting_replies(session, obj, thread)
+    # Followers-only and direct replies never reach a public page; a public reply
+    # to one of them is shown at the top level, marked as answering something not shown.
+    comments = [c for c in thread if c.visibility in PUBLIC]
+    page = paginate(flatten(comments, obj.ap_id), page_number, per_page=THREADS_PER_PAGE)
+    if page_number > page.count:
+        raise web.HTTPNotFound()
     return render(
-        "article.html", article=obj, author=obj.actor, rows=rows, lang=obj.language or "en",
-        headers={"Vary": "Accept"}, **_common(request),
+        "article.html", article=obj, author=obj.actor, comments=[_comment_view(r) for r in page.rows],
+        page=page, total=sum(1 for c in comments if c.deleted_at is None), waiting=waiting,
+        lang=obj.language or "en", headers={"Vary": "Accept"}, **_common(request),
     )
+
+
+async def comment_url(session: AsyncSession, comment: Object) -> str | None:
+    """Where a browser sees ``comment``: its article's page (``?page=N`` past the first) at ``#comment-<number>``.
+
+    None when the comment belongs to no article we show.  For ``ap.comment``'s
+    browser redirect, which otherwise lands on page 1 whatever the page.
+    """
+    root = await queries.get_object_by_id(session, comment.root_id) if comment.root_id else None
+    if root is None or root.kind != "article" or root.deleted_at is not None:
+        return None
+    thread = [c for c in await queries.list_thread(session, root.id) if c.visibility in PUBLIC]
+    top_level = 0
+    for row in flatten(thread, root.ap_id):
+        top_level += row.depth == 0
+        if row.comment.id == comment.id:
+            page = (top_level - 1) // THREADS_PER_PAGE + 1
+            return f"{root.url}{f'?page={page}' if page > 1 else ''}#comment-{row.number}"
+    return f"{root.url}#discussion"
 
 
 async def profile(request: web.Request, actor: Actor) -> web.Response:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node.web import ap, discovery, inbox, pages
+from node.web import ap, discovery, inbox, interact, pages
 
 
 def add_routes(app: web.Application) -> None:
@@ -34,5 +34,7 @@ def add_routes(app: web.Application) -> None:
         web.get("/activities/{key}", ap.activity),
         web.get("/tags/{name}", pages.tag),
         web.get("/authorize_interaction", pages.authorize_interaction),
+        web.get("/interact", interact.interact_form),
+        web.post("/interact", interact.interact_submit),
         web.static("/static", Path(__file__).parent / "static"),
     ])

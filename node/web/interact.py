@@ -1,0 +1,219 @@
+"""Replying from your own server: a reader types their handle once and is sent home to answer.
+
+``GET /interact?uri=<object id>`` shows a small form asking for the reader's
+fediverse handle (prefilled from the ``fednode_handle`` cookie).  ``POST
+/interact`` looks the handle up with WebFinger, takes the link whose rel is
+``http://ostatus.org/schema/1.0/subscribe`` (PROTOCOL.md §3.1), puts the
+object's URI into its ``template`` and answers 303 to the reader's server,
+where they can reply.  Nothing changes on this node: the POST only redirects
+and remembers the handle in the reader's own cookie.
+
+Only objects this node holds and shows publicly can be the target, so the form
+is no open redirect to arbitrary URIs; the reader's server URL must be http(s).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from urllib.parse import quote, unquote, urlsplit
+
+from aiohttp import web
+from yarl import URL
+
+from node.app import NODE, Node
+from node.db import queries
+from node.db.models import Object
+from node.errors import BadStatus, FetchError, InvalidDocument
+from node.federation.netguard import InvalidURL, normalize_host
+from node.federation.vocab import JRD_JSON, as_list
+from node.web.render import render, safe_href
+
+log = logging.getLogger("fednode.web")
+
+SUBSCRIBE_REL = "http://ostatus.org/schema/1.0/subscribe"
+COOKIE = "fednode_handle"
+COOKIE_MAX_AGE = 365 * 24 * 3600
+MAX_HANDLE = 320
+MAX_TEMPLATE = 2048
+PUBLIC = ("public", "unlisted")
+NO_STORE = {"Cache-Control": "private, no-store"}
+
+
+class InteractError(Exception):
+    """Why the reader cannot be sent to their server, said to them, with the HTTP status to answer."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Handle:
+    """A fediverse handle as typed: ``user`` at ``host`` (host in punycode, with a port if any)."""
+
+    user: str
+    host: str
+
+    def __str__(self) -> str:
+        return f"@{self.user}@{self.host}"
+
+
+def parse_handle(text: str) -> Handle:
+    """``@user@host``, ``user@host`` or ``acct:user@host``; InteractError for anything else."""
+    text = (text or "").strip()
+    if not text:
+        raise InteractError("Please type your fediverse handle, for example @you@mastodon.social.")
+    if len(text) > MAX_HANDLE:
+        raise InteractError("That handle is too long.")
+    if text.lower().startswith(("http://", "https://")):
+        raise InteractError("Please type your handle (like @you@mastodon.social), not a web address.")
+    if text.lower().startswith("acct:"):
+        text = text[5:]
+    user, sep, host = text.removeprefix("@").partition("@")
+    bad = set(" \t\r\n/?#@\\<>\"'%")
+    if not sep or not user or not host or bad & set(user) or bad & set(host):
+        raise InteractError(f"“{text}” is not a fediverse handle; it should look like @you@mastodon.social.")
+    name, colon, port = host.rpartition(":")
+    if colon and port.isdigit() and not name.endswith("]"):
+        if not 0 < int(port) < 65536:
+            raise InteractError(f"“{text}” names an impossible port.")
+    else:
+        name, port = host, ""
+    try:
+        name = normalize_host(name)
+    except InvalidURL:
+        raise InteractError(f"“{host}” is not a server name.") from None
+    return Handle(user, f"{name}:{port}" if port else name)
+
+
+def fill_template(template: str, uri: str) -> str:
+    """The reader's URL: ``template`` with ``{uri}`` replaced by the encoded ``uri``; http(s) only."""
+    if "{uri}" not in template:
+        raise InteractError("Your server's remote-reply address has no place for the post's address.", 502)
+    url = template.replace("{uri}", quote(uri, safe=""))
+    if safe_href(url) is None:
+        # javascript:, data:, relative paths and the like: never send a browser there.
+        raise InteractError("Your server's remote-reply address is not a web address; we will not send you there.", 502)
+    return url
+
+
+async def subscribe_template(node: Node, handle: Handle) -> str:
+    """The ``template`` of the handle's subscribe link, by WebFinger through the node's guarded fetcher.
+
+    https first; http too only when the node allows http (as ``lookup`` does).
+    """
+    resource = quote(f"acct:{handle.user}@{handle.host}", safe=":@")
+    schemes = ("https", "http") if node.settings.allow_http else ("https",)
+    problem = InteractError(f"Could not reach {handle.host}.", 502)
+    for scheme in schemes:
+        try:
+            fetched = await node.fetcher.get_json(
+                f"{scheme}://{handle.host}/.well-known/webfinger?resource={resource}",
+                accept=f"{JRD_JSON}, application/json",
+            )
+        except BadStatus as exc:
+            if exc.status in (404, 410):
+                problem = InteractError(f"{handle.host} does not know {handle}. Is the handle spelled right?", 400)
+            else:
+                problem = InteractError(f"{handle.host} answered {exc.status or 'with an error'} when asked about {handle}.", 502)
+            continue
+        except (FetchError, InvalidDocument) as exc:
+            log.info("interact: WebFinger for %s failed: %s", handle, exc.reason)
+            problem = InteractError(f"Could not reach {handle.host}: {exc.reason}", 502)
+            continue
+        data = fetched.data if isinstance(fetched.data, dict) else {}
+        for link in as_list(data.get("links")):
+            if isinstance(link, dict) and link.get("rel") == SUBSCRIBE_REL:
+                template = link.get("template")
+                if isinstance(template, str) and 0 < len(template) <= MAX_TEMPLATE:
+                    return template
+        raise InteractError(
+            f"{handle.host} does not offer replying from a link (its WebFinger has no subscribe template). "
+            f"Search for the post's address on your server instead.", 502)
+    raise problem
+
+
+async def _target(node: Node, uri: str) -> Object:
+    """The public, undeleted article or comment held here whose id is ``uri``."""
+    if not uri or len(uri) > 2048:
+        raise InteractError("No post was named. Use the “reply” link under an article or a comment.")
+    async with node.sessions() as session:
+        obj = await queries.get_object(session, uri)
+    if obj is None or obj.deleted_at is not None or obj.visibility not in PUBLIC:
+        raise InteractError("This site holds no public post at that address.")
+    return obj
+
+
+def _remembered(request: web.Request) -> str:
+    raw = request.cookies.get(COOKIE, "")
+    handle = unquote(raw)[:MAX_HANDLE]
+    return handle if handle.isprintable() else ""
+
+
+def _form(request: web.Request, *, target: Object | None, uri: str, handle: str, error: str | None,
+          status: int = 200) -> web.Response:
+    settings = request.app[NODE].settings
+    return render(
+        "interact.html", status=status, headers=dict(NO_STORE), target=target, uri=uri, handle=handle, error=error,
+        site_name=settings.site_name, site_handle=f"@{settings.site_username}@{settings.host}",
+    )
+
+
+def _cross_site(request: web.Request) -> bool:
+    """Whether the form was posted from another site (it could plant a handle in the reader's cookie)."""
+    if request.headers.get("Sec-Fetch-Site", "") == "cross-site":
+        return True
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return False  # not a browser, or an old one: nothing to plant
+    if origin == "null":
+        return True
+    base = URL(request.app[NODE].settings.base)
+    try:
+        sent = URL(origin)
+    except ValueError:
+        return True
+    return (sent.scheme, sent.host, sent.port) != (base.scheme, base.host, base.port)
+
+
+async def interact_form(request: web.Request) -> web.Response:
+    """``GET /interact?uri=``: the form asking for the reader's handle (400 for a post we do not show)."""
+    node = request.app[NODE]
+    uri = request.query.get("uri", "")
+    try:
+        target = await _target(node, uri)
+    except InteractError as exc:
+        return _form(request, target=None, uri="", handle=_remembered(request), error=exc.message, status=exc.status)
+    return _form(request, target=target, uri=uri, handle=_remembered(request), error=None)
+
+
+async def interact_submit(request: web.Request) -> web.Response:
+    """``POST /interact``: look the handle's server up and send the reader there (303), remembering the handle."""
+    node = request.app[NODE]
+    try:
+        form = await request.post()
+    except Exception:  # a body that is not a form: answer like any other bad input
+        form = {}
+    uri = form.get("uri", "") if isinstance(form.get("uri", ""), str) else ""
+    typed = form.get("handle", "") if isinstance(form.get("handle", ""), str) else ""
+    target = None
+    try:
+        if _cross_site(request):
+            raise InteractError("This form can only be sent from this site's own pages.", 403)
+        target = await _target(node, uri)
+        handle = parse_handle(typed)
+        if handle.host == node.settings.host:
+            raise InteractError(f"{handle.host} is this site, which has no accounts to reply from. "
+                                f"Type the handle of your account on your own server.")
+        url = fill_template(await subscribe_template(node, handle), target.ap_id)
+    except InteractError as exc:
+        return _form(request, target=target, uri=uri if target else "", handle=typed[:MAX_HANDLE],
+                     error=exc.message, status=exc.status)
+    response = web.Response(status=303, headers={"Location": url, **NO_STORE})
+    response.set_cookie(
+        COOKIE, quote(str(handle), safe=""), max_age=COOKIE_MAX_AGE, path="/", httponly=True, samesite="Lax",
+        secure=urlsplit(node.settings.base).scheme == "https",
+    )
+    return response
