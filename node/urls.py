@@ -47,6 +47,10 @@ class Urls:
     def article(self, slug: str) -> str:
         return f"{self.base}/articles/{slug}"
 
+    def thread(self, object_id: int) -> str:
+        """Our page for a remote article and the discussion we hold under it."""
+        return f"{self.base}/threads/{object_id}"
+
     def comment(self, comment_id: int) -> str:
         return f"{self.base}/comments/{comment_id}"
 

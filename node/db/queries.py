@@ -120,6 +120,18 @@ async def list_articles(
     return (await session.scalars(query)).all()
 
 
+async def list_remote_articles(session: AsyncSession, *, limit: int = 50) -> Sequence[Object]:
+    """Articles from sites we follow that we hold with their threads, newest first."""
+    query = (
+        select(Object)
+        .where(Object.kind == "article", Object.is_local.is_(False), Object.deleted_at.is_(None),
+               Object.visibility.in_(("public", "unlisted")))
+        .order_by(Object.published.desc(), Object.id.desc())
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
 async def count_articles(session: AsyncSession, *, local_only: bool = True) -> int:
     """How many articles are not deleted."""
     query = select(func.count(Object.id)).where(Object.kind == "article", Object.deleted_at.is_(None))

@@ -48,7 +48,8 @@ def _string(value: Any, limit: int) -> str | None:
     return None
 
 
-def _http_url(value: Any) -> str | None:
+def http_url(value: Any) -> str | None:
+    """The value (or its id) when it is an http(s) URL of sane length, else None."""
     url = get_id(value)
     if isinstance(url, str) and len(url) <= 2048 and urlsplit(url).scheme in ("http", "https"):
         return url
@@ -68,10 +69,10 @@ def actor_values_from_ap(document: dict[str, Any]) -> dict[str, Any]:
 
     Raises InvalidDocument when the document is not a usable actor.
     """
-    ap_id = _http_url(document.get("id"))
+    ap_id = http_url(document.get("id"))
     if ap_id is None or document.get("type") not in ACTOR_TYPES:
         raise InvalidDocument("not an actor document")
-    inbox = _http_url(document.get("inbox"))
+    inbox = http_url(document.get("inbox"))
     if inbox is None:
         raise InvalidDocument("actor has no inbox")
     username = _string(document.get("preferredUsername"), MAX_NAME)
@@ -81,7 +82,7 @@ def actor_values_from_ap(document: dict[str, Any]) -> dict[str, Any]:
     parts = urlsplit(ap_id)
     domain = normalize_host(parts.hostname or "") + (f":{parts.port}" if parts.port else "")
     endpoints = document.get("endpoints") if isinstance(document.get("endpoints"), dict) else {}
-    shared_inbox = _http_url(endpoints.get("sharedInbox"))
+    shared_inbox = http_url(endpoints.get("sharedInbox"))
     if shared_inbox and not same_origin(shared_inbox, ap_id):
         shared_inbox = None  # a shared inbox elsewhere could be used to redirect our deliveries
     return {
@@ -91,12 +92,12 @@ def actor_values_from_ap(document: dict[str, Any]) -> dict[str, Any]:
         "domain": domain,
         "name": _string(document.get("name"), MAX_NAME),
         "summary": sanitize_html(_string(document.get("summary"), MAX_SUMMARY) or ""),
-        "url": _http_url(document.get("url")),
+        "url": http_url(document.get("url")),
         "inbox": inbox,
         "shared_inbox": shared_inbox,
-        "outbox": _http_url(document.get("outbox")),
-        "followers": _http_url(document.get("followers")),
-        "following": _http_url(document.get("following")),
+        "outbox": http_url(document.get("outbox")),
+        "followers": http_url(document.get("followers")),
+        "following": http_url(document.get("following")),
         "raw": document,
     }
 
@@ -164,7 +165,7 @@ class KeyResolver:
 
         Raises SignatureError (unusable key), KeyMismatch (ownership not proven) or FetchError.
         """
-        if _http_url(key_id) is None:
+        if http_url(key_id) is None:
             raise SignatureError("keyId must be an http(s) URL")
         async with self.sessions() as session:
             cached = await queries.get_actor_by_key_id(session, key_id)
@@ -198,7 +199,7 @@ class KeyResolver:
             owner_doc = document
         else:
             # A stand-alone key document: {id, owner, publicKeyPem}; its owner must claim it back.
-            owner_id = _http_url(document.get("owner"))
+            owner_id = http_url(document.get("owner"))
             if document.get("id") != key_id or owner_id is None or not document.get("publicKeyPem"):
                 raise KeyMismatch("key document has no owner")
             owner_doc = await self.fetcher.get_activitypub(owner_id)

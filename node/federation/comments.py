@@ -21,7 +21,7 @@ from node.db import queries
 from node.db.models import Actor, Object, PendingReply, Tombstone
 from node.errors import FetchError, InvalidDocument, OriginMismatch
 from node.federation import outbox
-from node.federation.actors import actor_values_from_ap
+from node.federation.actors import actor_values_from_ap, http_url
 from node.federation.netguard import same_origin
 from node.federation.vocab import PUBLIC_FORMS, as_list, get_id
 
@@ -136,7 +136,7 @@ async def store_comment(
         ap_id=document["id"], ap_type=document.get("type", "Note"), kind="comment", is_local=False,
         actor_id=author.id, content=html_of(document),
         name=document.get("name") if isinstance(document.get("name"), str) and document.get("type") != "Note" else None,
-        url=get_id(document.get("url")) if isinstance(get_id(document.get("url")), str) else document["id"],
+        url=http_url(document.get("url")) or document["id"],
         in_reply_to=parent.ap_id, parent_id=parent.id, root_id=root_id,
         context=root.context if root is not None else get_id(document.get("context")),
         visibility=visibility_of(document), published=published,

@@ -170,9 +170,9 @@ async def comment(request: web.Request) -> web.Response:
     obj = await _object_or_error(node, node.urls.comment(int(raw_id)))
     if not wants_activity_json(request) and obj.deleted_at is None:
         async with node.sessions() as session:
-            root = await queries.get_object_by_id(session, obj.root_id) if obj.root_id else None
-        if root is not None:
-            raise web.HTTPFound(f"{root.url}#discussion")
+            target = await pages.comment_url(session, obj)
+        if target is not None:
+            raise web.HTTPFound(target)
     return await _render_object(request, obj)
 
 

@@ -6,6 +6,7 @@ import logging
 
 from aiohttp import web
 
+from node.app import NODE
 from node.web.negotiate import wants_activity_json
 
 log = logging.getLogger("fednode.web")
@@ -13,6 +14,9 @@ log = logging.getLogger("fednode.web")
 # No script and no third-party resources on our pages: what remote servers send
 # is sanitised, and this header is the second line of defence.
 CSP = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self' https:; base-uri 'none'; frame-ancestors 'none'"
+# A development node on plain http sends readers on to servers that may be plain
+# http too (the reply form redirects there); production keeps https only.
+CSP_DEV = CSP.replace("form-action 'self' https:", "form-action 'self' https: http:")
 
 
 @web.middleware
@@ -44,5 +48,7 @@ async def security_headers_middleware(request: web.Request, handler):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     if (response.content_type or "").startswith("text/html"):
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        node = request.app.get(NODE)
+        dev = node is not None and node.settings.scheme == "http"
+        response.headers.setdefault("Content-Security-Policy", CSP_DEV if dev else CSP)
     return response

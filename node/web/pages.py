@@ -36,8 +36,22 @@ async def index(request: web.Request) -> web.Response:
     node = request.app[NODE]
     async with node.sessions() as session:
         articles = await queries.list_articles(session, limit=INDEX_PAGE)
-    items = [{"article": a, "author": a.actor} for a in articles]
-    return render("index.html", articles=items, heading="Articles", **_common(request))
+        affiliated = await queries.list_remote_articles(session, limit=INDEX_PAGE)
+    items = [{"article": a, "author": a.actor, "href": a.url} for a in articles]
+    remote = [{"article": a, "author": a.actor, "href": node.urls.thread(a.id)} for a in affiliated]
+    return render("index.html", articles=items, affiliated=remote, heading="Articles", **_common(request))
+
+
+async def remote_thread(request: web.Request) -> web.Response:
+    """An article from a site we follow, with the discussion as this node holds it."""
+    node = request.app[NODE]
+    async with node.sessions() as session:
+        obj = await queries.get_object_by_id(session, int(request.match_info["object_id"]))
+    if obj is None or obj.kind != "article" or obj.is_local or obj.visibility not in ("public", "unlisted"):
+        raise web.HTTPNotFound()
+    if obj.deleted_at is not None:
+        raise web.HTTPGone()
+    return await article(request, obj)
 
 
 async def tag(request: web.Request) -> web.Response:
@@ -46,8 +60,8 @@ async def tag(request: web.Request) -> web.Response:
     wanted = request.match_info["name"].lower()
     async with node.sessions() as session:
         articles = await queries.list_articles(session, limit=500)
-    items = [{"article": a, "author": a.actor} for a in articles if wanted in (t.lower() for t in a.tags or [])]
-    return render("index.html", articles=items, heading=f"#{wanted}", **_common(request))
+    items = [{"article": a, "author": a.actor, "href": a.url} for a in articles if wanted in (t.lower() for t in a.tags or [])]
+    return render("index.html", articles=items, affiliated=[], heading=f"#{wanted}", **_common(request))
 
 
 @dataclass(frozen=True)

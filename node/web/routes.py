@@ -33,6 +33,7 @@ def add_routes(app: web.Application) -> None:
         web.get(r"/comments/{comment_id:\d+}/replies", ap.replies),
         web.get("/activities/{key}", ap.activity),
         web.get("/tags/{name}", pages.tag),
+        web.get(r"/threads/{object_id:\d+}", pages.remote_thread),
         web.get("/authorize_interaction", pages.authorize_interaction),
         web.get("/interact", interact.interact_form),
         web.post("/interact", interact.interact_submit),

@@ -497,10 +497,16 @@ async def test_two_fednodes_carry_the_same_thread(tmp_path, fedify_peer, http):
                              timeout=20, peer=peer)
         on_b = {n["note_id"]: await held_on_b(n["note_id"]) for n in (first, second)}
         assert on_b[second["note_id"]].parent_id == on_b[first["note_id"]].id
-        for node in (a, b):
-            async with http.get(node.url("/articles/shared") if node is a else node.url("/"),
-                                headers={"Accept": "text/html"}) as response:
-                assert response.status == 200
+        # And B shows the thread on its own page, nested as on A
+        async with http.get(b.url("/"), headers={"Accept": "text/html"}) as response:
+            index = await response.text()
+        thread_page = b.url(f"/threads/{(await held_on_b(article)).id}")
+        assert f'href="{thread_page}"' in index, "step: B's index links A's article to B's own thread page"
+        async with http.get(thread_page, headers={"Accept": "text/html"}) as response:
+            html = await response.text()
+            assert response.status == 200, html[:500]
+        assert 'id="comment-1"' in html and 'id="comment-1.1"' in html, "step: B's page nests 1 and 1.1"
+        assert html.index("first level") < html.index("second level")
         async with a.node.sessions() as session:
             on_a = await queries.get_object(session, second["note_id"])
             assert on_a is not None and on_a.in_reply_to == first["note_id"]

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db import queries
 from node.db.models import Actor, Follow, Object
+from node.federation.actors import http_url
 from node.federation.comments import html_of, parse_time, visibility_of
 from node.federation.vocab import as_list, get_id
 
@@ -35,7 +36,7 @@ async def store_remote_article(session: AsyncSession, document: dict[str, Any], 
     session.add(Object(
         ap_id=document["id"], ap_type=document.get("type", "Article"), kind="article", is_local=False,
         actor_id=author.id, name=document.get("name") if isinstance(document.get("name"), str) else None,
-        content=html_of(document), url=get_id(document.get("url")) or document["id"],
+        content=html_of(document), url=http_url(document.get("url")) or document["id"],
         context=get_id(document.get("context")), visibility=visibility_of(document),
         published=parse_time(document.get("published")) or datetime.now(timezone.utc),
         updated=parse_time(document.get("updated")), raw=document,
