@@ -510,3 +510,64 @@ async def test_two_fednodes_carry_the_same_thread(tmp_path, fedify_peer, http):
         async with a.node.sessions() as session:
             on_a = await queries.get_object(session, second["note_id"])
             assert on_a is not None and on_a.in_reply_to == first["note_id"]
+
+
+async def page_of(http, node: RunningNode, slug: str) -> str:
+    async with http.get(node.url(f"/articles/{slug}"), headers={"Accept": "text/html"}) as response:
+        return await response.text()
+
+
+async def collection_items(http, url: str) -> list[str]:
+    """Every item id of an OrderedCollection of ours, following its pages."""
+    status, top = await get_ap(http, url)
+    assert status == 200, f"step: GET {url} answered {status}: {top}"
+    items, page_url = [], top.get("first")
+    while page_url:
+        status, page = await get_ap(http, page_url)
+        items += page.get("orderedItems", [])
+        page_url = page.get("next")
+    return items
+
+
+async def test_peer_comment_appears_changes_and_disappears(node, fedify_peer, http):
+    """A Fedify reply shows on our page and in replies/context; its edit shows; likes count; its delete leaves a placeholder."""
+    peer = fedify_peer
+    await publish(node, "Visible", "visible", "Comments welcome.")
+    article = node.url("/articles/visible")
+
+    reply = await peer.reply(article, "<p>hello from fedify</p>")
+    await node.node.processor.drain()
+    assert "hello from fedify" in await page_of(http, node, "visible"), f"step: reply on page\n{await peer_view(peer)}"
+    assert reply["note_id"] in await collection_items(http, article + "/replies"), "step: reply in replies collection"
+    assert reply["note_id"] in await collection_items(http, article + "/context"), "step: reply in context collection"
+
+    await peer.update(reply["note_id"], "<p>edited by fedify</p>")
+    await peer.like(article)
+    await node.node.processor.drain()
+    html = await page_of(http, node, "visible")
+    assert "edited by fedify" in html and "hello from fedify" not in html, "step: the edit shows"
+    async with node.node.sessions() as session:
+        assert (await queries.get_object(session, article)).likes_count == 1, "step: the like is counted"
+
+    await peer.delete(reply["note_id"])
+    await node.node.processor.drain()
+    html = await page_of(http, node, "visible")
+    assert "edited by fedify" not in html and "[deleted]" in html, "step: the delete leaves a placeholder"
+    assert reply["note_id"] not in await collection_items(http, article + "/replies"), "step: gone from replies"
+
+
+async def test_peer_reply_to_another_actors_comment_keeps_the_shape(node, start_fedify_peer, http):
+    """Peer 2 answers peer 1's comment (mentioning our forum): it nests under peer 1's comment here."""
+    first_peer, second_peer = await start_fedify_peer(), await start_fedify_peer()
+    await publish(node, "Shape", "shape", "Nest here.")
+    article = node.url("/articles/shape")
+    top = await first_peer.reply(article, "<p>top comment</p>")
+    answer = await second_peer.reply(top["note_id"], "<p>an answer</p>", mention=node.url("/actors/forum"))
+    await node.node.processor.drain()
+    async with node.node.sessions() as session:
+        parent = await queries.get_object(session, top["note_id"])
+        child = await queries.get_object(session, answer["note_id"])
+    assert parent is not None and child is not None, f"step: both stored\n{await peer_view(second_peer)}"
+    assert child.parent_id == parent.id
+    html = await page_of(http, node, "shape")
+    assert html.index("top comment") < html.index("an answer") and 'id="comment-1.1"' in html
