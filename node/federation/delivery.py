@@ -2,8 +2,10 @@
 
 Runs inside ``fednode serve`` and alone as ``fednode worker``.  Claims are
 leases (``lease_until``): rows a crashed worker had claimed become due again
-when the lease runs out, so nothing is lost; the same activity id may then be
-posted twice, which receivers de-duplicate.  Concurrency is bounded in all
+when the lease runs out, so nothing is lost.  Each outcome is written as soon
+as it is known (group commits), so only the rows in flight at a crash, at most
+``concurrency``, can be posted twice; receivers de-duplicate them by activity
+id.  Concurrency is bounded in all
 and per host; a host that keeps failing is paused for a while (circuit
 breaker), and one failing on seven distinct days with no success is marked
 unavailable and skipped until it succeeds again or sends us a signed request.
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("fednode.delivery")
 
+_LEASE_LOST = object()  # a row whose lease ran out before its turn: left alone
 FAILURE_DAYS_THRESHOLD = 7  # Mastodon's DeliveryFailureTracker
 BREAKER_THRESHOLD = 10  # consecutive failures to one host (Mastodon's Stoplight)
 BREAKER_COOL_OFF = 60.0  # seconds
@@ -68,6 +71,7 @@ class DeliveryWorker:
         self.token = uuid.uuid4().hex
         self.breaker = HostBreaker(BREAKER_THRESHOLD, BREAKER_COOL_OFF, clock or time.monotonic)
         self._signers: dict[str, ActorSigner] = {}
+        self._recorded_hosts: set[str] = set()  # hosts of this round with a row in ``hosts``
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
 
@@ -106,21 +110,60 @@ class DeliveryWorker:
         rows = await self.claim(limit or self.concurrency * 8)
         if not rows:
             return 0
-        unavailable = await self._unavailable_hosts({row.host for row in rows})
+        unavailable, self._recorded_hosts = await self._host_records({row.host for row in rows})
         everyone = asyncio.Semaphore(self.concurrency)
         hosts: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(self.per_host))
+        ledger = _Ledger(self._record)
 
-        async def one(row: Delivery) -> Attempt | None:
+        async def one(row: Delivery) -> None:
             if row.host in unavailable:
-                return Attempt(row.id, row.host, None, f"{row.host} is marked unavailable", None, give_up=True)
-            if self.breaker.is_open(row.host):
-                return None  # not an attempt: released and tried after the cool-off
-            async with everyone, hosts[row.host]:
-                return await self._post(row)
+                await ledger.record(row, Attempt(row.id, row.host, None, f"{row.host} is marked unavailable", None,
+                                                 give_up=True))
+                return
+            # The host's turn first, then a slot in all: rows waiting for a busy host must
+            # not sit on slots that rows for other hosts could use meanwhile.
+            async with hosts[row.host]:
+                await everyone.acquire()
+                try:
+                    result = await self._attempt(row)
+                except BaseException:
+                    everyone.release()
+                    raise
+            # The slot is held until the outcome is written, so at most ``concurrency`` rows
+            # are ever sent but not yet recorded: after a crash, only those are sent twice.
+            try:
+                if result is not _LEASE_LOST:
+                    await ledger.record(row, result)
+            finally:
+                everyone.release()
 
-        results = await asyncio.gather(*(one(row) for row in rows))
-        await self._record(rows, results)
+        outcomes = await asyncio.gather(*(one(row) for row in rows), return_exceptions=True)
+        errors = [o for o in outcomes if isinstance(o, BaseException)]
+        if errors:
+            raise errors[0]
+        log.info("delivery round: %d claimed", len(rows))
         return len(rows)
+
+    async def _attempt(self, row: Delivery) -> "Attempt | None | object":
+        """Post one row now that its turn came: an Attempt, None (host paused) or _LEASE_LOST."""
+        if row.lease_until is not None and row.lease_until <= utcnow():
+            return _LEASE_LOST  # waited past our lease: another worker may own the row now
+        # Looked at only when this row's turn comes, and updated before the host's next
+        # row gets its turn, so rows queued behind a failing host see the breaker open.
+        if self.breaker.is_open(row.host):
+            return None
+        result = await self._post(row)
+        if not result.give_up:
+            self._note(result)
+        return result
+
+    def _note(self, result: Attempt) -> None:
+        """Feed one answer to the circuit breaker (give-ups are no failure of the host)."""
+        verdict = classify(result.status)
+        if verdict is Verdict.DONE:
+            self.breaker.succeeded(result.host)
+        elif verdict is Verdict.RETRY:
+            self.breaker.failed(result.host)
 
     async def claim(self, limit: int) -> list[Delivery]:
         """Lease due rows to this worker (an expired lease counts as free)."""
@@ -156,15 +199,18 @@ class DeliveryWorker:
         error = None if 200 <= posted.status < 300 else f"HTTP {posted.status}: {posted.excerpt[:300]}"
         return Attempt(row.id, row.host, posted.status, error, posted.retry_after)
 
-    async def _unavailable_hosts(self, hosts: set[str]) -> set[str]:
+    async def _host_records(self, hosts: set[str]) -> tuple[set[str], set[str]]:
+        """Of these hosts: (those marked unavailable, those with any failure record at all)."""
         async with self.node.sessions() as session:
-            query = select(Host.domain).where(Host.domain.in_(hosts), Host.unavailable_since.is_not(None))
-            return set((await session.scalars(query)).all())
+            query = select(Host.domain, Host.unavailable_since).where(Host.domain.in_(hosts))
+            found = (await session.execute(query)).all()
+        return {domain for domain, since in found if since is not None}, {domain for domain, _ in found}
 
     async def _record(self, rows: list[Delivery], results: list[Attempt | None]) -> None:
         """Write every outcome in one transaction, and update what we know of each host."""
         now = utcnow()
         changes: list[dict[str, Any]] = []
+        delivered: dict[int, list[int]] = defaultdict(list)  # status code -> row ids
         succeeded: set[str] = set()
         failed: set[str] = set()
         for row, result in zip(rows, results):
@@ -172,44 +218,90 @@ class DeliveryWorker:
                 changes.append({"id": row.id, "lease_until": None, "lease_owner": None,
                                 "next_attempt_at": now + timedelta(seconds=BREAKER_COOL_OFF)})
                 continue
+            verdict = Verdict.GIVE_UP if result.give_up else classify(result.status)
+            if verdict is Verdict.DONE:
+                delivered[result.status].append(row.id)
+                succeeded.add(result.host)
+                continue
             attempts = row.attempts + 1
             change: dict[str, Any] = {"id": row.id, "attempts": attempts, "lease_until": None, "lease_owner": None,
                                       "last_status": result.status, "last_error": result.error}
-            verdict = Verdict.GIVE_UP if result.give_up else classify(result.status)
-            if verdict is Verdict.DONE:
-                change.update(status="delivered", finished_at=now)
-                succeeded.add(result.host)
-                self.breaker.succeeded(result.host)
-            elif verdict is Verdict.RETRY:
+            if verdict is Verdict.RETRY:
                 when = next_attempt(attempts, result.retry_after, now, self.rng)
                 if when is None:
                     change.update(status="failed", finished_at=now)
                 else:
                     change["next_attempt_at"] = when
                 failed.add(result.host)
-                self.breaker.failed(result.host)
             else:
                 change.update(status="failed", finished_at=now)
             changes.append(change)
         async with self.node.sessions.begin() as session:
-            await session.execute(update(Delivery), changes)
-            await _track_hosts(session, succeeded, failed - succeeded, now)
-        delivered = sum(1 for c in changes if c.get("status") == "delivered")
-        log.info("delivery round: %d sent, %d delivered", len(rows), delivered)
+            # Successes, the common case, cost one statement per status code, not one per row.
+            for status, ids in delivered.items():
+                await session.execute(
+                    update(Delivery).where(Delivery.id.in_(ids))
+                    .values(status="delivered", attempts=Delivery.attempts + 1, finished_at=now, last_status=status,
+                            last_error=None, lease_until=None, lease_owner=None)
+                    .execution_options(synchronize_session=False)
+                )
+            if changes:
+                await session.execute(update(Delivery), changes)
+            # Only hosts with a record can have failures to clear: a fan-out to healthy
+            # hosts then writes nothing about hosts at all.
+            await _track_hosts(session, succeeded & self._recorded_hosts, failed - succeeded, now)
+        self._recorded_hosts |= failed
+        log.debug("recorded %d outcomes, %d delivered", len(rows), sum(map(len, delivered.values())))
+
+
+@dataclass
+class _Entry:
+    row: Delivery
+    result: Attempt | None
+    written: bool = False
+
+
+class _Ledger:
+    """Writes outcomes as they come, many per transaction (a group commit).
+
+    Each caller waits until its own outcome is written; whoever holds the lock
+    writes everything that queued up meanwhile, so a slow commit makes the next
+    one bigger instead of making everyone wait in line.
+    """
+
+    def __init__(self, write) -> None:
+        self._write = write
+        self._waiting: list[_Entry] = []
+        self._lock = asyncio.Lock()
+
+    async def record(self, row: Delivery, result: Attempt | None) -> None:
+        entry = _Entry(row, result)
+        self._waiting.append(entry)
+        async with self._lock:
+            if entry.written:
+                return
+            batch, self._waiting = self._waiting, []
+            try:
+                await self._write([e.row for e in batch], [e.result for e in batch])
+            except BaseException:
+                self._waiting[:0] = [e for e in batch if e is not entry]  # the next writer tries them
+                raise
+            for e in batch:
+                e.written = True
 
 
 async def _track_hosts(session, succeeded: set[str], failed: set[str], now: datetime) -> None:
     """Any success clears a host's failure days; failures add today's date (UTC)."""
-    if not succeeded and not failed:
+    if succeeded:
+        await session.execute(
+            update(Host).where(Host.domain.in_(succeeded))
+            .values(failure_days=[], unavailable_since=None, last_success_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    if not failed:
         return
-    known = {h.domain: h for h in (await session.scalars(select(Host).where(Host.domain.in_(succeeded | failed)))).all()}
+    known = {h.domain: h for h in (await session.scalars(select(Host).where(Host.domain.in_(failed)))).all()}
     today = now.strftime("%Y%m%d")
-    for domain in succeeded:
-        host = known.get(domain) or Host(domain=domain, failure_days=[])
-        host.failure_days = []
-        host.unavailable_since = None
-        host.last_success_at = now
-        session.add(host)
     for domain in failed:
         host = known.get(domain) or Host(domain=domain, failure_days=[])
         days = sorted(set(host.failure_days or []) | {today})

@@ -53,12 +53,14 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        wait = timedelta(seconds=int(value))
+    # isdigit() alone also accepts "²" or "１２" (int() then raises), and a long run of
+    # digits overflows timedelta: only ASCII digits count, and any long number is "too long".
+    if value.isascii() and value.isdigit():
+        wait = MAX_RETRY_AFTER if len(value) > 9 else timedelta(seconds=int(value))
     else:
         try:
             moment = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)

@@ -2,6 +2,9 @@
 
 Documents are plain dicts registered per path; each can be given a status, a
 content type or a delay, so tests can script what a misbehaving server does.
+Inbox POSTs can be scripted per path too (``script``: a sequence of answers such
+as 500, then 429 with Retry-After, then 202), delayed, and counted while in
+flight, so tests can check retries, timeouts and concurrency limits.
 Actors get real RSA keys, and ``signed_post`` signs with Fednode's own signer.
 """
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, AsyncIterator
@@ -46,6 +50,16 @@ class Served:
     delay: float = 0.0
 
 
+@dataclass(frozen=True)
+class Answer:
+    """One scripted answer to an inbox POST: a status, extra headers, a delay before answering."""
+
+    status: int = 202
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    body: str = ""
+
+
 @dataclass
 class RemoteActor:
     """An actor living on the fake server, with its private key."""
@@ -76,6 +90,15 @@ class FakeRemote:
     verify_posts: bool = False
     accepted_schemes: frozenset[str] = frozenset({"cavage", "rfc9421"})
     inbox_status: int = 202
+    # Every POST waits this long before it is answered (to see requests overlap).
+    inbox_delay: float = 0.0
+    # Per path, answers used one by one by the next POSTs; afterwards ``inbox_status``.
+    scripts: dict[str, deque[Answer]] = field(default_factory=dict)
+    # POSTs being answered right now, in all and per path, and the most seen at once.
+    in_flight: int = 0
+    peak_in_flight: int = 0
+    in_flight_by_path: Counter = field(default_factory=Counter)
+    peak_in_flight_by_path: Counter = field(default_factory=Counter)
 
     @property
     def base(self) -> str:
@@ -85,6 +108,19 @@ class FakeRemote:
         """Serve ``body`` at ``path``; return its full URL."""
         self.served[path] = Served(body, **options)
         return self.base + path
+
+    def script(self, path: str, *answers: int | Answer) -> None:
+        """Answer the next POSTs to ``path`` with ``answers`` in order (ints are bare statuses)."""
+        queue = self.scripts.setdefault(path, deque())
+        queue.extend(a if isinstance(a, Answer) else Answer(status=a) for a in answers)
+
+    def posts_to(self, path: str) -> list[dict[str, Any]]:
+        """The recorded POSTs to one path, oldest first."""
+        return [r for r in self.received if r["path"] == path]
+
+    def activity_ids(self, path: str | None = None) -> list[str]:
+        """The ``id`` of each activity POSTed (to ``path``, or anywhere), in arrival order."""
+        return [json.loads(r["body"])["id"] for r in self.received if path is None or r["path"] == path]
 
     def add_actor(self, username: str, *, key_index: int = 0, kind: str = "Person", **extra: Any) -> RemoteActor:
         """Serve a Mastodon-shaped actor with a real key at /users/<username>."""
@@ -110,13 +146,7 @@ class FakeRemote:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.method == "POST":
-            body = await request.read()
-            if self.verify_posts:
-                problem = await self._check_signature(request, body)
-                if problem:
-                    return web.json_response({"error": problem}, status=401)
-            self.received.append({"path": request.path, "headers": dict(request.headers), "body": body})
-            return web.Response(status=self.inbox_status)
+            return await self._post(request)
         self.gets.append(request.path_qs)
         if self.require_signed_gets:
             problem = await self._check_signature(request, b"")
@@ -129,6 +159,31 @@ class FakeRemote:
             await asyncio.sleep(served.delay)
         text = served.body if isinstance(served.body, str) else json.dumps(served.body)
         return web.Response(text=text, status=served.status, headers={"Content-Type": served.content_type})
+
+    async def _post(self, request: web.Request) -> web.StreamResponse:
+        """An inbox POST: verify (if asked), record, then answer as scripted, after any delay."""
+        path = request.path
+        self.in_flight += 1
+        self.in_flight_by_path[path] += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        self.peak_in_flight_by_path[path] = max(self.peak_in_flight_by_path[path], self.in_flight_by_path[path])
+        try:
+            body = await request.read()
+            if self.verify_posts:
+                problem = await self._check_signature(request, body)
+                if problem:
+                    return web.json_response({"error": problem}, status=401)
+            queue = self.scripts.get(path)
+            answer = queue.popleft() if queue else Answer(status=self.inbox_status)
+            self.received.append({"path": path, "headers": dict(request.headers), "body": body,
+                                  "status": answer.status})
+            delay = answer.delay or self.inbox_delay
+            if delay:
+                await asyncio.sleep(delay)
+            return web.Response(status=answer.status, headers=answer.headers, text=answer.body)
+        finally:
+            self.in_flight -= 1
+            self.in_flight_by_path[path] -= 1
 
     async def _check_signature(self, request: web.Request, body: bytes) -> str | None:
         """Verify a signed request the way a strict server would: fetch the keyId, check the signature."""
