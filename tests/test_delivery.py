@@ -207,8 +207,8 @@ async def test_a_410_is_given_up_at_once(quiet, remote):
     assert len(remote.received) == 1
 
 
-async def test_sixteen_failures_give_up(quiet, remote):
-    """An inbox that always answers 500 is tried 16 times, then the row is failed."""
+async def test_sixteen_failed_retries_give_up(quiet, remote):
+    """An inbox that always answers 500 is tried once and retried 16 times, then the row is failed."""
     # Given an inbox that always fails, and a breaker clock moved past each cool-off
     alice = own_inbox_actor(remote, "alice")
     await add_followers(quiet.node, alice)
@@ -221,7 +221,7 @@ async def test_sixteen_failures_give_up(quiet, remote):
         await worker.run_once()
         await make_due(quiet.node)
         clock.advance(BREAKER_COOL_OFF + 1)  # the breaker would otherwise pause the host after 10
-    # Then there were exactly 16 attempts and the row is failed
+    # Then there were exactly 17 attempts and the row is failed
     row = await one_delivery(quiet.node)
     assert (row.status, row.attempts, row.last_status) == ("failed", MAX_ATTEMPTS, 500)
     assert len(remote.received) == MAX_ATTEMPTS

@@ -76,29 +76,29 @@ def test_backoff_grows_as_the_fourth_power():
     # Given the bare waits of every retry
     waits = [backoff(a, NoJitter()).total_seconds() - 15 for a in range(1, MAX_ATTEMPTS)]
     # When compared with n⁴
-    # Then they are exactly n⁴, so strictly increasing, and the last is 14⁴
+    # Then they are exactly n⁴, so strictly increasing, and the last is 15⁴
     assert waits == [n ** 4 for n in range(0, MAX_ATTEMPTS - 1)]
-    assert waits[-1] == 38_416
+    assert waits[-1] == 50_625
 
 
 @pytest.mark.parametrize("attempts", [MAX_ATTEMPTS, MAX_ATTEMPTS + 1, 100])
-def test_backoff_gives_up_at_the_sixteenth_attempt(attempts):
-    """After 16 attempts there is no next one."""
+def test_backoff_gives_up_after_sixteen_retries(attempts):
+    """After the first attempt and 16 retries (Mastodon's retry: 16) there is no next one."""
     # Given as many failed attempts as the policy allows, or more
     # When the backoff is asked for
     # Then it says give up
     assert backoff(attempts, random.Random(1)) is None
 
 
-def test_the_whole_schedule_lasts_about_a_day_and_a_half():
-    """Fifteen waits between sixteen attempts: about 35.5 h bare, at most about 53.6 h with full jitter."""
+def test_the_whole_schedule_lasts_two_to_three_days():
+    """Sixteen waits between seventeen attempts: about 49.6 h bare, at most about 74.7 h with full jitter."""
     # Given every wait of the schedule with no jitter and with the most jitter
     bare = sum(backoff(a, NoJitter()).total_seconds() for a in range(1, MAX_ATTEMPTS))
     most = sum(backoff(a, MostJitter()).total_seconds() for a in range(1, MAX_ATTEMPTS))
     # When they are added up
     # Then the totals are the formula's
-    assert bare == 127_912  # Σ n⁴ (n = 0..14) + 15·15
-    assert most == 192_955.5  # + Σ 0.5·n⁴ + Σ 10·(n+1)
+    assert bare == 178_552  # Σ n⁴ (n = 0..15) + 16·15
+    assert most == 269_068  # + Σ 0.5·n⁴ + Σ 10·(n+1)
 
 
 @pytest.mark.parametrize("value, expected", [

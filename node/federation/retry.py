@@ -1,7 +1,7 @@
 """The delivery retry policy: pure functions, tested with tables.
 
 Mastodon's numbers (PROTOCOL.md §4.1): retry n waits n⁴ + 15 s plus jitter,
-16 attempts in all (about two to three days); 2xx is done; a 4xx other than
+16 retries after the first attempt (about two to three days); 2xx is done; a 4xx other than
 401, 408 and 429 (and 501) will never succeed, so it is given up at once;
 everything else, network errors included, is retried.
 """
@@ -13,7 +13,9 @@ import random
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
-MAX_ATTEMPTS = 16
+# Mastodon's DeliveryWorker has `retry: 16`: the first attempt and 16 retries, 49.6 h of
+# waits before jitter (up to ~75 h with it).
+MAX_ATTEMPTS = 17
 MAX_RETRY_AFTER = timedelta(days=1)  # a Retry-After beyond this is a misconfiguration, not a plan
 RETRYABLE_4XX = frozenset({401, 408, 429})
 
