@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -105,6 +106,16 @@ async def open_node(settings: Settings, *, migrate: bool = True) -> Node:
         settings=settings, urls=Urls(settings.base), engine=engine, sessions=sessions,
         fetcher=fetcher, resolver=resolver, inbox=inbox,
     )
+
+
+@contextlib.asynccontextmanager
+async def opened_node(settings: Settings) -> AsyncIterator[Node]:
+    """``open_node`` for one command: the node is closed when the block ends."""
+    node = await open_node(settings)
+    try:
+        yield node
+    finally:
+        await node.close()
 
 
 def create_app(settings: Settings) -> web.Application:

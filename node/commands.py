@@ -10,7 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node.app import create_app, open_node
+from node.app import create_app, open_node, opened_node
 from node.cli import command, write_config_file
 from node.config import DEFAULT_CONFIG_FILE, ENV_PREFIX, Settings, problems
 from node.content import ContentError, parse_post
@@ -46,13 +46,10 @@ def demo_seed(settings: Settings) -> None:
     import asyncio
 
     async def run() -> None:
-        node = await open_node(settings)
-        try:
+        async with opened_node(settings) as node:
             async with node.sessions.begin() as session:
                 url, created = await seed_demo(session, settings)
             print(f"demo article {'seeded' if created else 'already there'}: {url}")
-        finally:
-            await node.engine.dispose()
 
     asyncio.run(run())
 
@@ -72,14 +69,11 @@ async def init(args: argparse.Namespace, settings: Settings) -> int:
         print(f"wrote {config_path}")
     else:
         print(f"kept existing {config_path}")
-    node = await open_node(settings)
-    try:
+    async with opened_node(settings) as node:
         async with node.sessions() as session:
             actors = await queries.list_local_actors(session)
         for actor in actors:
             print(f"  {actor.ap_type:<12} @{actor.handle}  {actor.ap_id}")
-    finally:
-        await node.engine.dispose()
     print(f"keys in {Path(settings.keys_dir).resolve()}; database {settings.database_url}")
     print("next: `fednode publish post.md`, then `fednode serve` behind your TLS proxy")
     return 0
@@ -94,16 +88,13 @@ async def publish(args: argparse.Namespace, settings: Settings) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         raise ContentError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from None
     draft = parse_post(text, origin=str(path))
-    node = await open_node(settings)
-    try:
+    async with opened_node(settings) as node:
         async with node.sessions.begin() as session:
             username = args.author or settings.default_author
             author = await queries.get_local_actor(session, username)
             if author is None or author.ap_type != "Person":
                 raise ContentError(f"no local author {username!r}; add one with `fednode authors add {username}`")
             result = await publish_article(session, settings, draft, author)
-    finally:
-        await node.engine.dispose()
     print(f"{'published' if result.created else 'updated'}: {result.article.url}")
     return 0
 
@@ -111,12 +102,9 @@ async def publish(args: argparse.Namespace, settings: Settings) -> int:
 @command("articles")
 async def articles(args: argparse.Namespace, settings: Settings) -> int:
     """List published articles, newest first."""
-    node = await open_node(settings)
-    try:
+    async with opened_node(settings) as node:
         async with node.sessions() as session:
             rows = await queries.list_articles(session, limit=10_000)
-    finally:
-        await node.engine.dispose()
     if not rows:
         print("no articles yet")
     for article in rows:
@@ -128,12 +116,9 @@ async def articles(args: argparse.Namespace, settings: Settings) -> int:
 @command("authors add")
 async def authors_add(args: argparse.Namespace, settings: Settings) -> int:
     """Add a local author with its own key pair."""
-    node = await open_node(settings)
-    try:
+    async with opened_node(settings) as node:
         async with node.sessions.begin() as session:
             actor, created = await add_author(session, settings, args.name, args.display_name)
-    finally:
-        await node.engine.dispose()
     print(f"{'added' if created else 'already exists'}: @{actor.handle} {actor.ap_id}")
     return 0
 
@@ -141,12 +126,9 @@ async def authors_add(args: argparse.Namespace, settings: Settings) -> int:
 @command("authors list")
 async def authors_list(args: argparse.Namespace, settings: Settings) -> int:
     """List local authors."""
-    node = await open_node(settings)
-    try:
+    async with opened_node(settings) as node:
         async with node.sessions() as session:
             people = await queries.list_local_actors(session, "Person")
-    finally:
-        await node.engine.dispose()
     for actor in people:
         print(f"@{actor.handle:<40} {actor.name}")
     return 0
@@ -192,12 +174,9 @@ async def db_current(args: argparse.Namespace, settings: Settings) -> int:
 @command("delete")
 async def delete(args: argparse.Namespace, settings: Settings) -> int:
     """Delete an article: 410 from now on, and a Delete queued for its followers."""
-    node = await open_node(settings)
-    try:
+    async with opened_node(settings) as node:
         async with node.sessions.begin() as session:
             result = await delete_article(session, settings, args.slug)
-    finally:
-        await node.close()
     print(f"deleted: {result.article.ap_id} (Delete queued for {result.deliveries} inbox(es))")
     return 0
 
@@ -205,23 +184,17 @@ async def delete(args: argparse.Namespace, settings: Settings) -> int:
 @command("follow")
 async def follow(args: argparse.Namespace, settings: Settings) -> int:
     """Make the site follow a remote actor; the worker sends the Follow."""
-    node = await open_node(settings)
-    try:
+    async with opened_node(settings) as node:
         row = await following.follow(node, args.target)
         print(f"follow {row.state}: @{row.followed.handle} {row.followed.ap_id}")
-    finally:
-        await node.close()
     return 0
 
 
 @command("unfollow")
 async def unfollow(args: argparse.Namespace, settings: Settings) -> int:
     """Stop following; the worker sends the Undo."""
-    node = await open_node(settings)
-    try:
+    async with opened_node(settings) as node:
         remote = await following.unfollow(node, args.target)
-    finally:
-        await node.close()
     print(f"unfollowed: @{remote.handle} {remote.ap_id}")
     return 0
 
@@ -229,12 +202,9 @@ async def unfollow(args: argparse.Namespace, settings: Settings) -> int:
 @command("following")
 async def following_list(args: argparse.Namespace, settings: Settings) -> int:
     """List whom the site follows."""
-    node = await open_node(settings)
-    try:
+    async with opened_node(settings) as node:
         async with node.sessions() as session:
             rows = await following.list_following(session, await following.site_actor(session, settings))
-    finally:
-        await node.close()
     if not rows:
         print("the site follows nobody yet; try `fednode follow @forum@other.example`")
     for row in rows:
@@ -243,13 +213,10 @@ async def following_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _print_followers(settings: Settings, state: str | None) -> int:
-    node = await open_node(settings)
-    try:
+    async with opened_node(settings) as node:
         async with node.sessions() as session:
             local = await queries.list_local_actors(session)
             rows = await following.list_followers(session, [a.id for a in local if not a.ap_type == "Application"], state)
-    finally:
-        await node.close()
     if not rows:
         print("no follow requests waiting" if state == "pending" else "no followers yet")
     for row in rows:
@@ -270,11 +237,8 @@ async def followers_pending(args: argparse.Namespace, settings: Settings) -> int
 
 
 async def _answer(settings: Settings, follow_id: int, accept: bool) -> int:
-    node = await open_node(settings)
-    try:
+    async with opened_node(settings) as node:
         row = await following.answer_follower(node, follow_id, accept)
-    finally:
-        await node.close()
     print(f"{'approved' if accept else 'rejected'}: @{row.follower.handle} → @{row.followed.username}")
     return 0
 
@@ -295,8 +259,7 @@ async def followers_reject(args: argparse.Namespace, settings: Settings) -> int:
 async def deliveries(args: argparse.Namespace, settings: Settings) -> int:
     """Show the delivery ledger, newest first."""
     state = "pending" if args.pending else "failed" if args.failed else None
-    node = await open_node(settings)
-    try:
+    async with opened_node(settings) as node:
         async with node.sessions() as session:
             object_id = None
             if args.article:
@@ -306,8 +269,6 @@ async def deliveries(args: argparse.Namespace, settings: Settings) -> int:
                 object_id = article.ap_id
             rows = await queries.list_deliveries(session, status=state, object_ap_id=object_id, limit=args.limit)
             counts = await queries.count_deliveries_by_status(session)
-    finally:
-        await node.close()
     print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no deliveries yet")
     for row in rows:
         kind = json.loads(row.body).get("type", "?")
@@ -320,12 +281,9 @@ async def deliveries(args: argparse.Namespace, settings: Settings) -> int:
 @command("deliveries retry")
 async def deliveries_retry(args: argparse.Namespace, settings: Settings) -> int:
     """Make failed and waiting deliveries due now (unavailable hosts included)."""
-    node = await open_node(settings)
-    try:
+    async with opened_node(settings) as node:
         async with node.sessions.begin() as session:
             count = await queries.retry_deliveries(session, args.ids or None)
-    finally:
-        await node.close()
     print(f"{count} deliveries queued to be sent again")
     return 0
 
@@ -435,8 +393,7 @@ async def thread(args: argparse.Namespace, settings: Settings) -> int:
     from node.threads import flatten
 
     wanted: str = args.article
-    node = await open_node(settings)
-    try:
+    async with opened_node(settings) as node:
         async with node.sessions() as session:
             if wanted.startswith(("https://", "http://")):
                 root = await queries.get_object(session, wanted) or await session.scalar(
@@ -448,8 +405,6 @@ async def thread(args: argparse.Namespace, settings: Settings) -> int:
             comments = list(await queries.list_thread(session, root.id))
             pending = await crawl.pending_for(session, root, comments)
             state = await crawl.crawl_state(session, root.id)
-    finally:
-        await node.close()
     for line in thread_lines(root, flatten(comments, root.ap_id), pending, state):
         print(line)
     return 0

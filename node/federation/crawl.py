@@ -48,6 +48,7 @@ from node.db.models import CrawlState, Object, PendingReply
 from node.db.types import UTCDateTime, utcnow
 from node.errors import BadStatus, FetchError, InvalidDocument, NodeError, OriginMismatch
 from node.federation import comments
+from node.federation.background import cancel
 from node.federation.netguard import same_origin
 from node.federation.vocab import as_list, get_id
 
@@ -481,13 +482,8 @@ class Crawler:
         self._task = asyncio.create_task(self._run(), name="fednode-crawler")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

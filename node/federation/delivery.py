@@ -29,6 +29,7 @@ from node.db.models import Delivery, Host
 from node.db.types import utcnow
 from node.errors import BlockedAddress, FetchError
 from node.federation.actors import HostBreaker
+from node.federation.background import cancel
 from node.federation.retry import Verdict, classify, next_attempt
 from node.federation.signing import ActorSigner, signer_for
 
@@ -83,13 +84,8 @@ class DeliveryWorker:
         self._task = asyncio.create_task(self._loop(), name="fednode-delivery")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel(self._task)
+        self._task = None
 
     async def _loop(self) -> None:
         while True:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from node.db.models import Activity
 from node.db.types import utcnow
 from node.federation import handlers
+from node.federation.background import cancel
 
 if TYPE_CHECKING:
     from node.app import Node
@@ -52,13 +53,8 @@ class Processor:
         self._task = asyncio.create_task(self._run(), name="fednode-processor")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel(self._task)
+        self._task = None
 
     async def drain(self) -> None:
         """Wait until everything queued so far has been applied (used by tests and the CLI)."""
