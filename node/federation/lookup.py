@@ -24,27 +24,38 @@ def split_handle(text: str) -> tuple[str, str] | None:
     return user, host.lower()
 
 
-async def webfinger_actor_url(fetcher: Fetcher, user: str, host: str, *, allow_http: bool) -> str:
-    """The actor URL that ``acct:user@host`` links as ``self`` (https; http only when allowed)."""
+async def webfinger_document(fetcher: Fetcher, user: str, host: str, *, allow_http: bool) -> dict:
+    """The JRD for ``acct:user@host``: https first, then http only when allowed.
+
+    Raises the last FetchError or InvalidDocument when no scheme answered.
+    """
     resource = quote(f"acct:{user}@{host}", safe=":@")
     schemes = ("https", "http") if allow_http else ("https",)
-    last_error = "no answer"
+    failure: FetchError | InvalidDocument = FetchError("no answer")
     for scheme in schemes:
         try:
             fetched = await fetcher.get_json(f"{scheme}://{host}/.well-known/webfinger?resource={resource}",
                                              accept=f"{JRD_JSON}, application/json")
         except (FetchError, InvalidDocument) as exc:
-            last_error = exc.reason
+            failure = exc
             continue
-        data = fetched.data if isinstance(fetched.data, dict) else {}
-        for link in as_list(data.get("links")):
-            if not isinstance(link, dict) or link.get("rel") != "self":
-                continue
-            kind = str(link.get("type", ""))
-            if (kind == ACTIVITY_JSON or ("application/ld+json" in kind and AS_NS in kind)) and isinstance(link.get("href"), str):
-                return link["href"]
-        raise LookupError_(f"acct:{user}@{host} has no ActivityPub actor link")
-    raise LookupError_(f"WebFinger for {user}@{host} failed: {last_error}")
+        return fetched.data if isinstance(fetched.data, dict) else {}
+    raise failure
+
+
+async def webfinger_actor_url(fetcher: Fetcher, user: str, host: str, *, allow_http: bool) -> str:
+    """The actor URL that ``acct:user@host`` links as ``self``."""
+    try:
+        data = await webfinger_document(fetcher, user, host, allow_http=allow_http)
+    except (FetchError, InvalidDocument) as exc:
+        raise LookupError_(f"WebFinger for {user}@{host} failed: {exc.reason}") from None
+    for link in as_list(data.get("links")):
+        if not isinstance(link, dict) or link.get("rel") != "self":
+            continue
+        kind = str(link.get("type", ""))
+        if (kind == ACTIVITY_JSON or ("application/ld+json" in kind and AS_NS in kind)) and isinstance(link.get("href"), str):
+            return link["href"]
+    raise LookupError_(f"acct:{user}@{host} has no ActivityPub actor link")
 
 
 async def find_actor_document(fetcher: Fetcher, text: str, *, allow_http: bool) -> dict:

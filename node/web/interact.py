@@ -26,7 +26,8 @@ from node.db import queries
 from node.db.models import Object
 from node.errors import BadStatus, FetchError, InvalidDocument
 from node.federation.netguard import InvalidURL, normalize_host
-from node.federation.vocab import JRD_JSON, as_list
+from node.federation.lookup import webfinger_document
+from node.federation.vocab import as_list
 from node.web.render import render, safe_href
 
 log = logging.getLogger("fednode.web")
@@ -104,35 +105,24 @@ async def subscribe_template(node: Node, handle: Handle) -> str:
 
     https first; http too only when the node allows http (as ``lookup`` does).
     """
-    resource = quote(f"acct:{handle.user}@{handle.host}", safe=":@")
-    schemes = ("https", "http") if node.settings.allow_http else ("https",)
-    problem = InteractError(f"Could not reach {handle.host}.", 502)
-    for scheme in schemes:
-        try:
-            fetched = await node.fetcher.get_json(
-                f"{scheme}://{handle.host}/.well-known/webfinger?resource={resource}",
-                accept=f"{JRD_JSON}, application/json",
-            )
-        except BadStatus as exc:
-            if exc.status in (404, 410):
-                problem = InteractError(f"{handle.host} does not know {handle}. Is the handle spelled right?", 400)
-            else:
-                problem = InteractError(f"{handle.host} answered {exc.status or 'with an error'} when asked about {handle}.", 502)
-            continue
-        except (FetchError, InvalidDocument) as exc:
-            log.info("interact: WebFinger for %s failed: %s", handle, exc.reason)
-            problem = InteractError(f"Could not reach {handle.host}: {exc.reason}", 502)
-            continue
-        data = fetched.data if isinstance(fetched.data, dict) else {}
-        for link in as_list(data.get("links")):
-            if isinstance(link, dict) and link.get("rel") == SUBSCRIBE_REL:
-                template = link.get("template")
-                if isinstance(template, str) and 0 < len(template) <= MAX_TEMPLATE:
-                    return template
+    try:
+        data = await webfinger_document(node.fetcher, handle.user, handle.host, allow_http=node.settings.allow_http)
+    except BadStatus as exc:
+        if exc.status in (404, 410):
+            raise InteractError(f"{handle.host} does not know {handle}. Is the handle spelled right?", 400) from None
         raise InteractError(
-            f"{handle.host} does not offer replying from a link (its WebFinger has no subscribe template). "
-            f"Search for the post's address on your server instead.", 502)
-    raise problem
+            f"{handle.host} answered {exc.status or 'with an error'} when asked about {handle}.", 502) from None
+    except (FetchError, InvalidDocument) as exc:
+        log.info("interact: WebFinger for %s failed: %s", handle, exc.reason)
+        raise InteractError(f"Could not reach {handle.host}: {exc.reason}", 502) from None
+    for link in as_list(data.get("links")):
+        if isinstance(link, dict) and link.get("rel") == SUBSCRIBE_REL:
+            template = link.get("template")
+            if isinstance(template, str) and 0 < len(template) <= MAX_TEMPLATE:
+                return template
+    raise InteractError(
+        f"{handle.host} does not offer replying from a link (its WebFinger has no subscribe template). "
+        f"Search for the post's address on your server instead.", 502)
 
 
 async def _target(node: Node, uri: str) -> Object:
