@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import AsyncIterator
 
 from aiohttp import web
@@ -43,7 +43,6 @@ class Node:
     processor: "Processor | None" = None  # only in a running server (create_app)
     delivery: "DeliveryWorker | None" = None  # when this process delivers (serve, worker)
     crawler: "Crawler | None" = None  # reads remote threads' collections (a running server)
-    extras: dict = field(default_factory=dict)
 
     async def close(self) -> None:
         """Stop the background work and release the HTTP client and the database connections."""

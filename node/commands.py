@@ -403,7 +403,7 @@ async def thread(args: argparse.Namespace, settings: Settings) -> int:
             if root is None or root.kind != "article":
                 raise ContentError(f"no article {wanted!r} (a local slug, or the URL of a remote article)")
             comments = list(await queries.list_thread(session, root.id))
-            pending = await crawl.pending_for(session, root, comments)
+            pending = await queries.list_pending_for_thread(session, root, comments)
             state = await crawl.crawl_state(session, root.id)
     for line in thread_lines(root, flatten(comments, root.ap_id), pending, state):
         print(line)

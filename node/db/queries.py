@@ -12,8 +12,9 @@ from typing import Any, Sequence
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.db.models import Activity, Actor, Delivery, Follow, Host, Object
+from node.db.models import Activity, Actor, Delivery, Follow, Host, Object, PendingReply
 from node.db.types import utcnow
+from node.federation.vocab import get_id
 
 
 # --- actors -----------------------------------------------------------------
@@ -293,3 +294,41 @@ async def retry_deliveries(session: AsyncSession, ids: Sequence[int] | None = No
             host.unavailable_since = None
             host.failure_days = []
     return len(rows)
+
+
+# --- parked replies -----------------------------------------------------------------
+
+MAX_PENDING = 1000  # parked replies examined for one thread
+MAX_PENDING_CHAIN = 16  # replies to parked replies, followed this many levels (comments.MAX_CHAIN)
+MAX_CONTEXTS = 100
+
+
+async def list_pending_for_thread(session: AsyncSession, root: Object, thread: Sequence[Object]) -> list[PendingReply]:
+    """Replies parked in ``pending_replies`` that belong to this thread, as far as we can tell, oldest first.
+
+    A parked reply belongs when it answers a post of the thread (the article or any
+    comment), when its ``context`` names the thread's context (ours, or one its
+    comments carry), or when it answers a parked reply that belongs (followed
+    ``MAX_PENDING_CHAIN`` levels).  One that names neither cannot be placed until
+    its parent arrives.
+    """
+    named = [root.context, root.ap_id, *(c.context for c in thread)]
+    named += [get_id(c.raw.get("context")) for c in (root, *thread) if isinstance(c.raw, dict)]
+    contexts = list(dict.fromkeys(c for c in named if isinstance(c, str)))  # the article's own first
+    thread_ids = select(Object.ap_id).where(or_(Object.id == root.id, Object.root_id == root.id))
+    query = select(PendingReply).where(or_(
+        PendingReply.in_reply_to.in_(thread_ids),
+        PendingReply.raw["context"].as_string().in_(contexts[:MAX_CONTEXTS]),
+    ))
+    found = {row.ap_id: row for row in (await session.scalars(query.limit(MAX_PENDING))).all()}
+    frontier = list(found)
+    for _ in range(MAX_PENDING_CHAIN):
+        if not frontier or len(found) >= MAX_PENDING:
+            break
+        query = select(PendingReply).where(PendingReply.in_reply_to.in_(frontier)).limit(MAX_PENDING)
+        frontier = []
+        for row in (await session.scalars(query)).all():
+            if row.ap_id not in found:
+                found[row.ap_id] = row
+                frontier.append(row.ap_id)
+    return sorted(found.values(), key=lambda row: (row.received_at, row.id))

@@ -44,7 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from yarl import URL
 
 from node.db import queries
-from node.db.models import CrawlState, Object, PendingReply
+from node.db.models import CrawlState, Object
 from node.db.types import UTCDateTime, utcnow
 from node.errors import BadStatus, FetchError, InvalidDocument, NodeError, OriginMismatch
 from node.federation import comments
@@ -531,15 +531,3 @@ def thread_sources(root: Object, thread: Sequence[Object], own_base: str) -> lis
 async def crawl_state(session: AsyncSession, root_id: int) -> CrawlState | None:
     """The thread's crawl schedule, if it has one."""
     return await session.scalar(select(CrawlState).where(CrawlState.root_id == root_id))
-
-
-async def pending_for(session: AsyncSession, root: Object, thread: Sequence[Object]) -> list[PendingReply]:
-    """Replies parked while their parent is fetched that belong to this thread, as far as we can tell:
-    they answer one of its posts, or name its ``context`` (or one its comments name)."""
-    ids = {root.ap_id, *(c.ap_id for c in thread)}
-    contexts = {root.context, root.ap_id, *(c.context for c in thread)}
-    contexts |= {get_id(c.raw.get("context")) for c in (root, *thread) if isinstance(c.raw, dict)}
-    contexts.discard(None)
-    rows = (await session.scalars(select(PendingReply).order_by(PendingReply.received_at, PendingReply.id))).all()
-    return [row for row in rows if row.in_reply_to in ids
-            or (isinstance(row.raw, dict) and get_id(row.raw.get("context")) in contexts)]

@@ -7,23 +7,18 @@ from typing import Sequence
 
 from aiohttp import web
 from markupsafe import Markup
-from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.app import NODE
 from node.db import queries
-from node.db.models import Actor, Object, PendingReply
+from node.db.models import Actor, Object
 from node.federation.comments import visibility_of
-from node.federation.vocab import get_id
 from node.threads import ThreadRow, flatten, paginate
 from node.web.render import fold_leading_mentions, render, safe_href
 
 INDEX_PAGE = 30
 THREADS_PER_PAGE = 50  # top-level comments per page of a discussion, each with all its replies
 PUBLIC = ("public", "unlisted")
-MAX_PENDING = 1000  # parked replies examined for one page
-MAX_PENDING_CHAIN = 16  # replies to parked replies, followed this many levels (comments.MAX_CHAIN)
-MAX_CONTEXTS = 100
 
 
 def _common(request: web.Request) -> dict:
@@ -91,35 +86,9 @@ def _page_number(request: web.Request) -> int:
 
 
 async def count_waiting_replies(session: AsyncSession, root: Object, thread: Sequence[Object]) -> int:
-    """How many public replies parked in ``pending_replies`` belong to this thread, as far as we can tell.
-
-    A parked reply counts when it answers a post of the thread (the article or
-    any comment, public or not), when its ``context`` names the thread's context
-    (ours, or one its comments carry), or when it answers a parked reply that
-    counts (followed ``MAX_PENDING_CHAIN`` levels).  A parked reply that names
-    neither cannot be placed until its parent arrives, and is not counted.
-    Non-public parked replies are never counted: they would not be shown.
-    """
-    named = [root.context, root.ap_id, *(c.context for c in thread)]
-    named += [get_id(c.raw.get("context")) for c in (root, *thread) if isinstance(c.raw, dict)]
-    contexts = list(dict.fromkeys(c for c in named if isinstance(c, str)))  # the article's own first
-    thread_ids = select(Object.ap_id).where(or_(Object.id == root.id, Object.root_id == root.id))
-    query = select(PendingReply).where(or_(
-        PendingReply.in_reply_to.in_(thread_ids),
-        PendingReply.raw["context"].as_string().in_(contexts[:MAX_CONTEXTS]),
-    ))
-    found = {row.ap_id: row for row in (await session.scalars(query.limit(MAX_PENDING))).all()}
-    frontier = list(found)
-    for _ in range(MAX_PENDING_CHAIN):
-        if not frontier or len(found) >= MAX_PENDING:
-            break
-        query = select(PendingReply).where(PendingReply.in_reply_to.in_(frontier)).limit(MAX_PENDING)
-        frontier = []
-        for row in (await session.scalars(query)).all():
-            if row.ap_id not in found:
-                found[row.ap_id] = row
-                frontier.append(row.ap_id)
-    return sum(1 for row in found.values() if isinstance(row.raw, dict) and visibility_of(row.raw) in PUBLIC)
+    """How many public replies are parked for this thread (non-public ones would not be shown)."""
+    waiting = await queries.list_pending_for_thread(session, root, thread)
+    return sum(1 for row in waiting if isinstance(row.raw, dict) and visibility_of(row.raw) in PUBLIC)
 
 
 async def article(request: web.Request, obj: Object) -> web.Response:
