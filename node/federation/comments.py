@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,11 +41,13 @@ def parse_time(value: Any) -> datetime | None:
     """An RFC 3339 timestamp from a remote document (Fedify writes nanoseconds), or None."""
     if not isinstance(value, str):
         return None
-    text = value.strip().replace("Z", "+00:00")
+    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
     if "." in text:  # Python reads at most microseconds
         head, _, tail = text.partition(".")
-        digits = "".join(ch for ch in tail if ch.isdigit())
-        text = f"{head}.{digits[:6]}{tail[len(digits):]}"
+        # Only the digits right after the dot are the fraction; an offset may follow
+        # ("…49.794920+02:00"), and its digits must not be swallowed with it.
+        count = len(tail) - len(tail.lstrip("0123456789"))
+        text = f"{head}.{tail[:count][:6].ljust(6, '0')}{tail[count:]}"
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -53,14 +56,21 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def visibility_of(document: dict[str, Any]) -> str:
-    """public (Public in to), unlisted (Public in cc), followers (a collection only) or direct."""
+    """public (Public in to), unlisted (Public in cc), followers (a collection only) or direct.
+
+    A followers collection is ``…/users/a/followers`` (Mastodon, Misskey, Pleroma,
+    GoToSocial, Mbin, NodeBB, Lemmy communities) or ``…/followers/a`` (Friendica).
+    """
+    def is_followers(value: Any) -> bool:
+        return isinstance(value, str) and "followers" in urlsplit(value).path.split("/")
+
     to = {get_id(x) for x in as_list(document.get("to"))}
     cc = {get_id(x) for x in as_list(document.get("cc"))}
     if to & PUBLIC_FORMS:
         return "public"
     if cc & PUBLIC_FORMS:
         return "unlisted"
-    if any(isinstance(x, str) and x.endswith("/followers") for x in to | cc):
+    if any(is_followers(x) for x in to | cc):
         return "followers"
     return "direct"
 

@@ -26,9 +26,16 @@ async def _we_follow(session, actor: Actor, audiences: list[str]) -> bool:
     return follow is not None and follow.follower.is_local
 
 
-async def store_remote_article(session: AsyncSession, document: dict[str, Any], author: Actor) -> str:
-    """Store a top-level article by ``author`` from a site we follow (as remote, keyed by its id)."""
+async def store_remote_article(session: AsyncSession, document: dict[str, Any], author: Actor,
+                               *, announced_by: str | None = None) -> str:
+    """Store a top-level article by ``author`` from a site we follow (as remote, keyed by its id).
+
+    ``announced_by``: the Group whose ``Announce`` brought it (FEP-1b12); following that
+    Group is enough, whether or not the post names it in ``audience``.
+    """
     audiences = [a for a in (get_id(x) for x in as_list(document.get("audience"))) if a]
+    if announced_by:
+        audiences.append(announced_by)
     if not await _we_follow(session, author, audiences):
         return "ignored: from nobody we follow"
     if await queries.get_object(session, document["id"]) is not None:

@@ -9,6 +9,7 @@ from node.errors import FetchError, InvalidDocument, OriginMismatch
 from node.db.models import Follow, Object, Reaction
 from node.federation import comments
 from node.federation.handlers import HandlerContext, handles, object_id
+from node.federation.handlers.articles import ARTICLE_TYPES, store_remote_article
 from node.federation.handlers.follows import on_undo_follow
 from node.federation.vocab import get_id
 
@@ -31,8 +32,13 @@ async def _react(ctx: HandlerContext, kind: str, target: Object) -> str:
 
 
 @handles("Like")
+@handles("EmojiReact")
 async def on_like(ctx: HandlerContext) -> str:
-    """A like of an article or comment we hold: counted once per actor."""
+    """A like of an article or comment we hold: counted once per actor.
+
+    Misskey sends reactions as a ``Like`` with ``_misskey_reaction``/``content`` (an
+    emoji); Pleroma and Akkoma send ``EmojiReact``.  Both count as the actor's like.
+    """
     target = await queries.get_object(ctx.session, object_id(ctx.activity) or "")
     if target is None or target.deleted_at is not None:
         return "ignored: not a post we hold"
@@ -69,8 +75,14 @@ async def on_announce(ctx: HandlerContext) -> str:
         author = await comments.author_of(ctx.node, ctx.session, document)
     except (FetchError, InvalidDocument, OriginMismatch) as exc:
         return f"ignored: announced post unavailable ({exc.reason})"
-    if document.get("type") not in comments.COMMENT_TYPES or not comments.in_reply_to(document):
-        return "ignored: announced object is not a reply"
+    if document.get("type") not in comments.COMMENT_TYPES:
+        return "ignored: announced object is not a post"
+    if not comments.in_reply_to(document):
+        # A new thread in the Group (a Lemmy or Mbin post reaches the community's
+        # followers only inside the Group's Announce).
+        if document.get("type") not in ARTICLE_TYPES:
+            return "ignored: announced object is not a reply or a thread"
+        return await store_remote_article(ctx.session, document, author, announced_by=ctx.actor_id)
     return await comments.take_reply(ctx.node, ctx.session, document, author)
 
 
