@@ -86,3 +86,15 @@ def test_cli_docs_say_python_m_node_works_the_same():
     # When they are read
     # Then python -m node is mentioned
     assert "python -m node" in text
+
+
+def test_ci_runs_the_readme_test_command():
+    """The last line of .ci/run is README.md's second command (the test command), byte for byte."""
+    # Given README.md's shell blocks and the CI script
+    root = DOCS.parent
+    blocks = re.findall(r"```sh\n(.*?)\n```", (root / "README.md").read_text(encoding="utf-8"), flags=re.DOTALL)
+    last_line = (root / ".ci" / "run").read_text(encoding="utf-8").rstrip("\n").splitlines()[-1]
+    # When the test command is compared with what CI runs
+    # Then they are the same, so CI runs exactly what a reader runs
+    assert blocks[1] == last_line
+    assert "interop/setup" in last_line
