@@ -3,9 +3,11 @@
 A ``keyId`` is trusted only when the key document and its owner point at each
 other (the owner's ``publicKey`` lists that key id) and both live on the same
 origin (PROTOCOL.md §1.5, rules R2 and R10).  Keys are cached in the actors
-table; failed lookups are cached negatively for a while, and a host whose key
-fetches keep failing is paused (a small circuit breaker), so one bad server
-cannot make us hammer it or be used to make us hammer someone else.
+table and, parsed, in memory in front of it (an inbox busy with one thread
+verifies the same few keys thousands of times); failed lookups are cached
+negatively for a while, and a host whose key fetches keep failing is paused (a
+small circuit breaker), so one bad server cannot make us hammer it or be used
+to make us hammer someone else.
 """
 
 from __future__ import annotations
@@ -127,6 +129,11 @@ class _Expiring:
     def pop(self, key: str) -> None:
         self._items.pop(key, None)
 
+    def drop_where(self, condition: Callable[[Any], bool]) -> None:
+        """Remove every entry whose value meets ``condition``."""
+        for key in [k for k, (_, value) in self._items.items() if condition(value)]:
+            del self._items[key]
+
 
 class HostBreaker:
     """Pauses a host after ``threshold`` consecutive failures, for ``cool_off`` seconds."""
@@ -152,12 +159,16 @@ class KeyResolver:
     def __init__(
         self, fetcher, sessions: async_sessionmaker, *, local_host: str,
         negative_ttl: float = 300, breaker_threshold: int = 3, breaker_cool_off: float = 300,
-        clock: Callable[[], float] = time.monotonic,
+        memory_ttl: float = 600, clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.fetcher = fetcher
         self.sessions = sessions
         self.local_host = local_host.lower()
         self.negative = _Expiring(negative_ttl, 10_000, clock)
+        # Parsed keys already proven and stored: the same answer as the actors table,
+        # without a query and a PEM parse per request.  A key that stops verifying is
+        # refetched (``refresh``), and an actor's Update or Delete forgets its keys.
+        self.known = _Expiring(memory_ttl, 10_000, clock)
         self.breaker = HostBreaker(breaker_threshold, breaker_cool_off, clock)
 
     async def resolve(self, key_id: str, *, refresh: bool = False) -> ResolvedKey:
@@ -167,10 +178,17 @@ class KeyResolver:
         """
         if http_url(key_id) is None:
             raise SignatureError("keyId must be an http(s) URL")
+        if not refresh:
+            known = self.known.get(key_id)
+            if known is not None:
+                return known
         async with self.sessions() as session:
             cached = await queries.get_actor_by_key_id(session, key_id)
         if cached is not None and (cached.is_local or not refresh):
-            return ResolvedKey(key_id, cached.ap_id, httpsig.load_public_key(cached.public_key_pem), True)
+            resolved = ResolvedKey(key_id, cached.ap_id, httpsig.load_public_key(cached.public_key_pem), True)
+            self.known.put(key_id, resolved)
+            return resolved
+        self.known.pop(key_id)
         if urlsplit(key_id).netloc.lower() == self.local_host:
             # Never fetch from ourselves: an unknown local key is forged (R7).
             raise SignatureError("unknown local key")
@@ -224,8 +242,8 @@ class KeyResolver:
 
     async def remember(self, resolved: ResolvedKey) -> None:
         """Store the owner of a freshly fetched key (call only after a signature verified)."""
-        if resolved.from_cache or resolved.actor_values is None:
-            return
+        if resolved.from_cache or resolved.actor_values is None or self.known.get(resolved.key_id) is not None:
+            return  # already stored (requests from a new actor arrive together and all fetched its key)
         try:
             async with self.sessions.begin() as session:
                 await queries.upsert_remote_actor(session, resolved.actor_values)
@@ -233,3 +251,8 @@ class KeyResolver:
             # A concurrent request from the same new actor stored it first: refresh that row.
             async with self.sessions.begin() as session:
                 await queries.upsert_remote_actor(session, resolved.actor_values)
+        self.known.put(resolved.key_id, ResolvedKey(resolved.key_id, resolved.owner, resolved.public_key, True))
+
+    def forget(self, owner: str) -> None:
+        """Drop the keys of ``owner`` from memory (it updated or deleted itself)."""
+        self.known.drop_where(lambda resolved: resolved.owner == owner)

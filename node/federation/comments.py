@@ -133,30 +133,56 @@ async def find_anchor(node: "Node", session: AsyncSession, document: dict[str, A
     return None, [], f"more than {MAX_CHAIN} unknown ancestors"
 
 
-async def store_comment(
-    node: "Node", session: AsyncSession, document: dict[str, Any], author: Actor, parent: Object,
-    *, activity: dict[str, Any] | None = None,
-) -> Object:
-    """Store one reply under ``parent`` (held), then attach any replies that were waiting for it."""
-    root_id = parent.id if parent.kind == "article" else parent.root_id
-    root = await queries.get_object_by_id(session, root_id) if root_id else None
+def thread_root_id(parent: Any) -> int | None:
+    """The id of the article at the top of ``parent``'s thread (``parent`` is held)."""
+    return parent.id if parent.kind == "article" else parent.root_id
+
+
+def comment_values(document: dict[str, Any], author_id: int, parent: Any, root: Any | None) -> dict[str, Any]:
+    """The columns of the comment row for ``document`` under ``parent`` in the thread of ``root``.
+
+    ``parent`` and ``root`` are anything with the columns as attributes (an Object or a row).
+    """
     published = parse_time(document.get("published")) or datetime.now(timezone.utc)
     updated = parse_time(document.get("updated"))
-    comment = Object(
+    return dict(
         ap_id=document["id"], ap_type=document.get("type", "Note"), kind="comment", is_local=False,
-        actor_id=author.id, content=html_of(document),
+        actor_id=author_id, content=html_of(document),
         name=document.get("name") if isinstance(document.get("name"), str) and document.get("type") != "Note" else None,
         url=http_url(document.get("url")) or document["id"],
-        in_reply_to=parent.ap_id, parent_id=parent.id, root_id=root_id,
+        in_reply_to=parent.ap_id, parent_id=parent.id, root_id=thread_root_id(parent),
         context=root.context if root is not None else get_id(document.get("context")),
         visibility=visibility_of(document), published=published,
         updated=updated if updated and updated > published else None, raw=document,
     )
+
+
+def counts_as_reply(visibility: str) -> bool:
+    """Whether a comment of this visibility counts in its parent's public ``replies``."""
+    return visibility in ("public", "unlisted")
+
+
+def is_announced(root: Any | None, visibility: str) -> bool:
+    """Whether the site Group announces a comment of this visibility in the thread of ``root``."""
+    return root is not None and root.is_local and visibility == "public"
+
+
+async def store_comment(
+    node: "Node", session: AsyncSession, document: dict[str, Any], author: Actor, parent: Object,
+    *, activity: dict[str, Any] | None = None,
+) -> Object:
+    """Store one reply under ``parent`` (held), then attach any replies that were waiting for it.
+
+    ``bulk_replies.store_replies`` does the same for many plain replies at once; keep them in step.
+    """
+    root_id = thread_root_id(parent)
+    root = await queries.get_object_by_id(session, root_id) if root_id else None
+    comment = Object(**comment_values(document, author.id, parent, root))
     session.add(comment)
-    if comment.visibility in ("public", "unlisted"):
+    if counts_as_reply(comment.visibility):
         parent.replies_count += 1
     await session.flush()
-    if root is not None and root.is_local and comment.visibility == "public":
+    if is_announced(root, comment.visibility):
         await announce_to_group_followers(node, session, comment, activity)
     if root is not None and getattr(node, "crawler", None) is not None:
         await node.crawler.schedule(root.id, session=session)  # read the thread's remote collections soon
@@ -219,25 +245,30 @@ async def take_reply(node: "Node", session: AsyncSession, document: dict[str, An
     return "applied"
 
 
-async def announce_to_group_followers(node: "Node", session: AsyncSession, comment: Object,
-                                      activity: dict[str, Any] | None) -> None:
-    """FEP-1b12: the site Group announces an accepted public comment to its followers.
+def group_announce(node: "Node", site: Actor, comment_ap_id: str, activity: dict[str, Any] | None) -> dict[str, Any]:
+    """FEP-1b12: the site Group's Announce of an accepted public comment.
 
     The received Create is wrapped unchanged when we have it (followers can check
     it against its origin); a comment we fetched ourselves is announced by id.
     """
-    site = await queries.get_local_actor(session, node.settings.site_username)
-    if site is None:
-        return
-    announce = {
+    return {
         "id": outbox.new_activity_id(node.urls),
         "type": "Announce",
         "actor": site.ap_id,
-        "object": activity if activity is not None else comment.ap_id,
+        "object": activity if activity is not None else comment_ap_id,
         "to": ["https://www.w3.org/ns/activitystreams#Public"],
         "cc": [site.followers],
         "audience": site.ap_id,
     }
+
+
+async def announce_to_group_followers(node: "Node", session: AsyncSession, comment: Object,
+                                      activity: dict[str, Any] | None) -> None:
+    """Queue the site Group's Announce of ``comment`` for the Group's followers."""
+    site = await queries.get_local_actor(session, node.settings.site_username)
+    if site is None:
+        return
+    announce = group_announce(node, site, comment.ap_id, activity)
     await outbox.deliver_to_followers(session, announce, signer=site.username, followed=[site])
 
 

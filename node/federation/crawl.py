@@ -35,7 +35,7 @@ import logging
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, Sequence
 
 from sqlalchemy import case, delete, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -362,6 +362,7 @@ class Crawler:
         self.node = node
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
+        self._sleeping_until: datetime | None = None  # when the loop looks at the schedule next
         self._lock = asyncio.Lock()
 
     # --- the schedule -------------------------------------------------------------------
@@ -373,30 +374,40 @@ class Crawler:
         caused it is stored in it). Comments stored by the crawl of this very
         thread do not re-schedule it: the crawl's result decides the next turn.
         """
-        if _CRAWLING.get() == root_id:
+        await self.schedule_many([root_id], session=session)
+
+    async def schedule_many(self, root_ids: Iterable[int], *, session: AsyncSession | None = None) -> None:
+        """``schedule`` for several threads at once (two statements, whatever their number)."""
+        root_ids = sorted({root_id for root_id in root_ids if root_id != _CRAWLING.get()})
+        if not root_ids:
             return
         if session is None:
             async with self.node.sessions.begin() as own:
-                await self._request(own, root_id)
+                soon = await self._request(own, root_ids)
         else:
-            await self._request(session, root_id)
-        self._wake.set()
+            soon = await self._request(session, root_ids)
+        if self._sleeping_until is None or soon < self._sleeping_until:
+            self._wake.set()  # the loop would otherwise look too late (busy threads don't wake it each time)
 
-    async def _request(self, session: AsyncSession, root_id: int) -> None:
+    async def _request(self, session: AsyncSession, root_ids: list[int]) -> datetime:
         now = utcnow()
         soon = now + FIRST_DELAY
         insert = pg_insert if self.node.engine.dialect.name == "postgresql" else sqlite_insert
-        await session.execute(insert(CrawlState).values(
-            root_id=root_id, next_crawl_at=soon, interval_seconds=MIN_INTERVAL, last_activity_at=now, created_at=now,
-        ).on_conflict_do_nothing(index_elements=["root_id"]))
+        # executemany of one statement (compiled once), not a VALUES list compiled per call
+        await session.execute(insert(CrawlState).on_conflict_do_nothing(index_elements=["root_id"]), [
+            dict(root_id=root_id, next_crawl_at=soon, interval_seconds=MIN_INTERVAL, last_activity_at=now,
+                 created_at=now)
+            for root_id in root_ids
+        ])
         soon_value = literal(soon, UTCDateTime())
-        await session.execute(update(CrawlState).where(CrawlState.root_id == root_id).values(
+        await session.execute(update(CrawlState).where(CrawlState.root_id.in_(root_ids)).values(
             interval_seconds=MIN_INTERVAL, last_activity_at=now,
             next_crawl_at=case(
                 (or_(CrawlState.next_crawl_at.is_(None), CrawlState.next_crawl_at > soon_value), soon_value),
                 else_=CrawlState.next_crawl_at,
             ),
         ).execution_options(synchronize_session=False))
+        return soon
 
     # --- crawling -------------------------------------------------------------------------
 
@@ -497,10 +508,13 @@ class Crawler:
                 log.exception("crawling failed")
                 wait = POLL_SECONDS
             self._wake.clear()
+            pause = max(0.05, min(wait, POLL_SECONDS))
+            self._sleeping_until = utcnow() + timedelta(seconds=pause)
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=max(0.05, min(wait, POLL_SECONDS)))
+                await asyncio.wait_for(self._wake.wait(), timeout=pause)
             except TimeoutError:
                 pass
+            self._sleeping_until = None
 
     async def _seconds_to_next(self) -> float:
         async with self.node.sessions() as session:

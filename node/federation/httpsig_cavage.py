@@ -71,25 +71,23 @@ def parse_signature_params(value: str) -> dict[str, str]:
         pos += 1
 
 
+# The body of a quoted-string: plain characters or backslash escapes, up to the
+# closing quote.  One match instead of a loop per character (it runs four times
+# for every signed request).
+_QUOTED_BODY = re.compile(r'([^"\\]*(?:\\.[^"\\]*)*)"', re.DOTALL)
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+
 def _quoted_string(text: str, pos: int) -> tuple[str, int]:
     """Read an RFC 7230 quoted-string starting at the opening quote; return (value, next pos)."""
-    out: list[str] = []
-    pos += 1
-    end = len(text)
-    while pos < end:
-        char = text[pos]
-        if char == '"':
-            return "".join(out), pos + 1
-        if char == "\\":
-            pos += 1
-            if pos >= end:
-                break
-            char = text[pos]
-        if char in "\r\n\x00":
-            raise SignatureError("signature header contains a control character")
-        out.append(char)
-        pos += 1
-    raise SignatureError("signature header has unbalanced quotes")
+    match = _QUOTED_BODY.match(text, pos + 1)
+    if match is None:
+        raise SignatureError("signature header has unbalanced quotes")
+    raw = match.group(1)
+    value = _ESCAPE.sub(r"\1", raw) if "\\" in raw else raw
+    if "\r" in value or "\n" in value or "\x00" in value:
+        raise SignatureError("signature header contains a control character")
+    return value, match.end()
 
 
 def covered_headers(params: dict[str, str], algorithm: str) -> tuple[str, ...]:

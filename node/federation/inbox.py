@@ -3,7 +3,8 @@
 size → signature (no key yet) → JSON → blocked domains → key and signature →
 signer is the actor → origin rules → de-duplication → store.  Each step can
 refuse with an ``InboxOutcome``; only the last one writes, so a refused
-request leaves nothing behind, and an accepted one is durable before the 202.
+request leaves nothing behind, and an accepted one is durable before the 202
+(``InboxWriter`` commits the requests that arrive together in one transaction).
 """
 
 from __future__ import annotations
@@ -14,15 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Collection
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from node.db import queries
-from node.db.models import Activity
 from node.errors import Blocked, InvalidDocument, KeyMismatch, OriginMismatch, SignatureError
 from node.federation import authenticate, origin
 from node.federation.actors import KeyResolver
-from node.federation.delivery import mark_host_available
+from node.federation.inbox_writer import Arrival, InboxWriter
 from node.federation.jsonlimits import loads_object
 from node.federation.netguard import host_of
 from node.federation.vocab import get_id
@@ -83,8 +82,10 @@ class Inbox:
         self.resolver = resolver
         self.blocked_domains = tuple(blocked_domains)
         self._now = now
-        # Called with the row id of each newly stored activity (the processor's notify).
-        self.on_stored: Callable[[int], None] | None = None
+        self.writer = InboxWriter(sessions)
+        # Called with the row id, the activity and its actor for each newly stored
+        # activity (the processor's notify; it need not read back what we just wrote).
+        self.on_stored: Callable[[int, dict[str, Any], str], None] | None = None
 
     async def receive(self, request: InboxRequest) -> InboxResult:
         """Check and store one activity; never raises for bad input."""
@@ -130,21 +131,13 @@ class Inbox:
             return await queries.get_actor(session, actor) is not None
 
     async def _store(self, activity: dict[str, Any], activity_id: str, kind: str, actor: str) -> InboxResult:
-        row = Activity(
-            ap_id=activity_id, ap_type=kind, is_local=False, actor_ap_id=actor,
-            object_ap_id=get_id(activity.get("object")), status="received", raw=activity,
-        )
-        try:
-            async with self.sessions.begin() as session:
-                if await queries.get_activity(session, activity_id) is not None:
-                    return InboxResult(InboxOutcome.DUPLICATE, "already received", activity_id)
-                session.add(row)
-                # A server that signs requests to us is up: deliver to it again.
-                await mark_host_available(session, host_of(actor))
-        except IntegrityError:
-            # Two deliveries of the same activity raced; the other one stored it.
+        stored = await self.writer.store(Arrival(
+            ap_id=activity_id, ap_type=kind, actor_ap_id=actor, object_ap_id=get_id(activity.get("object")),
+            raw=activity, host=host_of(actor),
+        ))
+        if stored.duplicate:
             return InboxResult(InboxOutcome.DUPLICATE, "already received", activity_id)
-        log.info("accepted %s %s from %s", kind, activity_id, actor)
+        log.debug("accepted %s %s from %s", kind, activity_id, actor)
         if self.on_stored is not None:
-            self.on_stored(row.id)
+            self.on_stored(stored.row_id, activity, actor)
         return InboxResult(InboxOutcome.ACCEPTED, "accepted", activity_id)

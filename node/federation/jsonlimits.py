@@ -79,8 +79,10 @@ def loads_bounded(data: bytes | str, *, max_depth: int = MAX_DEPTH, max_list: in
         raise InvalidDocument("invalid JSON: expected bytes or str")
     if text.startswith("\ufeff"):
         text = text[1:]  # RFC 8259 §8.1 lets parsers ignore a byte order mark
-    # Refuse deep nesting before parsing, so the parser never recurses that deep.
-    if _max_depth(text) > max_depth:
+    # Refuse deep nesting before parsing, so the parser never recurses that deep.  Fewer
+    # opening brackets than the limit cannot nest past it, which spares the scan for
+    # nearly every real document (C-speed counting instead of two regex passes).
+    if text.count("[") + text.count("{") > max_depth and _max_depth(text) > max_depth:
         raise InvalidDocument(f"JSON nested deeper than {max_depth} levels")
     try:
         value = json.loads(text, parse_constant=_refuse_constant)

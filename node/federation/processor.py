@@ -5,25 +5,40 @@ The inbox stores each accepted activity with status ``received`` and answers
 transaction and records the outcome on the row.  Because the row is written
 before the 202, a crash loses nothing: on start, every row still ``received``
 is applied again (handlers are idempotent).
+
+It takes what has queued up in batches, in arrival order: a run of plain
+replies (the bulk of a busy inbox) is stored in one transaction by
+``bulk_replies``; anything else, and whatever that leaves, is applied one at a
+time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import select
 
 from node.db.models import Activity
 from node.db.types import utcnow
-from node.federation import handlers
+from node.federation import bulk_replies, handlers
 from node.federation.background import cancel
 
 if TYPE_CHECKING:
     from node.app import Node
 
 log = logging.getLogger("fednode.processor")
+
+BATCH = 128  # activities taken from the queue at once
+
+
+class Received(NamedTuple):
+    """A stored activity waiting to be applied."""
+
+    id: int
+    raw: dict[str, Any]
+    actor_ap_id: str
 
 
 class Processor:
@@ -32,14 +47,18 @@ class Processor:
     def __init__(self, node: "Node") -> None:
         self.node = node
         self.queue: asyncio.Queue[int] = asyncio.Queue()
+        # Activities the inbox handed over with their row id, so they need not be read back.
+        self._handed: dict[int, Received] = {}
         self._task: asyncio.Task | None = None
         self._idle = asyncio.Event()
         self._idle.set()
         handlers.load_all()
 
-    def notify(self, row_id: int) -> None:
-        """Schedule a freshly stored activity."""
+    def notify(self, row_id: int, activity: dict[str, Any] | None = None, actor_ap_id: str | None = None) -> None:
+        """Schedule a freshly stored activity (given with it, it is not read back from the database)."""
         self._idle.clear()
+        if activity is not None and actor_ap_id is not None:
+            self._handed[row_id] = Received(row_id, activity, actor_ap_id)
         self.queue.put_nowait(row_id)
 
     async def start(self) -> None:
@@ -62,14 +81,63 @@ class Processor:
 
     async def _run(self) -> None:
         while True:
-            row_id = await self.queue.get()
+            row_ids = [await self.queue.get()]
+            while len(row_ids) < BATCH and not self.queue.empty():
+                row_ids.append(self.queue.get_nowait())
             try:
-                if (await self.apply(row_id)).startswith("applied"):
-                    self.node.wake_delivery()  # an Accept (or an announce) may have been queued
-            except Exception:  # one bad activity must not stop the others
-                log.exception("applying activity row %s failed", row_id)
+                await self.apply_many(row_ids)
+            except Exception:  # one bad batch must not stop the others
+                log.exception("applying activity rows %s..%s failed", row_ids[0], row_ids[-1])
             if self.queue.empty():
                 self._idle.set()
+
+    async def apply_many(self, row_ids: list[int]) -> None:
+        """Apply these stored activities in order: runs of plain replies together, the rest one by one."""
+        handed = {row_id: self._handed.pop(row_id) for row_id in row_ids if row_id in self._handed}
+        rows = await self._still_received(row_ids, handed)
+        run: list[Received] = []
+        for row in rows:
+            if bulk_replies.is_plain_reply(row.raw, row.actor_ap_id):
+                run.append(row)
+                continue
+            await self._apply_run(run)
+            run = []
+            await self._apply_one(row.id)
+        await self._apply_run(run)
+
+    async def _still_received(self, row_ids: list[int], handed: dict[int, Received]) -> list[Received]:
+        """The rows among ``row_ids`` not applied yet, in arrival order (the inbox's copies where it gave them)."""
+        async with self.node.sessions() as session:
+            waiting = set((await session.scalars(
+                select(Activity.id).where(Activity.id.in_(row_ids), Activity.status == "received")
+            )).all())
+            unknown = sorted(waiting - handed.keys())
+            read = {row.id: Received(row.id, row.raw, row.actor_ap_id) for row in (await session.execute(
+                select(Activity.id, Activity.raw, Activity.actor_ap_id).where(Activity.id.in_(unknown))
+            )).all()} if unknown else {}
+        rows = (handed.get(row_id) or read.get(row_id) for row_id in sorted(waiting))
+        return [row for row in rows if row is not None]
+
+    async def _apply_run(self, run: list[Received]) -> None:
+        if not run:
+            return
+        try:
+            outcomes = await bulk_replies.store_replies(self.node, run)
+        except Exception:  # nothing of the run was committed: apply each alone, which records failures
+            log.exception("storing %d replies together failed; applying them one by one", len(run))
+            outcomes = {}
+        if any(outcome.startswith("applied") for outcome in outcomes.values()):
+            self.node.wake_delivery()  # the Group's announces were queued
+        for row in run:
+            if row.id not in outcomes:
+                await self._apply_one(row.id)
+
+    async def _apply_one(self, row_id: int) -> None:
+        try:
+            if (await self.apply(row_id)).startswith("applied"):
+                self.node.wake_delivery()  # an Accept (or an announce) may have been queued
+        except Exception:  # one bad activity must not stop the others
+            log.exception("applying activity row %s failed", row_id)
 
     async def apply(self, row_id: int) -> str:
         """Apply one stored activity and record the outcome; returns it."""

@@ -60,6 +60,7 @@ async def on_update(ctx: HandlerContext) -> str:
             return "ignored: an actor updates only itself"
         values = actor_values_from_ap(document)
         await queries.upsert_remote_actor(ctx.session, values)
+        ctx.node.resolver.forget(ctx.actor_id)
         return "applied"
     held = await queries.get_object(ctx.session, document.get("id") or "")
     if held is None or held.is_local or held.deleted_at is not None:
@@ -119,6 +120,7 @@ async def _delete_actor(ctx: HandlerContext) -> str:
     actor = await queries.get_actor(session, ctx.actor_id)
     if actor is None or actor.is_local:
         return "ignored: unknown actor"
+    ctx.node.resolver.forget(actor.ap_id)
     posts = (await session.scalars(select(Object).where(Object.actor_id == actor.id, Object.deleted_at.is_(None)))).all()
     for post in posts:
         await _placeholder(session, post)

@@ -1,0 +1,145 @@
+"""Writing accepted activities in groups: one transaction for every request that is waiting.
+
+The inbox may answer 202 only once an activity is durable, and one commit per
+request makes SQLite's single write lock the bottleneck (PERFORMANCE.md).  So
+each verified activity joins a queue; whoever finds no write in progress
+becomes the writer and stores everything queued in one transaction, while
+later arrivals queue for the next one.  Each request still waits for the
+commit that holds its own row, so "202" keeps meaning "stored".
+
+In one transaction: de-duplication (one ``IN`` query, plus repeats inside the
+group), one multi-row insert, and clearing the failure record of the hosts that
+sent us these signed requests (one ``IN`` query finds the few that have one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from node.db import queries
+from node.db.models import Activity, Host
+from node.federation.delivery import mark_host_available
+
+log = logging.getLogger("fednode.inbox")
+
+MAX_GROUP = 256  # rows per transaction; more wait for the next one
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One verified activity to store."""
+
+    ap_id: str
+    ap_type: str
+    actor_ap_id: str
+    object_ap_id: str | None
+    raw: dict[str, Any]
+    host: str
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What became of an arrival: its new row id, or None when it was already stored."""
+
+    row_id: int | None
+
+    @property
+    def duplicate(self) -> bool:
+        return self.row_id is None
+
+
+class InboxWriter:
+    """Stores arrivals in group commits; ``store`` returns once its row is durable."""
+
+    def __init__(self, sessions: async_sessionmaker) -> None:
+        self.sessions = sessions
+        self._waiting: list[tuple[Arrival, asyncio.Future[Stored]]] = []
+        self._writer: asyncio.Task | None = None
+
+    async def store(self, arrival: Arrival) -> Stored:
+        """Queue ``arrival`` and wait for the commit that stores it (or finds it stored)."""
+        future: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
+        self._waiting.append((arrival, future))
+        if self._writer is None or self._writer.done():
+            # Its own task, so that a request cancelled mid-write cannot strand the others.
+            self._writer = asyncio.create_task(self._drain(), name="fednode-inbox-writer")
+        return await future
+
+    async def close(self) -> None:
+        """Finish the write in progress (the node is shutting down)."""
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            group, self._waiting = self._waiting[:MAX_GROUP], self._waiting[MAX_GROUP:]
+            await self._write_group(group)
+
+    async def _write_group(self, group: list[tuple[Arrival, asyncio.Future[Stored]]]) -> None:
+        try:
+            outcomes = await self._write(group)
+        except IntegrityError:
+            # Another process stored one of these between our check and our insert:
+            # fall back to one transaction per row, where that race is a duplicate.
+            outcomes = [await self._write_one(arrival) for arrival, _ in group]
+        except Exception as exc:  # the requests fail (500); nothing was committed
+            for _, future in group:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), outcome in zip(group, outcomes):
+            if not future.done():
+                future.set_result(outcome)
+
+    async def _write(self, group: list[tuple[Arrival, asyncio.Future[Stored]]]) -> list[Stored]:
+        arrivals = [arrival for arrival, _ in group]
+        async with self.sessions.begin() as session:
+            held = set((await session.scalars(
+                select(Activity.ap_id).where(Activity.ap_id.in_({a.ap_id for a in arrivals}))
+            )).all())
+            fresh: dict[str, Arrival] = {}
+            for arrival in arrivals:
+                if arrival.ap_id not in held:
+                    fresh.setdefault(arrival.ap_id, arrival)
+            row_ids: dict[str, int] = {}
+            if fresh:
+                table = Activity.__table__  # a Core insert: no ORM bookkeeping for rows we don't keep
+                result = await session.execute(
+                    insert(table).returning(table.c.id, table.c.ap_id),
+                    [{"ap_id": a.ap_id, "ap_type": a.ap_type, "is_local": False, "actor_ap_id": a.actor_ap_id,
+                      "object_ap_id": a.object_ap_id, "status": "received", "raw": a.raw} for a in fresh.values()],
+                )
+                row_ids = {ap_id: row_id for row_id, ap_id in result.all()}
+            # A server that signs requests to us is up: deliver to it again.  One query
+            # finds the few senders with a failure record to clear.
+            records = await session.execute(select(Host.domain, Host.unavailable_since, Host.failure_days)
+                                            .where(Host.domain.in_({a.host for a in arrivals})))
+            for domain, unavailable_since, failure_days in records.all():
+                if unavailable_since is not None or failure_days:
+                    await mark_host_available(session, domain)
+        outcomes = []
+        for arrival in arrivals:
+            # Only the first of repeats inside the group gets the row; the others are duplicates.
+            outcomes.append(Stored(row_ids.pop(arrival.ap_id, None)))
+        return outcomes
+
+    async def _write_one(self, arrival: Arrival) -> Stored:
+        try:
+            async with self.sessions.begin() as session:
+                if await queries.get_activity(session, arrival.ap_id) is not None:
+                    return Stored(None)
+                row = Activity(ap_id=arrival.ap_id, ap_type=arrival.ap_type, is_local=False,
+                               actor_ap_id=arrival.actor_ap_id, object_ap_id=arrival.object_ap_id,
+                               status="received", raw=arrival.raw)
+                session.add(row)
+                await mark_host_available(session, arrival.host)
+        except IntegrityError:
+            return Stored(None)
+        return Stored(row.id)
