@@ -152,6 +152,17 @@ async def test_misskey_sensitive_reply_with_a_cw_joins_thread(world, http):
     assert comment.raw["sensitive"] is True and comment.raw["summary"] == "plot details"
 
 
+async def test_a_content_warning_hides_the_text_behind_it_on_the_page(world, http):
+    """The ``summary`` of a reply is shown as the warning, and its text only inside a closed <details>."""
+    mika = misskey_user(world)
+    activity = payloads.misskey_reply(mika, world.article_id, "<p>The butler did it</p>", "The butler did it",
+                                      cw="<b>ending</b> spoilers")
+    assert await deliver(world, http, mika, activity) == "applied"
+    html = await page(world, http)
+    warning = html.index('<details class="content-warning"><summary>&lt;b&gt;ending&lt;/b&gt; spoilers</summary>')
+    assert warning < html.index("The butler did it") < html.index("</details>", warning)
+
+
 @pytest.mark.parametrize(("misskey_visibility", "expected"), [
     ("home", "unlisted"), ("followers", "followers"), ("specified", "direct"),
 ])

@@ -66,6 +66,22 @@ class CommentView:
     row: ThreadRow
     content: Markup | None  # None for a deleted comment (a placeholder)
     original: str | None  # where the comment lives (its url, else its id), http(s) only
+    warning: str | None = None  # a content warning: the text is shown only when a reader opens it
+
+
+MAX_WARNING = 500
+
+
+def content_warning(comment: Object) -> str | None:
+    """The content warning of a remote note: its ``summary`` (plain text, as Mastodon and Misskey send it).
+
+    On an Article or a Page, ``summary`` is an abstract, not a warning.
+    """
+    raw = comment.raw if isinstance(comment.raw, dict) else {}
+    summary = raw.get("summary")
+    if comment.is_local or comment.ap_type not in ("Note", "Question") or not isinstance(summary, str):
+        return None
+    return summary.strip()[:MAX_WARNING] or None
 
 
 def _comment_view(row: ThreadRow) -> CommentView:
@@ -75,7 +91,7 @@ def _comment_view(row: ThreadRow) -> CommentView:
     html = comment.content or ""
     if not comment.is_local:
         html = fold_leading_mentions(html)
-    return CommentView(row, Markup(html), safe_href(comment.url) or safe_href(comment.ap_id))
+    return CommentView(row, Markup(html), safe_href(comment.url) or safe_href(comment.ap_id), content_warning(comment))
 
 
 def _page_number(request: web.Request) -> int:
