@@ -17,6 +17,7 @@ from node.threads import ThreadRow, flatten, paginate
 from node.web.render import fold_leading_mentions, render, safe_href
 
 INDEX_PAGE = 30
+TAG_SCAN_CHUNK = 500
 THREADS_PER_PAGE = 50  # top-level comments per page of a discussion, each with all its replies
 PUBLIC = ("public", "unlisted")
 
@@ -27,14 +28,16 @@ def _common(request: web.Request) -> dict:
 
 
 async def index(request: web.Request) -> web.Response:
-    """The newest articles."""
+    """The newest articles, ``INDEX_PAGE`` a page (``?page=2`` for older ones)."""
     node = request.app[NODE]
+    number = _page_number(request)
     async with node.sessions() as session:
-        articles = await queries.list_articles(session, limit=INDEX_PAGE)
-        affiliated = await queries.list_remote_articles(session, limit=INDEX_PAGE)
-    items = [{"article": a, "author": a.actor, "href": a.url} for a in articles]
+        articles = await queries.list_articles(session, limit=INDEX_PAGE + 1, offset=(number - 1) * INDEX_PAGE)
+        affiliated = await queries.list_remote_articles(session, limit=INDEX_PAGE) if number == 1 else []
+    items = [{"article": a, "author": a.actor, "href": a.url} for a in articles[:INDEX_PAGE]]
     remote = [{"article": a, "author": a.actor, "href": node.urls.thread(a.id)} for a in affiliated]
-    return render("index.html", articles=items, affiliated=remote, heading="Articles", **_common(request))
+    return render("index.html", articles=items, affiliated=remote, heading="Articles",
+                  pages=ListPages(number, len(articles) > INDEX_PAGE), **_common(request))
 
 
 async def remote_thread(request: web.Request) -> web.Response:
@@ -50,13 +53,31 @@ async def remote_thread(request: web.Request) -> web.Response:
 
 
 async def tag(request: web.Request) -> web.Response:
-    """Articles carrying one hashtag (the target of each Hashtag ``href``)."""
+    """Articles carrying one hashtag (the target of each Hashtag ``href``), ``INDEX_PAGE`` a page."""
     node = request.app[NODE]
     wanted = request.match_info["name"].lower()
+    number = _page_number(request)
+    skip, matching, offset = (number - 1) * INDEX_PAGE, [], 0
     async with node.sessions() as session:
-        articles = await queries.list_articles(session, limit=500)
-    items = [{"article": a, "author": a.actor, "href": a.url} for a in articles if wanted in (t.lower() for t in a.tags or [])]
-    return render("index.html", articles=items, affiliated=[], heading=f"#{wanted}", **_common(request))
+        # Tags are a JSON list, which SQLite and PostgreSQL query differently: read the
+        # articles newest first in chunks and keep the tagged ones, up to one past the page.
+        while len(matching) <= skip + INDEX_PAGE:
+            chunk = await queries.list_articles(session, limit=TAG_SCAN_CHUNK, offset=offset)
+            matching += [a for a in chunk if wanted in (t.lower() for t in a.tags or [])]
+            offset += TAG_SCAN_CHUNK
+            if len(chunk) < TAG_SCAN_CHUNK:
+                break
+    items = [{"article": a, "author": a.actor, "href": a.url} for a in matching[skip:skip + INDEX_PAGE]]
+    return render("index.html", articles=items, affiliated=[], heading=f"#{wanted}",
+                  pages=ListPages(number, len(matching) > skip + INDEX_PAGE), **_common(request))
+
+
+@dataclass(frozen=True)
+class ListPages:
+    """Where a page of a newest-first list is: its number, and whether older entries follow."""
+
+    number: int
+    has_older: bool
 
 
 @dataclass(frozen=True)
