@@ -11,6 +11,7 @@ from node.content import Draft
 from node.db import queries
 from node.db.models import Object
 from node.services.publish import publish_article
+from node.web.interact import LOOKUPS_PER_MINUTE, LookupLimiter
 from tests.fakes.remote import fake_remote
 from tests.support import free_port, make_settings, running_node
 
@@ -256,3 +257,28 @@ async def test_cookie_is_secure_on_an_https_site(tmp_path, http):
             status = response.status
     # Then the cookie is only ever sent back over https
     assert status == 303 and cookie["secure"] is True
+
+
+async def test_one_server_is_looked_up_at_most_thirty_times_a_minute(world, http):
+    """The 31st lookup of the same server within a minute is refused with 429; it fetched nothing."""
+    # Given a node whose form already looked up alice's server thirty times this minute
+    node, remote, article, handle = world
+    for _ in range(LOOKUPS_PER_MINUTE):
+        assert (await submit(http, node, handle, article))[0] == 303
+    lookups = sum(1 for path in remote.gets if path.startswith("/.well-known/webfinger"))
+    # When one more reader names the same server
+    status, location, _, body = await submit(http, node, handle, article)
+    # Then they are asked to wait, and the server is not asked again
+    assert (status, location) == (429, None)
+    assert "try again in a minute" in body
+    assert sum(1 for path in remote.gets if path.startswith("/.well-known/webfinger")) == lookups
+
+
+def test_the_lookup_limit_slides_with_time():
+    """A host refused at the limit is allowed again once its oldest lookup is a window old."""
+    now = [0.0]
+    limiter = LookupLimiter(limit=2, window=60, clock=lambda: now[0])
+    assert [limiter.allow("a.example") for _ in range(3)] == [True, True, False]
+    assert limiter.allow("b.example") is True  # other servers are counted apart
+    now[0] = 60.5
+    assert limiter.allow("a.example") is True

@@ -10,12 +10,17 @@ and remembers the handle in the reader's own cookie.
 
 Only objects this node holds and shows publicly can be the target, so the form
 is no open redirect to arbitrary URIs; the reader's server URL must be http(s).
+Nor can the form be used to make this node hammer a server: each server is
+looked up at most ``LOOKUPS_PER_MINUTE`` times a minute (429 past that).
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass
+from typing import Callable
 from urllib.parse import quote, unquote, urlsplit
 
 from aiohttp import web
@@ -39,6 +44,7 @@ MAX_HANDLE = 320
 MAX_TEMPLATE = 2048
 PUBLIC = ("public", "unlisted")
 NO_STORE = {"Cache-Control": "private, no-store"}
+LOOKUPS_PER_MINUTE = 30  # WebFinger lookups of one server through this form
 
 
 class InteractError(Exception):
@@ -59,6 +65,33 @@ class Handle:
 
     def __str__(self) -> str:
         return f"@{self.user}@{self.host}"
+
+
+class LookupLimiter:
+    """At most ``limit`` lookups of one host in any ``window`` seconds (a sliding window per host)."""
+
+    def __init__(self, limit: int = LOOKUPS_PER_MINUTE, window: float = 60.0, *,
+                 clock: Callable[[], float] = time.monotonic, hosts: int = 10_000) -> None:
+        self.limit, self.window, self.clock, self.hosts = limit, window, clock, hosts
+        self._recent: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def allow(self, host: str) -> bool:
+        """Count a lookup of ``host`` now, unless it would pass the limit (then False)."""
+        now = self.clock()
+        times = self._recent.pop(host, None) or deque()
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        allowed = len(times) < self.limit
+        if allowed:
+            times.append(now)
+        if times:
+            self._recent[host] = times  # most recent last; the oldest hosts are forgotten first
+            while len(self._recent) > self.hosts:
+                self._recent.popitem(last=False)
+        return allowed
+
+
+LIMITER = web.AppKey("interact_lookup_limiter", LookupLimiter)
 
 
 def parse_handle(text: str) -> Handle:
@@ -197,6 +230,9 @@ async def interact_submit(request: web.Request) -> web.Response:
         if handle.host == node.settings.host:
             raise InteractError(f"{handle.host} is this site, which has no accounts to reply from. "
                                 f"Type the handle of your account on your own server.")
+        if not request.app[LIMITER].allow(handle.host):
+            raise InteractError(f"Too many people asked us to look up {handle.host} in the last minute. "
+                                f"Please try again in a minute.", 429)
         url = fill_template(await subscribe_template(node, handle), target.ap_id)
     except InteractError as exc:
         return _form(request, target=target, uri=uri if target else "", handle=typed[:MAX_HANDLE],

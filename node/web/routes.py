@@ -11,6 +11,7 @@ from node.web import ap, discovery, inbox, interact, pages
 
 def add_routes(app: web.Application) -> None:
     """Register every route of the node on ``app``."""
+    app[interact.LIMITER] = interact.LookupLimiter()
     app.router.add_routes([
         web.get("/", pages.index),
         web.get("/.well-known/webfinger", discovery.webfinger),
