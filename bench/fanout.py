@@ -13,7 +13,16 @@ Each run (``--repeat``, 3 by default, median reported):
 3. publishes one article and times publish → every row recorded ``delivered`` by a
    ``DeliveryWorker`` running in this process (no web server), against a sink in a
    separate process on 127.0.0.1 that answers 202 and counts requests per path;
-4. prints deliveries/s, the raw rate, their ratio and the peak RSS of this process.
+   the node signs in its signing processes (``signing_processes``, default one per
+   core), started before the clock as ``fednode serve``/``worker`` start them;
+4. prints deliveries/s, the raw rate, their ratio and the peak RSS of this process
+   (and of one signing process).
+
+The sink stands for 1,000 remote machines but runs on the same cores as the node,
+so it is a minimal asyncio.Protocol HTTP/1.1 responder (request line, headers,
+Content-Length, keep-alive) that costs a few hundredths of a millisecond a request,
+where aiohttp's server cost more than the node's client.  Nothing on the node's side
+is simplified: real aiohttp client, real signatures, the real database ledger.
 
 All hosts live on 127.0.0.1, and the node keys hosts by host name, so every row
 would count as the same host "127.0.0.1" for the per-host limit.  The benchmark
@@ -25,6 +34,9 @@ see 1,000 hosts as in real life, while the requests all go to paths on the one s
 the node's own ``Fetcher.post`` and signer without any database work, and the bare
 minimum (a raw key operation and an aiohttp POST, nothing else).  ``--processes N``
 runs N - 1 more delivery workers in their own processes on the same database.
+``--verbose`` prints, per run, the time of each phase, the CPU used by this process, the
+signing processes and the sink, and how busy the whole machine was meanwhile (other
+work on the same cores lowers the ratio; a machine that is 100 % busy says so).
 Not a pass/fail test: it prints figures for docs/performance.md.
 """
 
@@ -83,29 +95,99 @@ class RawSigner:
 
 # --- the sink, in its own process ----------------------------------------------------------------------
 
-def run_sink(port: int, ready) -> None:
-    """A tiny aiohttp app on 127.0.0.1:port: 202 to every POST, counts per path; GET /_stats reports."""
-    from collections import Counter
+class SinkProtocol(asyncio.Protocol):
+    """One connection to the sink: a minimal HTTP/1.1 server (request line, headers, Content-Length, keep-alive).
 
-    from aiohttp import web
+    The sink stands for 1,000 remote machines; on this benchmark's machine it shares the
+    node's cores, so it must cost as little as possible.  aiohttp's server spent more CPU
+    per request than the node's client did; this one parses only what it needs.
+    ``POST <path>`` is counted per path and answered 202; ``GET /_stats`` reports the counts.
+    """
+
+    def __init__(self, counts) -> None:
+        self.counts = counts
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def connection_lost(self, exc) -> None:
+        self.transport = None
+
+    def eof_received(self):
+        return False
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        buffer += data
+        while True:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(buffer[:end]).decode("latin-1").split("\r\n")
+            method, _, rest = head[0].partition(" ")
+            target = rest.rpartition(" ")[0]
+            length, close = 0, False
+            for line in head[1:]:
+                name, _, value = line.partition(":")
+                name = name.strip().lower()
+                if name == "content-length":
+                    length = int(value)
+                elif name == "connection" and value.strip().lower() == "close":
+                    close = True
+                elif name == "transfer-encoding":
+                    self.answer(b"501 Not Implemented", b"", close=True)
+                    return
+            if len(buffer) < end + 4 + length:
+                return  # the rest of the body is still on its way
+            del buffer[:end + 4 + length]
+            if method == "POST":
+                self.counts[target.partition("?")[0]] += 1
+                self.answer(b"202 Accepted", b"", close)
+            elif method == "GET" and target.startswith("/_stats"):
+                import json
+
+                counts = self.counts
+                report = {"requests": sum(counts.values()), "paths": len(counts),
+                          "max_per_path": max(counts.values(), default=0)}
+                if "reset=1" in target:
+                    counts.clear()
+                self.answer(b"200 OK", json.dumps(report).encode(), close, b"application/json")
+            else:
+                self.answer(b"404 Not Found", b"", close)
+            if close or self.transport is None:
+                return
+
+    def answer(self, status: bytes, body: bytes, close: bool, content_type: bytes = b"") -> None:
+        if self.transport is None:
+            return
+        head = b"HTTP/1.1 " + status + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n"
+        if content_type:
+            head += b"Content-Type: " + content_type + b"\r\n"
+        if close:
+            head += b"Connection: close\r\n"
+        self.transport.write(head + b"\r\n" + body)
+        if close:
+            self.transport.close()
+            self.transport = None
+
+
+def run_sink(port: int, ready) -> None:
+    """The sink on 127.0.0.1:port, in its own process: 202 to every POST, counted per path."""
+    import asyncio
+    from collections import Counter
 
     counts: Counter = Counter()
 
-    async def post(request: web.Request) -> web.Response:
-        await request.read()
-        counts[request.path] += 1
-        return web.Response(status=202)
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: SinkProtocol(counts), "127.0.0.1", port, backlog=1024)
+        ready.set()
+        async with server:
+            await server.serve_forever()
 
-    async def stats(request: web.Request) -> web.Response:
-        report = {"requests": sum(counts.values()), "paths": len(counts), "max_per_path": max(counts.values(), default=0)}
-        if request.query.get("reset"):
-            counts.clear()
-        return web.json_response(report)
-
-    app = web.Application()
-    app.router.add_get("/_stats", stats)
-    app.router.add_post("/{tail:.*}", post)
-    web.run_app(app, host="127.0.0.1", port=port, print=lambda *_: ready.set(), access_log=None)
+    asyncio.run(serve())
 
 
 def free_port() -> int:
@@ -125,7 +207,7 @@ async def sink_stats(sink: str) -> dict:
 
 # --- the node side -------------------------------------------------------------------------------------
 
-async def prepare(folder: Path, sink: str, followers: int, hosts: int):
+async def prepare(folder: Path, sink: str, followers: int, hosts: int, signing_processes: int):
     """A migrated node with ``followers`` accepted remote followers of the site on ``hosts`` hosts."""
     from sqlalchemy import insert, select
 
@@ -137,7 +219,7 @@ async def prepare(folder: Path, sink: str, followers: int, hosts: int):
     settings = load(config_file=None, environ={}, read_default_file=False, overrides={
         "base_url": "http://127.0.0.1:9", "database_url": f"sqlite+aiosqlite:///{folder / 'bench.db'}",
         "keys_dir": str(folder / "keys"), "allow_http": True, "allow_private_network": True,
-        "log_level": "WARNING",
+        "log_level": "WARNING", "signing_processes": signing_processes,
     })
     node = await open_node(settings)
     async with node.sessions.begin() as session:
@@ -169,6 +251,14 @@ async def publish_and_deliver(node, args) -> tuple[int, float, float]:
 
     worker = DeliveryWorker(node, concurrency=args.concurrency, per_host=args.per_host,
                             lease_seconds=node.settings.delivery_lease_seconds)
+    commits = []  # rows per ledger transaction (the worker's group commits)
+    record = worker._record
+
+    async def counting_record(rows, results, connection=None):
+        commits.append(len(rows))
+        await record(rows, results, connection)
+
+    worker._record = counting_record
     body = "A benchmark article.\n\n" + "Some words to make the article a typical size. " * 12
     start, cpu = time.perf_counter(), time.process_time()
     async with node.sessions.begin() as session:
@@ -190,7 +280,8 @@ async def publish_and_deliver(node, args) -> tuple[int, float, float]:
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     if args.verbose:
         print(f"  publish + queue {queued - start:.3f} s, delivering {elapsed - (queued - start):.3f} s; "
-              f"CPU of this process {cpu:.3f} s", file=sys.stderr)
+              f"CPU of this process {cpu:.3f} s; {len(commits)} ledger transactions "
+              f"({sum(commits) / max(len(commits), 1):.1f} rows each)", file=sys.stderr)
     async with node.sessions() as session:
         counts = await queries.count_deliveries_by_status(session)
     if counts != {"delivered": rows}:
@@ -208,9 +299,12 @@ def run_worker_process(database: str, keys: str, args_dict: dict, ready, go, don
         settings = load(config_file=None, environ={}, read_default_file=False, overrides={
             "base_url": "http://127.0.0.1:9", "database_url": database, "keys_dir": keys,
             "allow_http": True, "allow_private_network": True, "log_level": "WARNING",
+            "signing_processes": args_dict["signing_processes"],
         })
         node = await open_node(settings, migrate=False)
         worker = DeliveryWorker(node, concurrency=args_dict["concurrency"], per_host=args_dict["per_host"])
+        if node.fetcher.sign_pool is not None:
+            await node.fetcher.sign_pool.start()
         ready.set()
         await asyncio.get_running_loop().run_in_executor(None, go.wait)
         idle = 0
@@ -249,7 +343,7 @@ async def fetcher_posts(args, node, rows: int) -> float:
     """POSTs per second through the node's own ``Fetcher.post`` and signer, with no database work."""
     from node.federation.signing import signer_for
 
-    signer = signer_for(node.settings, node.settings.default_author)
+    signer = signer_for(node.settings, node.settings.default_author, node.fetcher.sign_pool)
     payload = b"x" * 1500
     limit = asyncio.Semaphore(args.concurrency)
 
@@ -268,22 +362,43 @@ async def one_run(args, raw: RawSigner) -> dict:
     """One fan-out on a fresh database (and, with --floor, the two baselines on the same sink)."""
     folder = Path(tempfile.mkdtemp(prefix="fednode-bench-"))
     try:
-        node = await prepare(folder, args.sink, args.followers, args.hosts)
+        node = await prepare(folder, args.sink, args.followers, args.hosts, args.signing_processes)
         helpers = start_helpers(args, node.settings)
-        if args.sign_inline:
-            node.fetcher.sign_executor.shutdown()
-            node.fetcher.sign_executor = None  # sign on the event loop instead of in threads
+        pool = node.fetcher.sign_pool
+        if pool is not None:
+            await pool.start()  # as `fednode serve` and `fednode worker` do when their delivery worker starts
         try:
             before = raw.rate(args.sign_seconds / 2)
-            profiler = cProfile.Profile() if args.profile else None
+            # Timed by this thread's CPU, not the wall clock: on a busy machine the wall clock
+            # mostly measures waiting for a core.
+            profiler = cProfile.Profile(time.thread_time) if args.profile else None
+            others = {"signing processes": pool.pids if pool is not None else [], "sink": [args.sink_pid]}
+            others_before = {name: cpu_seconds_of(pids) for name, pids in others.items()}
+            pool_before = (pool.signed, pool.batches) if pool is not None else (0, 0)
+            machine_before = machine_cpu()
             if profiler:
                 profiler.enable()
             rows, elapsed, cpu = await publish_and_deliver(node, args)
             if profiler:
                 profiler.disable()
                 pstats.Stats(profiler).sort_stats(args.sort).print_stats(40)
+                if args.profile_file:
+                    profiler.dump_stats(args.profile_file)
+            if args.verbose:
+                busy, idle = (after - before for after, before in zip(machine_cpu(), machine_before))
+                print(f"  the whole machine meanwhile: {busy:.3f} CPU-seconds busy, {idle:.3f} idle "
+                      f"({busy / max(busy + idle, 1e-9):.0%} of its {os.cpu_count()} CPUs)", file=sys.stderr)
+                if pool is not None:
+                    signed, batches = pool.signed - pool_before[0], pool.batches - pool_before[1]
+                    print(f"  signing processes: {signed} signatures in {batches} batches "
+                          f"({signed / max(batches, 1):.1f} each)", file=sys.stderr)
+                for name, pids in others.items():
+                    used = cpu_seconds_of(pids) - others_before[name]
+                    print(f"  CPU of the {name}: {used:.3f} s ({used / rows * 1000:.3f} ms per delivery)",
+                          file=sys.stderr)
             after = raw.rate(args.sign_seconds / 2)
             stats = await sink_stats(args.sink)
+            pool_rss = [peak_rss_of(pid) for pid in pool.pids] if pool is not None else []
             baselines = {}
             if args.floor:
                 baselines["fetcher_post_per_s"] = await fetcher_posts(args, node, rows)
@@ -301,6 +416,8 @@ async def one_run(args, raw: RawSigner) -> dict:
     result = {"rows": rows, "seconds": round(elapsed, 3), "deliveries_per_s": round(rows / elapsed, 1),
               "cpu_ms_per_delivery": round(cpu / rows * 1000, 3), "raw_sign_per_s": round(sign_rate, 1),
               "ratio": round(rows / elapsed / sign_rate, 3)}
+    if pool_rss:
+        result["signing_process_peak_rss_mb"] = max(pool_rss)
     for name, per_second in baselines.items():
         result[name] = round(per_second, 1)
         result[name.replace("per_s", "ratio")] = round(per_second / sign_rate, 3)
@@ -319,7 +436,8 @@ def start_helpers(args, settings) -> list:
         ready, done = context.Event(), context.Event()
         helper = context.Process(target=run_worker_process, daemon=True, args=(
             settings.database_url, settings.keys_dir,
-            {"concurrency": args.concurrency, "per_host": args.per_host, "claim": args.claim}, ready, args.go, done))
+            {"concurrency": args.concurrency, "per_host": args.per_host, "claim": args.claim,
+             "signing_processes": args.signing_processes}, ready, args.go, done))
         helper.start()
         if not ready.wait(60):
             raise SystemExit("a worker process did not start")
@@ -328,12 +446,44 @@ def start_helpers(args, settings) -> list:
     return helpers
 
 
+def machine_cpu() -> tuple[float, float]:
+    """(busy, idle) CPU seconds of the whole machine since boot (from /proc/stat; Linux only)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK"), idle / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds_of(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes (from /proc; Linux only)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_of(pid: int) -> float:
+    """Peak resident set size of another process of ours, in MB (VmHWM; 0 if unknown)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
 def peak_rss_mb() -> float:
     """Peak resident set size of this process, in MB (ru_maxrss is in KiB on Linux)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:
+    from node.federation.signpool import auto_processes
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--followers", type=int, default=10_000)
     parser.add_argument("--hosts", type=int, default=1_000)
@@ -344,13 +494,19 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1,
                         help="delivery workers in all: this process plus N - 1 more on the same database")
     parser.add_argument("--sign-seconds", type=float, default=2.0, help="time spent measuring the raw rate per run")
-    parser.add_argument("--sign-inline", action="store_true", help="sign on the event loop instead of in threads")
+    parser.add_argument("--signing-processes", type=int, default=-1,
+                        help="the signing_processes setting (default -1: one per CPU core, at most 4)")
+    parser.add_argument("--sign-inline", action="store_true",
+                        help="sign on the event loop, no signing processes (same as --signing-processes 0)")
     parser.add_argument("--floor", action="store_true",
                         help="also measure Fetcher.post alone and a bare sign + POST on the same sink")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the delivery phase")
     parser.add_argument("--sort", default="cumulative", help="cProfile sort key with --profile (e.g. tottime)")
+    parser.add_argument("--profile-file", default=None, help="with --profile, also write the raw profile here")
     parser.add_argument("--verbose", action="store_true", help="print the time of each phase")
     args = parser.parse_args()
+    if args.sign_inline:
+        args.signing_processes = 0
 
     port = free_port()
     args.sink = f"http://127.0.0.1:{port}"
@@ -358,6 +514,7 @@ def main() -> None:
     ready = context.Event()
     sink = context.Process(target=run_sink, args=(port, ready), daemon=True)
     sink.start()
+    args.sink_pid = sink.pid
     raw = RawSigner()
     try:
         if not ready.wait(30):
@@ -377,8 +534,11 @@ def main() -> None:
         "cpu_ms_per_delivery": median["cpu_ms_per_delivery"], "peak_rss_mb": round(peak_rss_mb(), 1),
         "cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
         "concurrency": args.concurrency, "per_host": args.per_host, "worker_processes": args.processes,
-        "signing": "event loop" if args.sign_inline else "thread pool (as open_node sets it up)",
+        "signing": ("event loop" if args.signing_processes == 0 else
+                    f"{auto_processes(args.signing_processes)} signing process(es) (node.federation.signpool)"),
     }
+    if "signing_process_peak_rss_mb" in median:
+        summary["signing_process_peak_rss_mb"] = median["signing_process_peak_rss_mb"]
     if args.floor:
         summary["fetcher_post_ratio"] = median["fetcher_post_ratio"]
         summary["floor_ratio"] = median["floor_ratio"]

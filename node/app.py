@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import AsyncIterator
 
@@ -21,6 +20,7 @@ from node.federation.fetch import Fetcher, FetchPolicy
 from node.federation.inbox import Inbox
 from node.federation.processor import Processor
 from node.federation.signing import instance_signer
+from node.federation.signpool import SignPool, auto_processes
 from node.services.setup import ensure_site
 from node.urls import Urls
 
@@ -46,15 +46,14 @@ class Node:
 
     async def close(self) -> None:
         """Stop the background work and release the HTTP client and the database connections."""
+        await self.inbox.writer.close()  # requests already accepted get their commit
         if self.delivery is not None:
             await self.delivery.stop()
         if self.processor is not None:
             await self.processor.stop()
         if self.crawler is not None:
             await self.crawler.stop()
-        await self.fetcher.close()
-        if self.fetcher.sign_executor is not None:
-            self.fetcher.sign_executor.shutdown(wait=False, cancel_futures=True)
+        await self.fetcher.close()  # and with it the signing processes (fetcher.sign_pool)
         await self.engine.dispose()
 
     async def start_delivery(self) -> "DeliveryWorker":
@@ -94,10 +93,12 @@ async def open_node(settings: Settings, *, migrate: bool = True) -> Node:
     sessions = make_sessionmaker(engine)
     async with sessions.begin() as session:
         await ensure_site(session, settings)
+    # RSA signing holds the GIL: signing processes (started on first use) keep it off the event loop.
+    processes = auto_processes(settings.signing_processes)
+    sign_pool = SignPool(settings.keys_dir, processes) if processes > 0 else None
     fetcher = Fetcher(
-        fetch_policy(settings), signer=instance_signer(settings), user_agent=f"Fednode/{__version__} (+{settings.base}/)",
-        # RSA signing releases the GIL: two threads sign on both cores while the loop does I/O.
-        sign_executor=ThreadPoolExecutor(max_workers=2, thread_name_prefix="fednode-sign"),
+        fetch_policy(settings), signer=instance_signer(settings, sign_pool),
+        user_agent=f"Fednode/{__version__} (+{settings.base}/)", sign_pool=sign_pool,
     )
     resolver = KeyResolver(fetcher, sessions, local_host=settings.host)
     inbox = Inbox(sessions, resolver, blocked_domains=settings.blocked_domains)

@@ -70,6 +70,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("delivery_per_host", int, 4, "How many deliveries are sent at the same time to one server."),
     Setting("delivery_lease_seconds", int, 120,
             "How long a worker holds the deliveries it claimed; a crashed worker's claims are retried after this."),
+    Setting("signing_processes", int, -1,
+            "Processes that sign outgoing requests: -1 = one per CPU core (at most 4), 0 = sign in the node's own process."),
     Setting("max_body_bytes", int, 1024 * 1024, "Largest inbox request body accepted, in bytes (larger gets 413)."),
     Setting("blocked_domains", list, [], "Domains whose requests are refused with 403 and never fetched."),
     Setting("log_level", str, "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
@@ -100,6 +102,7 @@ class Settings:
     delivery_concurrency: int
     delivery_per_host: int
     delivery_lease_seconds: int
+    signing_processes: int
     max_body_bytes: int
     blocked_domains: list = field(default_factory=list)
     log_level: str = "INFO"
@@ -230,6 +233,8 @@ def problems(settings: Settings) -> list[str]:
     for name in ("delivery_concurrency", "delivery_per_host", "delivery_lease_seconds"):
         if getattr(settings, name) < 1:
             found.append(f"{name}: must be at least 1")
+    if settings.signing_processes < -1:
+        found.append("signing_processes: must be -1 (one per CPU core), 0 (none) or a number of processes")
     if settings.max_body_bytes < 1024:
         found.append("max_body_bytes: must be at least 1024")
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):

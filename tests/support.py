@@ -28,7 +28,10 @@ def make_settings(folder: Path, port: int | None = None, **overrides) -> Setting
     """Settings for a node living in ``folder``, reachable at http://127.0.0.1:<port>.
 
     Tests run on loopback over plain http, so they turn on allow_http and
-    allow_private_network explicitly (never the defaults).
+    allow_private_network explicitly (never the defaults).  They sign in the
+    node's own process (``signing_processes=0``): starting signing processes for
+    every node would cost seconds per test file.  Tests of signing and delivery
+    that must exercise the pool pass ``signing_processes`` themselves.
     """
     port = port or free_port()
     values = {
@@ -38,6 +41,7 @@ def make_settings(folder: Path, port: int | None = None, **overrides) -> Setting
         "keys_dir": str(folder / "keys"),
         "allow_http": True,
         "allow_private_network": True,
+        "signing_processes": 0,
     }
     values.update(overrides)
     return load(config_file=None, environ={}, overrides=values, read_default_file=False)

@@ -2,16 +2,19 @@
 
 The database is prepared in this process (300 followers, each with its own inbox
 on one slow sink on 127.0.0.1, and three published articles: 900 deliveries),
-then a real ``python -m node serve`` subprocess delivers them.  It is killed
-with SIGKILL once part of the fan-out has arrived and started again; the sink
-must then have every (inbox, activity) pair, duplicates only for the requests
-that were in flight at the kill, and the ledger must end with every row delivered.
+then a real ``python -m node serve`` subprocess delivers them, signing in two
+signing processes.  It is killed with SIGKILL once part of the fan-out has
+arrived and started again; the sink must then have every (inbox, activity) pair,
+duplicates only for the requests that were in flight at the kill, and the ledger
+must end with every row delivered.  The killed servers' signing processes must
+not outlive them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -77,7 +80,7 @@ def start_server(settings, folder: Path, log_name: str) -> subprocess.Popen:
              "--listen-port", str(settings.listen_port), "--database-url", settings.database_url,
              "--keys-dir", settings.keys_dir, "--allow-http", "--allow-private-network",
              "--delivery-lease-seconds", "2", "--delivery-concurrency", str(CONCURRENCY),
-             "--delivery-per-host", str(CONCURRENCY), "--log-level", "WARNING"],
+             "--delivery-per-host", str(CONCURRENCY), "--signing-processes", "2", "--log-level", "WARNING"],
             cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
     finally:
@@ -114,10 +117,12 @@ async def test_sigkill_in_the_middle_of_a_fan_out_loses_nothing(tmp_path):
         paths, activity_ids = await prepare(settings, sink.base)
         expected = {(path, activity) for path in paths for activity in activity_ids}
         processes: list[subprocess.Popen] = []
+        signers: set[int] = set()  # the servers' signing processes
         try:
             # When the server delivers part of the fan-out and is killed with SIGKILL
             processes.append(start_server(settings, tmp_path, "first.log"))
             await wait_until(lambda: len(sink.received) >= len(expected) // 3, 30, "the first third")
+            signers |= set(signing_processes_of(processes[0].pid))
             processes[0].send_signal(signal.SIGKILL)
             processes[0].wait(timeout=10)
             await asyncio.sleep(SINK_DELAY * 2)  # requests the dead server had sent finish arriving
@@ -126,11 +131,15 @@ async def test_sigkill_in_the_middle_of_a_fan_out_loses_nothing(tmp_path):
             processes.append(start_server(settings, tmp_path, "second.log"))
             await wait_until(lambda: expected <= set(pairs(sink)), 30, "every pair to arrive")
             await wait_until_ledger_settles(settings)
+            signers |= set(signing_processes_of(processes[1].pid))
         finally:
             for process in processes:
                 if process.poll() is None:
                     process.kill()
                     process.wait(timeout=10)
+        # Then both servers signed in signing processes, and none outlived its server
+        assert len(signers) == 4, signers
+        await wait_until(lambda: not any(map(is_alive, signers)), 10, "the signing processes to exit", 0.05)
         # Then the kill really came in the middle
         assert 0 < at_kill < len(expected)
         # And every (inbox, activity) pair arrived, nothing else did
@@ -141,6 +150,32 @@ async def test_sigkill_in_the_middle_of_a_fan_out_loses_nothing(tmp_path):
         assert duplicates <= CONCURRENCY, f"{duplicates} duplicates"
         # And the ledger ends with every row delivered and no lease left
         assert await ledger(settings) == {"delivered": len(expected), "leased": 0}
+
+
+def signing_processes_of(pid: int) -> list[int]:
+    """The running signing processes (node.federation.signpool) whose parent is ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = re.search(r"^PPid:\s+(\d+)", status, re.MULTILINE)
+        if parent and int(parent.group(1)) == pid and b"node.federation.signpool" in cmdline and is_alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def is_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not exited (a zombie has exited)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def pairs(sink) -> list[tuple[str, str]]:

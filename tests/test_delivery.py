@@ -52,6 +52,13 @@ async def quiet(tmp_path):
 
 
 @pytest.fixture
+async def pooled(tmp_path):
+    """Like ``quiet``, but signing in two signing processes, as in production (tests default to none)."""
+    async with running_node(make_settings(tmp_path, run_worker=False, signing_processes=2)) as running:
+        yield running
+
+
+@pytest.fixture
 async def remote():
     async with fake_remote() as server:
         yield server
@@ -525,37 +532,38 @@ async def test_a_row_whose_lease_ran_out_while_waiting_is_left_to_its_new_owner(
     assert (rows[actors[2].inbox].attempts, rows[actors[2].inbox].lease_owner) == (0, other.token)
 
 
-async def test_every_delivery_verifies_and_is_signed_like_mastodon(quiet, remote):
+async def test_every_delivery_verifies_and_is_signed_like_mastodon(pooled, remote):
     """The receiver verifies each request with our own verifier; draft-cavage covers the five headers."""
     # Given two followers with their own inboxes on a server that verifies signatures
     remote.verify_posts = True
     actors = [own_inbox_actor(remote, name) for name in ("alice", "bob")]
-    await add_followers(quiet.node, *actors)
-    await publish(quiet.node)
-    # When the worker delivers
-    await worker_for(quiet.node).run_once()
+    await add_followers(pooled.node, *actors)
+    await publish(pooled.node)
+    # When the worker delivers, signing in the signing processes
+    await worker_for(pooled.node).run_once()
     # Then both requests verified, signed by the author, over the headers Mastodon signs
-    assert [r.status for r in await deliveries(quiet.node)] == ["delivered", "delivered"]
-    assert remote.verified_signers == [quiet.url("/actors/editor#main-key")] * 2
+    assert [r.status for r in await deliveries(pooled.node)] == ["delivered", "delivered"]
+    assert remote.verified_signers == [pooled.url("/actors/editor#main-key")] * 2
+    assert pooled.node.fetcher.sign_pool.signed == 2
     for request in remote.received:
         signature = request["headers"]["Signature"]
         assert 'headers="(request-target) host date digest content-type"' in signature
         assert 'algorithm="rsa-sha256"' in signature
 
 
-async def test_each_attempt_is_signed_afresh(quiet, remote):
+async def test_each_attempt_is_signed_afresh(pooled, remote):
     """A retried delivery carries a new Date and Signature (nothing signed is stored), and still verifies."""
     # Given a verifying inbox that fails the first attempt
     remote.verify_posts = True
     alice = own_inbox_actor(remote, "alice")
-    await add_followers(quiet.node, alice)
+    await add_followers(pooled.node, alice)
     remote.script("/users/alice/inbox", 500, 202)
-    await publish(quiet.node)
-    worker = worker_for(quiet.node)
-    # When the row is attempted twice, more than a second apart
+    await publish(pooled.node)
+    worker = worker_for(pooled.node)
+    # When the row is attempted twice, more than a second apart (signed in the signing processes)
     await worker.run_once()
     await asyncio.sleep(1.1)  # Date has a resolution of one second
-    await make_due(quiet.node)
+    await make_due(pooled.node)
     await worker.run_once()
     # Then the two requests had different dates and signatures, and both verified
     first, second = remote.received
@@ -563,6 +571,7 @@ async def test_each_attempt_is_signed_afresh(quiet, remote):
     assert first["headers"]["Date"] != second["headers"]["Date"]
     assert first["headers"]["Signature"] != second["headers"]["Signature"]
     assert len(remote.verified_signers) == 2
+    assert pooled.node.fetcher.sign_pool.signed == 2
 
 
 async def test_per_host_concurrency_never_exceeds_the_limit(quiet, remote):

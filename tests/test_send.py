@@ -10,16 +10,29 @@ from node.errors import BlockedAddress
 from node.federation.fetch import Fetcher, FetchPolicy
 from node.federation.signing import signer_for
 from tests.fakes.remote import fake_remote
+from tests.support import make_settings
 
 BODY = json.dumps({"type": "Create", "id": "http://x/1"}).encode()
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """A node that signs in two signing processes, as in production (tests default to none)."""
+    return make_settings(tmp_path, signing_processes=2)
+
+
+def pooled_signer(node, username: str):
+    """The actor's signer using the node's signing processes, as the delivery worker makes it."""
+    return signer_for(node.settings, username, node.node.fetcher.sign_pool)
 
 
 async def test_delivery_is_signed_like_mastodon_and_verifies(node):
     """A POST carries a draft-cavage rsa-sha256 signature over the five headers Mastodon signs."""
     async with fake_remote() as remote:
         remote.verify_posts = True
-        posted = await node.node.fetcher.post(remote.base + "/inbox", BODY, signer_for(node.settings, "forum"))
+        posted = await node.node.fetcher.post(remote.base + "/inbox", BODY, pooled_signer(node, "forum"))
         assert posted.status == 202, posted.excerpt
+        assert node.node.fetcher.sign_pool.signed == 1  # a signing process made the signature
         signature = remote.received[0]["headers"]["Signature"]
         assert 'algorithm="rsa-sha256"' in signature
         assert 'headers="(request-target) host date digest content-type"' in signature
@@ -32,10 +45,11 @@ async def test_host_refusing_cavage_gets_rfc9421_and_is_remembered(node):
     async with fake_remote() as remote:
         remote.verify_posts = True
         remote.accepted_schemes = frozenset({"rfc9421"})
-        signer = signer_for(node.settings, "forum")
+        signer = pooled_signer(node, "forum")
         first = await node.node.fetcher.post(remote.base + "/inbox", BODY, signer)
         second = await node.node.fetcher.post(remote.base + "/inbox", BODY, signer)
         assert (first.status, first.scheme) == (202, "rfc9421")
+        assert node.node.fetcher.sign_pool.signed == 3  # cavage (refused), then RFC 9421 twice
         assert (second.status, second.scheme) == (202, "rfc9421")
         assert len(remote.received) == 2
         assert all("Signature-Input" in r["headers"] for r in remote.received)
@@ -46,7 +60,7 @@ async def test_a_host_refusing_both_schemes_gets_the_401_back(node):
     async with fake_remote() as remote:
         remote.verify_posts = True
         remote.accepted_schemes = frozenset()
-        posted = await node.node.fetcher.post(remote.base + "/inbox", BODY, signer_for(node.settings, "forum"))
+        posted = await node.node.fetcher.post(remote.base + "/inbox", BODY, pooled_signer(node, "forum"))
         assert posted.status == 401
 
 

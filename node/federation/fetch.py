@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import socket
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -34,6 +35,7 @@ from yarl import URL
 
 from node.errors import (BadContentType, BadStatus, BlockedAddress, FetchError, Gone, InvalidDocument, NotFound,
                          OriginMismatch, ResponseTooLarge, TooManyRedirects)
+from node.federation.httpsig import BodyDigests
 from node.federation.jsonlimits import loads_bounded, loads_object
 from node.federation.netguard import (IPAddress, InvalidURL, canonical_url, ip_literal, is_numeric_host,
                                       is_public_address, normalize_host, same_origin, same_url)
@@ -43,6 +45,13 @@ CAVAGE = "cavage"
 RFC9421 = "rfc9421"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
+# Delivery targets that passed ``_check_url``, kept this long: a fan-out posts to the same
+# inboxes over and over, and the check depends only on the URL and the policy.
+TARGET_TTL = 60.0
+MAX_TARGETS = 4096
+# A POST signed ahead of time (``sign_post``) is signed again when it waited longer than
+# this to be sent: a signature's Date must stay close to when the request goes out.
+PRESIGNED_MAX_AGE = 10.0
 T = TypeVar("T")
 
 AddressCheck = Callable[[str, IPAddress], bool]
@@ -64,7 +73,12 @@ class FetchPolicy:
 
 
 class Signer(Protocol):
-    """Signs one outgoing request; implemented with the instance actor's key elsewhere."""
+    """Signs one outgoing request; implemented with the instance actor's key elsewhere.
+
+    A signer may also have ``async sign_async(method, url, headers, body, scheme, *,
+    digests)`` (``ActorSigner`` has, to sign in a signing process); the Fetcher then
+    awaits that instead of calling ``sign`` on the event loop.
+    """
 
     def sign(self, method: str, url: str, headers: dict[str, str], body: bytes | None,
              scheme: str) -> dict[str, str]:
@@ -114,6 +128,16 @@ class Posted:
     retry_after: str | None = None
     scheme: str | None = None  # the signature scheme of the request that got this answer
     excerpt: str = ""  # the start of the body, for the delivery log
+
+
+@dataclass(frozen=True)
+class SignedPost:
+    """The headers of a POST signed ahead of sending (``Fetcher.sign_post``)."""
+
+    url: str
+    scheme: str
+    headers: dict[str, str]
+    signed_at: float  # time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -188,9 +212,11 @@ class Fetcher:
 
     def __init__(self, policy: FetchPolicy, *, signer: Signer | None = None, user_agent: str = "Fednode/0.1",
                  scheme_memory: SchemeMemory | None = None, resolver: AbstractResolver | None = None,
-                 is_allowed_address: AddressCheck | None = None, sign_executor: Any = None) -> None:
+                 is_allowed_address: AddressCheck | None = None, sign_pool: Any = None) -> None:
         self.policy = policy
-        self.sign_executor = sign_executor  # an Executor for signing POSTs off the event loop
+        # The signing processes (node.federation.signpool.SignPool) the signers use; the
+        # Fetcher owns it and shuts it down in ``close``.
+        self.sign_pool = sign_pool
         self.signer = signer
         self.user_agent = user_agent
         self.scheme_memory = scheme_memory if scheme_memory is not None else SchemeMemory()
@@ -200,9 +226,12 @@ class Fetcher:
         self._session: aiohttp.ClientSession | None = None
         self._resolver: GuardedResolver | None = None
         self._inflight: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+        # url -> (parsed URL, its text as sent and signed, authority, expiry, the policy it was checked under)
+        self._targets: dict[str, tuple[URL, str, str, float, FetchPolicy]] = {}
+        self._post_timeout: tuple[FetchPolicy, aiohttp.ClientTimeout] | None = None
 
     async def close(self) -> None:
-        """Cancel in-flight fetches and close the HTTP session."""
+        """Cancel in-flight fetches, close the HTTP session and stop the signing processes."""
         for task in list(self._inflight.values()):
             task.cancel()
         if self._session is not None:
@@ -211,6 +240,8 @@ class Fetcher:
         if self._resolver is not None and self._inner_resolver is None:
             await self._resolver.close()  # only the resolver we made; a caller's stays usable
         self._resolver = None
+        if self.sign_pool is not None:
+            await self.sign_pool.close()
 
     async def get(self, url: str, *, accept: str, signed: bool = True) -> Fetched:
         """GET ``url`` through the guard; a 200 with its raw body, or a FetchError subclass."""
@@ -284,25 +315,44 @@ class Fetcher:
         if not task.cancelled():
             task.exception()  # mark retrieved even when every waiter was cancelled
 
-    async def post(self, url: str, body: bytes, signer: Signer, *, content_type: str = ACTIVITY_JSON) -> Posted:
+    async def sign_post(self, url: str, body: bytes, signer: Signer, *, content_type: str = ACTIVITY_JSON,
+                        digests: BodyDigests | None = None) -> SignedPost:
+        """Sign a POST ahead of ``post``, with the scheme the host wants now (the URL is checked first).
+
+        The delivery worker signs while a row waits for a free slot, so that signing
+        time is not spent holding one.  Raises FetchError (BlockedAddress) as ``post`` would.
+        """
+        _, text, authority = self._post_target(url)
+        scheme = self.scheme_memory.preferred(authority)
+        headers = await self._post_headers(text, body, signer, scheme, content_type, digests)
+        return SignedPost(url, scheme, headers, time.monotonic())
+
+    async def post(self, url: str, body: bytes, signer: Signer, *, content_type: str = ACTIVITY_JSON,
+                   digests: BodyDigests | None = None, signed: SignedPost | None = None) -> Posted:
         """POST ``body`` signed by ``signer``; no redirects. Raises FetchError on network failure.
 
         Signs with the scheme remembered for the host (draft-cavage by default); on
         401 signs again once with the other scheme and remembers the one accepted.
+        ``digests`` are ``BodyDigests(body)`` when the caller sends the same body often;
+        ``signed`` are headers from ``sign_post``, used when still fresh and of the right
+        scheme (otherwise the request is signed anew).
         """
-        try:
-            target = URL(url)
-        except (ValueError, TypeError) as exc:
-            raise FetchError("invalid URL") from exc
-        self._check_url(target)
-        authority = target.host_port_subcomponent or ""
+        target, text, authority = self._post_target(url)
         first = self.scheme_memory.preferred(authority)
+        headers = None
+        if (signed is not None and signed.url == url and signed.scheme == first
+                and signed.headers.get("Content-Type") == content_type
+                and time.monotonic() - signed.signed_at < PRESIGNED_MAX_AGE):
+            headers = signed.headers
         try:
             async with asyncio.timeout(self.policy.total_timeout):
-                reply = await self._post_once(target, body, signer, first, content_type)
+                if headers is None:
+                    headers = await self._post_headers(text, body, signer, first, content_type, digests)
+                reply = await self._post_once(target, body, headers, first)
                 if reply.status == 401:
                     second = RFC9421 if first == CAVAGE else CAVAGE
-                    reply = await self._post_once(target, body, signer, second, content_type)
+                    headers = await self._post_headers(text, body, signer, second, content_type, digests)
+                    reply = await self._post_once(target, body, headers, second)
         except TimeoutError:
             raise FetchError(f"timed out posting to {url[:200]}") from None
         except aiohttp.ClientError as exc:
@@ -311,16 +361,44 @@ class Fetcher:
             self.scheme_memory.remember(authority, reply.scheme or first)
         return reply
 
-    async def _post_once(self, url: URL, body: bytes, signer: Signer, scheme: str, content_type: str) -> Posted:
+    def _post_target(self, url: str) -> tuple[URL, str, str]:
+        """``url`` parsed and checked by ``_check_url``, from a short-lived cache when it passed lately.
+
+        The check looks only at the URL and the policy, never at DNS: the addresses are
+        checked by the resolver at each connection, so caching the check loses nothing.
+        A policy replaced since (tests do) makes the entry stale.
+        """
+        now = time.monotonic()
+        cached = self._targets.get(url)
+        if cached is not None and cached[3] > now and cached[4] is self.policy:
+            return cached[0], cached[1], cached[2]
+        try:
+            target = URL(url)
+        except (ValueError, TypeError) as exc:
+            raise FetchError("invalid URL") from exc
+        self._check_url(target)
+        authority = target.host_port_subcomponent or ""
+        if len(self._targets) >= MAX_TARGETS:
+            self._targets.clear()  # cheaper than an LRU, and refilled at one check per URL
+        text = str(target)
+        self._targets[url] = (target, text, authority, now + TARGET_TTL, self.policy)
+        return target, text, authority
+
+    async def _post_headers(self, url: str, body: bytes, signer: Signer, scheme: str, content_type: str,
+                            digests: BodyDigests | None) -> dict[str, str]:
         headers = {"Content-Type": content_type, "User-Agent": self.user_agent}
-        if self.sign_executor is not None:
-            # RSA signing holds a core for ~0.7 ms; in threads it leaves the event loop free.
-            loop = asyncio.get_running_loop()
-            added = await loop.run_in_executor(self.sign_executor, signer.sign, "POST", str(url), dict(headers), body, scheme)
-        else:
-            added = signer.sign("POST", str(url), dict(headers), body, scheme)
-        headers.update(added)
-        async with self._get_session().post(url, data=body, headers=headers, allow_redirects=False) as resp:
+        headers.update(await _sign(signer, "POST", url, headers, body, scheme, digests))
+        return headers
+
+    async def _post_once(self, target: URL, body: bytes, headers: dict[str, str], scheme: str) -> Posted:
+        # ``post`` bounds the whole exchange with its own deadline: aiohttp's total timer
+        # would only duplicate it, so a POST keeps aiohttp's connect and read timeouts alone.
+        policy = self.policy
+        if self._post_timeout is None or self._post_timeout[0] is not policy:
+            self._post_timeout = (policy, aiohttp.ClientTimeout(total=None, sock_connect=policy.connect_timeout,
+                                                                sock_read=policy.read_timeout))
+        async with self._get_session().post(target, data=body, headers=headers, allow_redirects=False,
+                                            timeout=self._post_timeout[1]) as resp:
             excerpt = (await resp.content.read(2048)).decode("utf-8", "replace")
             return Posted(resp.status, resp.headers.get("Retry-After"), scheme, excerpt)
 
@@ -415,7 +493,7 @@ class Fetcher:
     async def _send(self, url: URL, accept: str, scheme: str | None) -> _Reply:
         headers = {"Accept": accept, "User-Agent": self.user_agent}
         if scheme is not None and self.signer is not None:
-            headers.update(self.signer.sign("GET", str(url), dict(headers), None, scheme))
+            headers.update(await _sign(self.signer, "GET", str(url), headers, None, scheme, None))
         session = self._get_session()
         async with session.get(url, headers=headers, allow_redirects=False) as resp:
             if resp.status in REDIRECT_STATUSES:
@@ -458,6 +536,15 @@ class Fetcher:
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
+
+
+async def _sign(signer: Signer, method: str, url: str, headers: dict[str, str], body: bytes | None, scheme: str,
+                digests: BodyDigests | None) -> dict[str, str]:
+    """The signature headers: from ``sign_async`` (a signing process) when the signer has it."""
+    sign_async = getattr(signer, "sign_async", None)
+    if sign_async is not None:
+        return await sign_async(method, url, dict(headers), body, scheme, digests=digests)
+    return signer.sign(method, url, dict(headers), body, scheme)
 
 
 def _normalize_own(host: str) -> str:

@@ -115,6 +115,25 @@ def content_digest(body: bytes) -> str:
     return "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode("ascii") + ":"
 
 
+_content_digest_of = content_digest  # for sign_rfc9421, whose keyword has the same name
+
+
+class BodyDigests:
+    """One body and both of its digest header values, computed once.
+
+    A fan-out signs the same body for every inbox; hashing it once per activity
+    instead of once per request is what this is for.
+    """
+
+    __slots__ = ("body", "digest", "content_digest")
+
+    def __init__(self, body: bytes) -> None:
+        encoded = base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
+        self.body = body
+        self.digest = "SHA-256=" + encoded                 # draft-cavage ``Digest``
+        self.content_digest = "sha-256=:" + encoded + ":"  # RFC 9530 ``Content-Digest``
+
+
 def _strict_b64(value: str, what: str) -> bytes:
     try:
         # validate=True refuses characters outside the alphabet and bad padding (Ruby strict_decode64).
@@ -234,22 +253,26 @@ def _merged(headers: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, s
 
 def sign_cavage(method: str, url: str, headers: Mapping[str, str], body: bytes | None,
                 private_key: PrivateKey, key_id: str, *, now: datetime | None = None,
-                covered: Sequence[str] | None = None) -> dict[str, str]:
+                covered: Sequence[str] | None = None, digest: str | None = None) -> dict[str, str]:
     """Sign like Mastodon does; return Host, Date, Digest (with a body) and Signature to add.
 
     The returned values replace same-named entries of ``headers``. Default coverage:
     ``(request-target) host date`` plus ``digest content-type`` when there is a body
     (content-type only if ``headers`` has one). Never ``(created)``: Akkoma & co. reject it.
+    ``digest`` is ``body_digest(body)`` when the caller has it already; it also stands
+    for the body itself, which may then be left out (``None``), as a signing process does.
     """
+    if digest is None and body is not None:
+        digest = body_digest(body)
     parts = urlsplit(url)
     target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
     added = {"Host": rfc9421.authority(parts), "Date": format_datetime(_utc(now), usegmt=True)}
-    if body is not None:
-        added["Digest"] = body_digest(body)
+    if digest is not None:
+        added["Digest"] = digest
     all_headers = _merged(headers, added)
     if covered is None:
         covered = ["(request-target)", "host", "date"]
-        if body is not None:
+        if digest is not None:
             covered.append("digest")
             if field_value(all_headers, "content-type") is not None:
                 covered.append("content-type")
@@ -274,12 +297,16 @@ def sign_rfc9421(method: str, url: str, headers: Mapping[str, str], body: bytes 
                  private_key: PrivateKey, key_id: str, *, now: datetime | None = None,
                  label: str = "sig1", components: Sequence[str] | None = None,
                  alg: str | None = None, include_alg: bool = True,
-                 expires: timedelta | None = None) -> dict[str, str]:
+                 expires: timedelta | None = None, content_digest: str | None = None) -> dict[str, str]:
     """Sign with RFC 9421; return Signature-Input, Signature and (with a body) Content-Digest.
 
     Default components like Fedify: ``@method @target-uri @authority`` (+ ``content-digest``).
     ``alg`` defaults by key type (rsa-v1_5-sha256, ecdsa-p256-sha256, ed25519).
+    ``content_digest`` is the body's Content-Digest value when the caller has it already;
+    it also stands for the body, which may then be ``None``.
     """
+    if content_digest is None and body is not None:
+        content_digest = _content_digest_of(body)
     if alg is None:
         alg = ("rsa-v1_5-sha256" if isinstance(private_key, rsa.RSAPrivateKey)
                else "ed25519" if isinstance(private_key, ed25519.Ed25519PrivateKey)
@@ -287,10 +314,10 @@ def sign_rfc9421(method: str, url: str, headers: Mapping[str, str], body: bytes 
     if alg not in RFC9421_ALGORITHMS:
         raise ValueError(f"unsupported alg {alg!r}")
     added: dict[str, str] = {}
-    if body is not None:
-        added["Content-Digest"] = content_digest(body)
+    if content_digest is not None:
+        added["Content-Digest"] = content_digest
     if components is None:
-        components = ["@method", "@target-uri", "@authority"] + (["content-digest"] if body is not None else [])
+        components = ["@method", "@target-uri", "@authority"] + (["content-digest"] if content_digest is not None else [])
     parsed = [rfc9421.parse_component(text) for text in components]
     if len(set(parsed)) != len(parsed):
         raise ValueError("a component is listed twice")

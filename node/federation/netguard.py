@@ -12,6 +12,7 @@ we check is the host we connect to (parser differentials are a classic SSRF bypa
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
@@ -109,6 +110,8 @@ def ip_literal(host: str) -> IPAddress | None:
     text = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     if "%" in text:
         return None  # zone ids never belong in a URL we fetch; normalize_host refuses them
+    if ":" not in text and not text[-1:].isdigit():
+        return None  # neither IPv6 (has a colon) nor dotted IPv4 (ends with a digit): a name, cheaply
     try:
         return ipaddress.ip_address(text)
     except ValueError:
@@ -128,6 +131,13 @@ def normalize_host(host: str) -> str:
     """
     if not isinstance(host, str) or not host:
         raise InvalidURL("empty host")
+    return _normalize_host(host)
+
+
+@functools.lru_cache(maxsize=8192)
+def _normalize_host(host: str) -> str:
+    # Memoised: every URL of an activity names one of a few hosts, and the answer
+    # depends on the text alone (failures raise, and are not cached).
     if host.startswith("["):
         literal = ip_literal(host)
         if not isinstance(literal, IPv6Address):
@@ -169,6 +179,13 @@ def _parse(url: str) -> tuple[str, str, int]:
     """(scheme, normalised host, effective port) of an absolute http(s) URL."""
     if not isinstance(url, str):
         raise InvalidURL("URL must be a string")
+    return _parse_string(url)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_string(url: str) -> tuple[str, str, int]:
+    # Memoised: the origin rules ask about the same few actor URLs for every
+    # activity (nine parses a request), and the answer depends on the text alone.
     try:
         parsed = URL(url)
         scheme = parsed.scheme.lower()

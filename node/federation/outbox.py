@@ -72,8 +72,15 @@ async def enqueue(
             object_ap_id=object_id, status="sent", raw=document, created_at=now,
         ))
     rows = []
+    hosts: dict[str, str] = {}  # "scheme://authority" -> host: parsed once per server, not per inbox
     for inbox in unique:
-        host = host_of(inbox)
+        origin = inbox.split("/", 3)[:3]
+        key = "/".join(origin)
+        host = hosts.get(key)
+        if host is None:
+            # The authority ends at the first "/" (or "?"/"#", which stay in the prefix and
+            # end it there too), so the prefix has the same host as the whole URL.
+            host = hosts[key] = host_of(key) if len(origin) == 3 else host_of(inbox)
         if host in unavailable:
             continue
         rows.append({
@@ -81,7 +88,8 @@ async def enqueue(
             "host": host, "body": body, "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
         })
     if rows:
-        await session.execute(insert(Delivery), rows)
+        # A Core insert of the table: the same rows, without the ORM's per-row bookkeeping.
+        await session.execute(insert(Delivery.__table__), rows)
     return len(rows)
 
 
