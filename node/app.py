@@ -78,6 +78,7 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
         allow_http=settings.allow_http,
         allow_private_network=settings.allow_private_network,
         own_hosts=frozenset({settings.host}),
+        blocked_domains=tuple(settings.blocked_domains),
     )
 
 

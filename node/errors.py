@@ -37,6 +37,10 @@ class BlockedAddress(FetchError):
     """The URL resolves to an address we never connect to (loopback, private, ...)."""
 
 
+class BlockedDomain(BlockedAddress):
+    """The URL's host is one the operator blocked (setting ``blocked_domains``)."""
+
+
 class ResponseTooLarge(FetchError):
     """The body (after decompression) is over the configured cap."""
 

@@ -19,7 +19,7 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver
 
-from node.errors import (BadContentType, BadStatus, BlockedAddress, FetchError, Gone, InvalidDocument, NotFound,
+from node.errors import (BadContentType, BadStatus, BlockedAddress, BlockedDomain, FetchError, Gone, InvalidDocument, NotFound,
                          OriginMismatch, ResponseTooLarge, TooManyRedirects)
 from node.federation.fetch import (FetchPolicy, Fetcher, GuardedResolver, SchemeMemory, is_activitypub_content_type,
                                    redirect_target)
@@ -340,6 +340,24 @@ async def test_redirect_to_own_host_is_refused(remote, make_fetcher):
     remote.redirect("/start", "http://Bücher.Example./users/a")
     policy = FetchPolicy(allow_http=True, allow_private_network=True, own_hosts=frozenset({"xn--bcher-kva.example"}))
     with pytest.raises(FetchError, match="own host"):
+        await make_fetcher(policy).get(remote.url("/start"), accept=ACTIVITY_JSON)
+    assert remote.paths == ["/start"]
+
+
+async def test_a_blocked_domain_is_never_contacted(remote, make_fetcher):
+    """The operator's blocked_domains (and their subdomains) are refused before any request."""
+    remote.document("/")
+    policy = FetchPolicy(allow_http=True, allow_private_network=True, blocked_domains=("127.0.0.1", "evil.example"))
+    with pytest.raises(BlockedDomain, match="127.0.0.1 is blocked"):
+        await make_fetcher(policy).get(remote.url("/"), accept=ACTIVITY_JSON)
+    assert remote.seen == []
+
+
+async def test_a_redirect_to_a_blocked_domain_is_refused(remote, make_fetcher):
+    """A redirect does not get around a block: every hop is checked."""
+    remote.redirect("/start", "http://users.Evil.Example./a")
+    policy = FetchPolicy(allow_http=True, allow_private_network=True, blocked_domains=("evil.example",))
+    with pytest.raises(BlockedDomain):
         await make_fetcher(policy).get(remote.url("/start"), accept=ACTIVITY_JSON)
     assert remote.paths == ["/start"]
 

@@ -13,7 +13,7 @@ from typing import Any, Collection
 from node.errors import Blocked, FetchError, InvalidDocument, SignatureError
 from node.federation import httpsig
 from node.federation.actors import KeyResolver, ResolvedKey
-from node.federation.netguard import host_of
+from node.federation.netguard import host_of, is_blocked
 
 
 @dataclass(frozen=True)
@@ -26,12 +26,6 @@ class Authenticated:
     @property
     def owner(self) -> str:
         return self.key.owner
-
-
-def is_blocked(host: str, blocked_domains: Collection[str]) -> bool:
-    """True when ``host`` or a parent domain of it is blocked."""
-    host = host.lower()
-    return any(host == d or host.endswith("." + d) for d in (d.lower().lstrip(".") for d in blocked_domains))
 
 
 def signature_input(method: str, target_uri: str, headers: Any, body: bytes, now: datetime | None = None) -> httpsig.SignatureInput:

@@ -33,11 +33,11 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
-from node.errors import (BadContentType, BadStatus, BlockedAddress, FetchError, Gone, InvalidDocument, NotFound,
+from node.errors import (BadContentType, BadStatus, BlockedAddress, BlockedDomain, FetchError, Gone, InvalidDocument, NotFound,
                          OriginMismatch, ResponseTooLarge, TooManyRedirects)
 from node.federation.httpsig import BodyDigests
 from node.federation.jsonlimits import loads_bounded, loads_object
-from node.federation.netguard import (IPAddress, InvalidURL, canonical_url, ip_literal, is_numeric_host,
+from node.federation.netguard import (IPAddress, InvalidURL, canonical_url, ip_literal, is_blocked, is_numeric_host,
                                       is_public_address, normalize_host, same_origin, same_url)
 from node.federation.vocab import ACTIVITY_JSON, AP_ACCEPT, AS_NS
 
@@ -70,6 +70,7 @@ class FetchPolicy:
     read_timeout: float = 10
     total_timeout: float = 30
     own_hosts: frozenset[str] = frozenset()  # never fetch from ourselves (R7)
+    blocked_domains: tuple[str, ...] = ()    # the operator's blocks: never contacted, subdomains included
 
 
 class Signer(Protocol):
@@ -453,6 +454,8 @@ class Fetcher:
         port = url.port
         if host in self._own_hosts or f"{host}:{port}" in self._own_hosts:
             raise FetchError(f"refusing to fetch from our own host {host} (R7)")
+        if is_blocked(host, self.policy.blocked_domains):
+            raise BlockedDomain(f"{host} is blocked here")
         if self.policy.allow_private_network:
             return
         address = ip_literal(host)

@@ -23,7 +23,7 @@ from node.federation import authenticate, origin
 from node.federation.actors import KeyResolver
 from node.federation.inbox_writer import Arrival, InboxWriter
 from node.federation.jsonlimits import loads_object
-from node.federation.netguard import host_of
+from node.federation.netguard import host_of, is_blocked
 from node.federation.vocab import get_id
 
 log = logging.getLogger("fednode.inbox")
@@ -102,7 +102,7 @@ class Inbox:
             actor_host = host_of(actor)
         except InvalidDocument as exc:
             return InboxResult(InboxOutcome.MALFORMED, exc.reason)
-        if authenticate.is_blocked(actor_host, self.blocked_domains):
+        if is_blocked(actor_host, self.blocked_domains):
             return InboxResult(InboxOutcome.BLOCKED, f"{actor_host} is blocked here", activity_id)
         if kind == "Delete" and get_id(activity.get("object")) == actor and not await self._knows(actor):
             # An account we never heard of deleted itself: nothing to do, and

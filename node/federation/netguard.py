@@ -16,6 +16,7 @@ import functools
 import ipaddress
 import re
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import Collection
 
 from yarl import URL
 
@@ -173,6 +174,12 @@ def _normalize_host(host: str) -> str:
             except UnicodeError as exc:
                 raise InvalidURL(f"invalid punycode label in {host!r}") from exc
     return ascii_host
+
+
+def is_blocked(host: str, blocked_domains: Collection[str]) -> bool:
+    """True when ``host`` or a parent domain of it is blocked."""
+    host = host.lower()
+    return any(host == d or host.endswith("." + d) for d in (d.lower().lstrip(".") for d in blocked_domains))
 
 
 def _parse(url: str) -> tuple[str, str, int]:
