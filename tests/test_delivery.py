@@ -214,6 +214,23 @@ async def test_a_410_is_given_up_at_once(quiet, remote):
     assert len(remote.received) == 1
 
 
+async def test_a_delivery_to_a_blocked_domain_is_given_up_without_a_request(tmp_path, remote):
+    """A follower on a domain the operator blocked later gets nothing: the row fails at once, unsent."""
+    # Given a follower reached at "localhost" (the same fake), and localhost then blocked
+    alice = own_inbox_actor(remote, "alice", host="localhost")
+    settings = make_settings(tmp_path, run_worker=False, blocked_domains=["localhost"])
+    async with running_node(settings) as running:
+        await add_followers(running.node, alice)
+        await publish(running.node)
+        # When the worker runs
+        await worker_for(running.node).run_once()
+        # Then the row failed on its first attempt, and the server saw no request
+        row = await one_delivery(running.node)
+    assert (row.status, row.attempts) == ("failed", 1)
+    assert "localhost is blocked" in row.last_error
+    assert remote.received == []
+
+
 async def test_sixteen_failed_retries_give_up(quiet, remote):
     """An inbox that always answers 500 is tried once and retried 16 times, then the row is failed."""
     # Given an inbox that always fails, and a breaker clock moved past each cool-off
