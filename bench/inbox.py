@@ -6,8 +6,17 @@
     comment in its thread (50,000 replies over 100 threads by default, 64 senders).
 
 Both are driven by the same client from a separate process, with requests signed
-before the clock starts, so the ratio (b)/(a) compares only the servers. It also
-times the discussion page for threads of 100, 1,000 and 10,000 comments.
+before the clock starts, so the ratio (b)/(a) compares only the servers.  Both
+servers run in this process, so its CPU time while a phase runs is the server's
+CPU per request.
+
+(c) storage floor: the least any inbox that keeps replies through SQLAlchemy and
+    aiosqlite must add to (a): the two rows of each reply (the activity and the
+    comment) written with Core executemany, 64 a transaction, and nothing else (no
+    reads, no checks).  (a)'s CPU / ((a)'s CPU + (c)) is the best ratio such an
+    inbox can reach on this machine.
+
+It also times the discussion page for threads of 100, 1,000 and 10,000 comments.
 
     python bench/inbox.py [--replies 50000] [--threads 100] [--senders 64]
 """
@@ -113,8 +122,11 @@ def client_process(url: str, requests_file: str, senders: int, result) -> None:
     asyncio.run(run())
 
 
-async def drive(url: str, requests: list, senders: int) -> tuple[float, dict]:
-    """Run the client in its own process while this process's event loop keeps serving."""
+async def drive(url: str, requests: list, senders: int) -> tuple[float, dict, float]:
+    """Run the client in its own process while this process's event loop keeps serving.
+
+    Returns (seconds, statuses, this process's CPU seconds meanwhile).
+    """
     import pickle
 
     context = multiprocessing.get_context("spawn")
@@ -123,10 +135,12 @@ async def drive(url: str, requests: list, senders: int) -> tuple[float, dict]:
     try:
         result = context.Queue()
         proc = context.Process(target=client_process, args=(url, handle.name, senders, result))
+        cpu = time.process_time()
         proc.start()
-        outcome = await asyncio.get_running_loop().run_in_executor(None, result.get)
+        seconds, statuses = await asyncio.get_running_loop().run_in_executor(None, result.get)
+        cpu = time.process_time() - cpu
         await asyncio.get_running_loop().run_in_executor(None, proc.join)
-        return outcome
+        return seconds, statuses, cpu
     finally:
         os.unlink(handle.name)
 
@@ -207,6 +221,50 @@ async def page_times(node, http) -> list[tuple[int, float]]:
     return results
 
 
+# ---------------------------------------------------------------- (c) the storage floor
+
+async def storage_floor(folder: Path, count: int) -> float:
+    """CPU seconds per reply to write only its two rows (activity, comment), 64 a transaction."""
+    from sqlalchemy import insert
+
+    from node.db.engine import make_engine, upgrade
+    from node.db.models import Activity, Actor, Object
+    from node.db.types import utcnow
+
+    engine = make_engine(f"sqlite+aiosqlite:///{folder}/storage-floor.db")
+    await upgrade(engine)
+    actor, article = "https://remote.example/users/u", "https://local.example/articles/a"
+    async with engine.begin() as connection:
+        await connection.execute(insert(Actor.__table__), [{
+            "ap_id": actor, "ap_type": "Person", "username": "u", "domain": "remote.example",
+            "inbox": actor + "/inbox", "is_local": False}])
+        await connection.execute(insert(Object.__table__), [{
+            "ap_id": article, "ap_type": "Article", "kind": "article", "actor_id": 1, "is_local": True,
+            "visibility": "public", "published": utcnow()}])
+    started = time.process_time()
+    for first in range(0, count, 64):
+        activities, comments = [], []
+        for n in range(first, min(count, first + 64)):
+            note = {"id": f"{actor}/statuses/{n}", "type": "Note", "attributedTo": actor, "inReplyTo": article,
+                    "content": f"<p>reply {n}</p>", "published": "2026-11-24T10:00:00Z", "to": [PUBLIC],
+                    "cc": [actor + "/followers"]}
+            activity = {"@context": AS_NS, "id": note["id"] + "/activity", "type": "Create", "actor": actor,
+                        "to": note["to"], "cc": note["cc"], "object": note}
+            activities.append({"ap_id": activity["id"], "ap_type": "Create", "is_local": False, "actor_ap_id": actor,
+                               "object_ap_id": note["id"], "status": "received", "raw": activity})
+            comments.append({"ap_id": note["id"], "ap_type": "Note", "kind": "comment", "is_local": False,
+                             "actor_id": 1, "content": note["content"], "url": note["id"], "in_reply_to": article,
+                             "parent_id": 1, "root_id": 1, "visibility": "public", "published": utcnow(),
+                             "raw": note})
+        async with engine.begin() as connection:  # what the inbox must commit before its 202
+            await connection.execute(insert(Activity.__table__), activities)
+        async with engine.begin() as connection:  # what storing in the thread must commit
+            await connection.execute(insert(Object.__table__), comments)
+    cpu = time.process_time() - started
+    await engine.dispose()
+    return cpu / count
+
+
 async def main(args) -> None:
     from tests.fakes.remote import fake_remote
     from tests.support import free_port, make_settings, running_node
@@ -225,11 +283,17 @@ async def main(args) -> None:
         print(f"signing {args.replies} requests for the floor...", flush=True)
         floor_requests = presign(floor_target, remote.base, pems, args.replies, args.threads)
         runner = await start_floor(floor_port, public_keys)
-        floor_seconds, floor_statuses = await drive(floor_target + "/inbox", floor_requests, args.senders)
+        floor_seconds, floor_statuses, floor_cpu = await drive(floor_target + "/inbox", floor_requests, args.senders)
         await runner.cleanup()
         del floor_requests
         floor_rate = args.replies / floor_seconds
-        print(f"(a) floor: {floor_rate:,.0f} req/s  {floor_statuses}", flush=True)
+        floor_per_request = floor_cpu / args.replies
+        print(f"(a) floor: {floor_rate:,.0f} req/s, {floor_per_request * 1e6:.0f} µs CPU per request  {floor_statuses}",
+              flush=True)
+        with tempfile.TemporaryDirectory() as folder:
+            storage = await storage_floor(Path(folder), args.replies)
+        print(f"(c) storage floor: {storage * 1e6:.0f} µs CPU per reply; the best ratio an inbox storing through "
+              f"SQLAlchemy/aiosqlite can reach here: {floor_per_request / (floor_per_request + storage):.2f}", flush=True)
 
         with tempfile.TemporaryDirectory() as folder:
             settings = make_settings(Path(folder), run_worker=False)
@@ -238,13 +302,16 @@ async def main(args) -> None:
                 print(f"signing {args.replies} requests for Fednode...", flush=True)
                 requests = presign(node.base, remote.base, pems, args.replies, args.threads)
                 started = time.perf_counter()
-                seconds, statuses = await drive(node.url("/inbox"), requests, args.senders)
+                seconds, statuses, cpu = await drive(node.url("/inbox"), requests, args.senders)
+                cpu -= time.process_time()
                 await node.node.processor.drain()
+                cpu += time.process_time()
                 stored_seconds = time.perf_counter() - started
                 stored = await count_comments(node)
                 rate = args.replies / seconds
                 stored_rate = stored / stored_seconds
-                print(f"(b) Fednode answered: {rate:,.0f} req/s  {statuses}")
+                print(f"(b) Fednode answered: {rate:,.0f} req/s  {statuses}; "
+                      f"{cpu * 1e6 / args.replies:.0f} µs CPU per reply, answered and stored")
                 print(f"(b) Fednode stored in threads: {stored:,} comments in {stored_seconds:.1f} s = {stored_rate:,.0f}/s")
                 print(f"ratio (b answered)/(a): {rate / floor_rate:.2f}   ratio (b stored)/(a): {stored_rate / floor_rate:.2f}"
                       "   (target 0.7)")
