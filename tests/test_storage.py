@@ -6,7 +6,7 @@ import contextlib
 from datetime import timezone
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from node.app import open_node
@@ -243,3 +243,19 @@ async def test_sqlite_enforces_foreign_keys(tmp_path):
                                    published=utcnow(), visibility="public"))
     finally:
         await node.close()
+
+
+async def test_a_failing_host_recorded_by_two_workers_keeps_one_row(opened):
+    """Two workers recording the same new host's failure: the second insert is a no-op, not a conflict."""
+    from datetime import datetime, timezone
+
+    from node.db.models import Host
+    from node.federation.delivery import _track_hosts
+
+    now = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
+    for _ in ("one worker", "another worker"):
+        async with opened.sessions.begin() as session:
+            await _track_hosts(session, set(), {"down.example"}, now)
+    async with opened.sessions() as session:
+        hosts = (await session.scalars(select(Host).where(Host.domain == "down.example"))).all()
+    assert [(h.failure_days, h.last_failure_at) for h in hosts] == [(["20261124"], now)]

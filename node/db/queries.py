@@ -10,11 +10,22 @@ from datetime import datetime, timedelta
 from typing import Any, Sequence
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db.models import Activity, Actor, Delivery, Follow, Host, Object, PendingReply
 from node.db.types import utcnow
 from node.federation.vocab import get_id
+
+
+def insert_or_ignore(bind: Any, model: Any, index_elements: list[str]) -> Any:
+    """``INSERT … ON CONFLICT (index_elements) DO NOTHING`` for ``model``, in ``bind``'s dialect.
+
+    For rows that two workers or processes may create at once: the second one's insert is a no-op.
+    """
+    insert = pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
+    return insert(model).on_conflict_do_nothing(index_elements=index_elements)
 
 
 # --- actors -----------------------------------------------------------------

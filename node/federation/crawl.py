@@ -38,8 +38,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, Sequence
 
 from sqlalchemy import case, delete, func, literal, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from yarl import URL
 
@@ -392,9 +390,8 @@ class Crawler:
     async def _request(self, session: AsyncSession, root_ids: list[int]) -> datetime:
         now = utcnow()
         soon = now + FIRST_DELAY
-        insert = pg_insert if self.node.engine.dialect.name == "postgresql" else sqlite_insert
         # executemany of one statement (compiled once), not a VALUES list compiled per call
-        await session.execute(insert(CrawlState).on_conflict_do_nothing(index_elements=["root_id"]), [
+        await session.execute(queries.insert_or_ignore(self.node.engine, CrawlState, ["root_id"]), [
             dict(root_id=root_id, next_crawl_at=soon, interval_seconds=MIN_INTERVAL, last_activity_at=now,
                  created_at=now)
             for root_id in root_ids

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, or_, select, update
 
+from node.db import queries
 from node.db.models import Delivery, Host
 from node.db.types import utcnow
 from node.errors import BlockedAddress, FetchError
@@ -360,17 +361,20 @@ async def _track_hosts(session, succeeded: set[str], failed: set[str], now: date
         )
     if not failed:
         return
+    # Another worker may record the same new host at the same moment: create the missing
+    # rows so that its insert and ours cannot collide, then update them as any other.
+    await session.execute(queries.insert_or_ignore(session.bind, Host, ["domain"]),
+                          [{"domain": domain, "failure_days": []} for domain in sorted(failed)])
     known = {h.domain: h for h in (await session.scalars(select(Host).where(Host.domain.in_(failed)))).all()}
     today = now.strftime("%Y%m%d")
     for domain in failed:
-        host = known.get(domain) or Host(domain=domain, failure_days=[])
+        host = known[domain]
         days = sorted(set(host.failure_days or []) | {today})
         host.failure_days = days
         host.last_failure_at = now
         if len(days) >= FAILURE_DAYS_THRESHOLD and host.unavailable_since is None:
             host.unavailable_since = now
             log.warning("%s failed on %d distinct days: marked unavailable", domain, len(days))
-        session.add(host)
 
 
 async def mark_host_available(session, domain: str) -> None:
