@@ -369,7 +369,7 @@ class BovinePeer:
                 return last
             if time.monotonic() > deadline:
                 raise AssertionError(
-                    f"timed out after {timeout}s waiting for {what} (last: {last!r})\n{await self.view()}"
+                    f"step: {what}: not reached within {timeout}s (last: {last!r})\n{await self.view()}"
                 )
             await asyncio.sleep(0.1)
 

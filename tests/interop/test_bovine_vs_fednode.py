@@ -14,9 +14,7 @@ Fednode on a port no earlier test of the module used (bovine caches remote keys 
 
 from __future__ import annotations
 
-import asyncio
-import time
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -51,22 +49,6 @@ async def fednode(tmp_path):
 
 
 # --- helpers -----------------------------------------------------------------------------
-
-
-async def wait_until(
-    check: Callable[[], Awaitable[Any]], what: str, peer: BovinePeer, *, timeout: float = 15.0
-) -> Any:
-    """Poll ``check`` until it returns something truthy; fail naming ``what`` with bovine's view."""
-    deadline = time.monotonic() + timeout
-    while True:
-        last = await check()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"step: {what}: not reached within {timeout}s (last: {last!r})\n{await peer.view()}"
-            )
-        await asyncio.sleep(0.1)
 
 
 def id_of(value: Any) -> Any:
@@ -124,7 +106,7 @@ async def follow_site(peer: BovinePeer, node: RunningNode) -> str:
     async def following_us():
         return group in await peer.following()
 
-    await wait_until(following_us, f"bovine's following collection lists {group} (our Accept)", peer)
+    await peer.wait_for(following_us, f"bovine's following collection lists {group} (our Accept)")
     return sent["location"]
 
 
@@ -195,7 +177,7 @@ async def test_our_article_create_lands_in_bovine_inbox(fednode, bovine_peer):
     async def in_inbox():
         return create_id in await peer.inbox_ids()
 
-    await wait_until(in_inbox, f"bovine's inbox lists our Create {create_id}", peer)
+    await peer.wait_for(in_inbox, f"bovine's inbox lists our Create {create_id}")
     held = await peer.proxy(create_id)
     assert held["status"] == 200, f"step: bovine's stored Create: {held}"
     create = held["body"]
@@ -220,7 +202,7 @@ async def test_bovine_reply_appears_in_our_thread(fednode, bovine_peer, http):
     note_id = reply["object_id"]
     assert note_id and note_id.startswith(peer.base + "/"), f"step: bovine's reply id: {reply}"
 
-    comment = await wait_until(lambda: stored(node, note_id), f"our node stores bovine's reply {note_id}", peer)
+    comment = await peer.wait_for(lambda: stored(node, note_id), f"our node stores bovine's reply {note_id}")
     assert comment.in_reply_to == article_url, vars(comment)
     assert comment.actor.ap_id == peer.actor_id, vars(comment)
     assert signed_by_us(peer, node), (
@@ -240,21 +222,21 @@ async def test_bovine_like_and_reply_delete_are_applied(fednode, bovine_peer, ht
     article_url = node.url("/articles/chew")
     reply = await peer.reply(article_url, "<p>cud is underrated</p>")
     note_id = reply["object_id"]
-    await wait_until(lambda: stored(node, note_id), f"our node stores bovine's reply {note_id}", peer)
+    await peer.wait_for(lambda: stored(node, note_id), f"our node stores bovine's reply {note_id}")
 
     await peer.like(article_url)
 
     async def liked():
         return (await stored(node, article_url)).likes_count == 1
 
-    await wait_until(liked, "our article counts bovine's Like", peer)
+    await peer.wait_for(liked, "our article counts bovine's Like")
 
     await peer.delete(note_id)
 
     async def deleted():
         return "cud is underrated" not in await page_of(http, node, "chew")
 
-    await wait_until(deleted, "bovine's deleted reply leaves our page", peer)
+    await peer.wait_for(deleted, "bovine's deleted reply leaves our page")
     assert "[deleted]" in await page_of(http, node, "chew"), "step: a placeholder keeps its place"
     _, replies = await collection_items(http, article_url + "/replies")
     assert note_id not in replies, f"step: the deleted reply left our replies collection: {replies}"
@@ -276,5 +258,5 @@ async def test_bovine_unfollow_leaves_our_followers(fednode, bovine_peer, http):
     async def no_followers():
         return (await collection_items(http, followers))[0] == 0
 
-    await wait_until(no_followers, "our followers collection drops to 0 after bovine's Undo(Follow)", peer)
+    await peer.wait_for(no_followers, "our followers collection drops to 0 after bovine's Undo(Follow)")
     assert group not in await peer.following(), f"step: bovine's following after Undo\n{await peer.view()}"
