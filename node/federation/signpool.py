@@ -284,7 +284,7 @@ class SignPool:
         if self._starting is not None:
             try:
                 await asyncio.shield(self._starting)
-            except BaseException:
+            except Exception:  # a start that failed left nothing to stop; a cancelled close still propagates
                 pass
         for _, future in self._pending:
             if not future.done():
