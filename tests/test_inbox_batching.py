@@ -8,14 +8,16 @@ tests pin down that grouping changes nothing a peer or a reader can see.
 from __future__ import annotations
 
 import asyncio
+import json
 
 from sqlalchemy import func, select
 
 from node.db import queries
-from node.db.models import Activity, Object, PendingReply
+from node.db.models import Activity, Delivery, Object, PendingReply
 from node.federation.actors import actor_values_from_ap
 from tests.fakes.remote import signed_post
 from tests.test_comment_threads import comment, create, note, thread  # noqa: F401 (fixture)
+from tests.test_follows import follow_of
 
 
 async def post_together(node, http, pairs) -> list[tuple[int, dict]]:
@@ -127,3 +129,21 @@ async def test_a_reply_deleted_before_it_arrives_is_not_created_by_a_batch(threa
     delete = {"id": reply["id"] + "#delete", "type": "Delete", "actor": alice.id, "object": reply["id"]}
     await node.node.processor.apply_many(await store_received(node, (alice, delete), (alice, create(alice, reply))))
     assert await comment(node, reply["id"]) is None
+
+
+async def test_every_public_reply_of_a_batch_is_announced_once_to_group_followers(thread, http):
+    """FEP-1b12 in a batch: one Announce per public reply, each queued once for the follower's inbox."""
+    node, remote, actors, article = thread
+    alice, carol = actors["alice"], actors["carol"]
+    await signed_post(http, node.url("/inbox"), follow_of(carol, node.url("/actors/forum")), carol)
+    await node.node.processor.drain()
+    replies = [note(alice, article, f"<p>batch {i}</p>") for i in range(3)]
+    private = note(alice, article, "<p>followers only</p>", public=False)
+    await node.node.processor.apply_many(await store_received(
+        node, *((alice, create(alice, reply)) for reply in [*replies, private])))
+    async with node.node.sessions() as session:
+        queued = (await session.scalars(select(Delivery).where(Delivery.signer == "forum"))).all()
+    announced = sorted(json.loads(row.body)["object"]["object"]["id"] for row in queued
+                       if json.loads(row.body)["type"] == "Announce")
+    assert announced == sorted(reply["id"] for reply in replies)
+    assert {row.inbox for row in queued if json.loads(row.body)["type"] == "Announce"} == {carol.document["endpoints"]["sharedInbox"]}

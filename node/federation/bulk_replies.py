@@ -133,9 +133,8 @@ async def _announce(node: "Node", session: AsyncSession, announced: list[tuple[A
     inboxes = await outbox.follower_inboxes(session, [site.id])
     if not inboxes:
         return
-    for row, values in announced:
-        announce = comments.group_announce(node, site, values["ap_id"], row.raw)
-        await outbox.enqueue(session, announce, signer=site.username, inboxes=inboxes)
+    announces = [comments.group_announce(node, site, values["ap_id"], row.raw) for row, values in announced]
+    await outbox.enqueue_many(session, announces, signer=site.username, inboxes=inboxes)
 
 
 async def _attach_waiting(node: "Node", session: AsyncSession, new_ap_ids: set[str]) -> None:

@@ -16,7 +16,6 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.db import queries
 from node.db.models import Activity, Actor, Delivery, Follow, Host
 from node.db.types import utcnow
 from node.federation.netguard import host_of
@@ -57,21 +56,23 @@ async def enqueue(
     session: AsyncSession, activity: dict[str, Any], *, signer: str, inboxes: Iterable[str],
 ) -> int:
     """Queue ``activity`` (signed by local actor ``signer``) for each inbox; return how many rows."""
+    return await enqueue_many(session, [activity], signer=signer, inboxes=inboxes)
+
+
+async def enqueue_many(
+    session: AsyncSession, activities: Sequence[dict[str, Any]], *, signer: str, inboxes: Iterable[str],
+) -> int:
+    """Queue each of ``activities`` for the same inboxes (the Group's announces of a batch of
+    replies): the hosts and the activities already stored are looked up once, not per activity."""
     unique = sorted(set(inboxes))
-    if not unique:
+    if not unique or not activities:
         return 0
     unavailable = set((await session.scalars(select(Host.domain).where(Host.unavailable_since.is_not(None)))).all())
-    document = activity_document(activity)
-    body = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
-    now = utcnow()
-    object_id = get_id(document.get("object"))
-    if await queries.get_activity(session, document["id"]) is None:
-        # Every activity we send is served at its id (/activities/<key>).
-        session.add(Activity(
-            ap_id=document["id"], ap_type=document["type"], is_local=True, actor_ap_id=get_id(document["actor"]),
-            object_ap_id=object_id, status="sent", raw=document, created_at=now,
-        ))
-    rows = []
+    documents = [activity_document(activity) for activity in activities]
+    stored = set((await session.scalars(
+        select(Activity.ap_id).where(Activity.ap_id.in_([document["id"] for document in documents]))
+    )).all())
+    targets: list[tuple[str, str]] = []  # (inbox, host) of the servers that are not unavailable
     hosts: dict[str, str] = {}  # "scheme://authority" -> host: parsed once per server, not per inbox
     for inbox in unique:
         origin = inbox.split("/", 3)[:3]
@@ -81,12 +82,24 @@ async def enqueue(
             # The authority ends at the first "/" (or "?"/"#", which stay in the prefix and
             # end it there too), so the prefix has the same host as the whole URL.
             host = hosts[key] = host_of(key) if len(origin) == 3 else host_of(inbox)
-        if host in unavailable:
-            continue
-        rows.append({
+        if host not in unavailable:
+            targets.append((inbox, host))
+    now = utcnow()
+    rows = []
+    for document in documents:
+        object_id = get_id(document.get("object"))
+        if document["id"] not in stored:
+            # Every activity we send is served at its id (/activities/<key>).
+            stored.add(document["id"])
+            session.add(Activity(
+                ap_id=document["id"], ap_type=document["type"], is_local=True, actor_ap_id=get_id(document["actor"]),
+                object_ap_id=object_id, status="sent", raw=document, created_at=now,
+            ))
+        body = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+        rows += [{
             "activity_ap_id": document["id"], "object_ap_id": object_id, "signer": signer, "inbox": inbox,
             "host": host, "body": body, "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
-        })
+        } for inbox, host in targets]
     if rows:
         # A Core insert of the table: the same rows, without the ORM's per-row bookkeeping.
         await session.execute(insert(Delivery.__table__), rows)
