@@ -40,6 +40,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
 
+from tests.interop.loopback import LoopbackAddress
 from tests.support import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -77,7 +78,7 @@ def _child_env(db_url: str) -> dict[str, str]:
     return env
 
 
-class BovineServer:
+class BovineServer(LoopbackAddress):
     """One bovine-herd server with one actor, on 127.0.0.1 and a free port."""
 
     def __init__(self, handle: str = "moo"):
@@ -92,14 +93,6 @@ class BovineServer:
         self.actor: dict[str, Any] = {}
 
     # --- addresses -----------------------------------------------------------------------
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
 
     @property
     def actor_id(self) -> str:

@@ -20,12 +20,14 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import time
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterable
 
 import aiohttp
+
+from tests.interop.loopback import LoopbackAddress
+from tests.support import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PEER_DIR = REPO_ROOT / "interop" / "fedify-peer"
@@ -81,12 +83,6 @@ def peer_unavailable_reason() -> str | None:
     return None
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _listify(value: str | Iterable[str] | None) -> list[str] | None:
     if value is None:
         return None
@@ -95,7 +91,7 @@ def _listify(value: str | Iterable[str] | None) -> list[str] | None:
     return list(value)
 
 
-class FedifyPeer:
+class FedifyPeer(LoopbackAddress):
     """A running Fedify peer: its addresses, its process, and the control API."""
 
     def __init__(
@@ -118,14 +114,6 @@ class FedifyPeer:
         self._output = output
 
     # --- addresses -----------------------------------------------------------------------
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
 
     @property
     def actor_id(self) -> str:

@@ -16,7 +16,8 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from tests.interop.fedify import FedifyPeerError, free_port
+from tests.interop.fedify import FedifyPeerError
+from tests.support import free_port
 
 pytestmark = pytest.mark.interop
 
