@@ -30,7 +30,7 @@ from node.db.engine import make_engine, make_sessionmaker
 from node.db.models import Actor, Delivery, Follow
 from node.services.publish import publish_article
 from tests.fakes.remote import fake_remote
-from tests.support import make_settings
+from tests.support import is_alive, make_settings
 
 REPO = Path(__file__).resolve().parent.parent
 HOSTS, PER_HOST, ARTICLES = 30, 10, 3
@@ -167,15 +167,6 @@ def signing_processes_of(pid: int) -> list[int]:
         if parent and int(parent.group(1)) == pid and b"node.federation.signpool" in cmdline and is_alive(int(entry.name)):
             found.append(int(entry.name))
     return found
-
-
-def is_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists and has not exited (a zombie has exited)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def pairs(sink) -> list[tuple[str, str]]:

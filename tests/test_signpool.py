@@ -19,7 +19,7 @@ from node.federation.signing import ActorSigner
 from node.federation.signpool import SignPool, SignPoolError, auto_processes, make_job
 from node.federation.vocab import ACTIVITY_JSON
 from node.urls import INSTANCE_ACTOR_USERNAME
-from tests.support import make_settings, running_node
+from tests.support import is_alive, make_settings, running_node
 
 BODY = b'{"type":"Create","id":"http://forum.test/activities/1"}'
 KEY_ID = "http://forum.test/actors/alice#main-key"
@@ -49,14 +49,6 @@ def verify(url: str, added: dict[str, str], signer: ActorSigner, body: bytes = B
     headers = {"Content-Type": ACTIVITY_JSON, **added}
     parsed = httpsig.parse_request_signature("POST", url, headers, body, now=datetime.now(timezone.utc))
     return httpsig.verify_signature(parsed, signer.private_key.public_key())
-
-
-def is_alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 @pytest.mark.parametrize("scheme", ["cavage", "rfc9421"])

@@ -18,12 +18,11 @@ from typing import Any
 
 import pytest
 
-from node.content import Draft
 from node.db import queries
 from node.errors import BadStatus
 from node.federation.lookup import find_actor_document
-from node.services.publish import Published, publish_article
 from tests.interop.bovine import BovinePeer
+from tests.interop.test_fedify_vs_fednode import page_of, publish
 from tests.support import RunningNode, free_port, make_settings, running_node
 
 pytestmark = pytest.mark.interop
@@ -75,20 +74,6 @@ async def collection_items(http, url: str) -> tuple[int, list]:
         items += page.get("orderedItems", page.get("items", []))
         page_url = page.get("next")
     return top.get("totalItems"), items
-
-
-async def page_of(http, node: RunningNode, slug: str) -> str:
-    async with http.get(node.url(f"/articles/{slug}"), headers={"Accept": "text/html"}) as response:
-        return await response.text()
-
-
-async def publish(node: RunningNode, title: str, slug: str, body: str) -> Published:
-    """Publish an article by the editor (services/publish.py) and wake the delivery worker."""
-    async with node.node.sessions.begin() as session:
-        author = await queries.get_local_actor(session, "editor")
-        published = await publish_article(session, node.settings, Draft(title, slug, body), author)
-    node.node.wake_delivery()
-    return published
 
 
 async def stored(node: RunningNode, ap_id: str):
