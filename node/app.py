@@ -119,6 +119,24 @@ async def opened_node(settings: Settings) -> AsyncIterator[Node]:
         await node.close()
 
 
+async def warn_if_base_moved(node: Node) -> None:
+    """Warn when the database's site actor was made under another public URL than ``base_url``.
+
+    Ids are stored absolute, so a node whose public URL changed (a development node started on
+    another port, or an edited base_url) keeps serving links to the old address.
+    """
+    from node.db import queries
+
+    async with node.sessions() as session:
+        site = await queries.get_local_actor(session, node.settings.site_username)
+    if site is not None and not site.ap_id.startswith(node.settings.base + "/"):
+        log.warning(
+            "this database was made for another public URL (%s), not %s: stored ids and links keep the old "
+            "address; serve it at the old address (same listen_port for a development node) or use a new folder",
+            site.ap_id.removesuffix(Urls("").actor(node.settings.site_username)), node.settings.base,
+        )
+
+
 def create_app(settings: Settings) -> web.Application:
     """Build the web application for ``settings``; resources open on startup and close on cleanup."""
     from node.web.authfetch import authorized_fetch_middleware
@@ -140,6 +158,7 @@ def create_app(settings: Settings) -> web.Application:
         if settings.run_worker:
             await node.start_delivery()
         app[NODE] = node
+        await warn_if_base_moved(node)
         log.info("node ready at %s (database %s)", settings.base, node.engine.url.render_as_string())
         yield
         await node.close()

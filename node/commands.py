@@ -16,6 +16,7 @@ from node.config import DEFAULT_CONFIG_FILE, ENV_PREFIX, Settings, problems
 from node.content import ContentError, parse_post
 from node.db import queries
 from node.db.engine import current_revision, make_engine, upgrade
+from node.listener import announcement, bind_listener
 from node.services.demo import seed_demo
 from node.services import following
 from node.services.publish import delete_article, publish_article
@@ -27,18 +28,20 @@ CONFIG_ENV_VAR = ENV_PREFIX + "CONFIG"
 @command("serve")
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     """Run the web server until interrupted."""
-    if getattr(args, "demo", False):
-        demo_seed(settings)
-    app = create_app(settings)
+    # Bind before anything else: a busy port is reported (exit 2) before any "ready" line or seeding.
+    listener = bind_listener(settings)
+    try:
+        if getattr(args, "demo", False):
+            demo_seed(settings)
+        app = create_app(settings)
+    except BaseException:
+        listener.close()
+        raise
 
     def announce(_: str) -> None:
-        print(
-            f"Fednode listening on http://{settings.listen_host}:{settings.listen_port} "
-            f"(public URL {settings.base}); press Ctrl+C to stop",
-            flush=True,
-        )
+        print("\n".join(announcement(settings)), flush=True)
 
-    web.run_app(app, host=settings.listen_host, port=settings.listen_port, print=announce, access_log=None)
+    web.run_app(app, sock=listener, print=announce, access_log=None)
     return 0
 
 

@@ -107,6 +107,13 @@ class Settings:
     blocked_domains: list = field(default_factory=list)
     log_level: str = "INFO"
     config_file: str | None = None
+    # The settings given in the config file, the environment or as flags (not left at their default).
+    explicit: frozenset = frozenset()
+
+    @property
+    def is_development(self) -> bool:
+        """A node without a configured ``base_url``: its public URL follows where it listens."""
+        return "base_url" not in self.explicit
 
     @property
     def base(self) -> str:
@@ -208,7 +215,25 @@ def load(
             errors.append(exc.reason)
     if errors:
         raise ConfigError("; ".join(errors))
-    return Settings(**values, config_file=str(used_file) if used_file else None)
+    explicit = frozenset(setting.name for setting, _, _ in raw_values)
+    if "base_url" not in explicit:
+        # A development node: links, handles and WebFinger answers must point where it really listens.
+        values["base_url"] = listening_url(values["listen_host"], values["listen_port"])
+    return Settings(**values, config_file=str(used_file) if used_file else None, explicit=explicit)
+
+
+LOOPBACK_OR_ANY = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "::", ""}
+
+
+def listening_url(listen_host: str, listen_port: int) -> str:
+    """The http URL of a listening address, as a browser on this machine would type it.
+
+    Loopback and wildcard addresses become ``localhost``; other addresses are kept.
+    """
+    host = "localhost" if listen_host in LOOPBACK_OR_ANY else listen_host
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{listen_port}"
 
 
 def problems(settings: Settings) -> list[str]:
@@ -219,7 +244,7 @@ def problems(settings: Settings) -> list[str]:
         found.append(f"base_url: {settings.base_url!r} must be an absolute http(s) URL such as https://forum.example.org")
     elif parts.path not in ("", "/") or parts.query or parts.fragment:
         found.append("base_url: must not have a path, query or fragment (the node serves from the root)")
-    elif parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+    elif parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1") and not settings.is_development:
         found.append("base_url: remote servers only talk to https; use https:// behind a TLS proxy")
     if not (0 < settings.listen_port < 65536):
         found.append(f"listen_port: {settings.listen_port} is not a TCP port (1-65535)")

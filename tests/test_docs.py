@@ -98,3 +98,37 @@ def test_ci_runs_the_readme_test_command():
     # Then they are the same, so CI runs exactly what a reader runs
     assert blocks[1] == last_line
     assert "interop/setup" in last_line
+
+
+VENV_PREFIX = "python3 -m venv .venv && . .venv/bin/activate && "
+
+
+def readme_commands() -> list[str]:
+    """README.md's ``sh`` blocks: the install-and-run command, then the install-and-test command."""
+    root = DOCS.parent
+    return re.findall(r"```sh\n(.*?)\n```", (root / "README.md").read_text(encoding="utf-8"), flags=re.DOTALL)[:2]
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["run", "test"])
+def test_readme_commands_install_into_a_virtual_environment(which):
+    """Both README commands make and activate .venv before pip, so PEP 668 systems (Debian 12,
+    Ubuntu 24.04) do not refuse them with externally-managed-environment."""
+    # Given README's two commands
+    command = readme_commands()[which]
+    # When the first is read
+    # Then it starts by making and activating the virtual environment, and installs with its pip
+    assert command.startswith(VENV_PREFIX)
+    assert "python3 -m pip" not in command and " pip install -e " in command
+
+
+def test_readme_virtual_environment_prefix_really_activates(tmp_path):
+    """The shell prefix README's commands share creates a venv whose python is the one then on PATH."""
+    import subprocess
+
+    # Given an empty folder
+    # When README's venv prefix runs in bash, followed by asking which python runs
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", VENV_PREFIX + 'python -c "import sys; print(sys.prefix)"'],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    # Then it succeeded and the python on PATH is the new environment's
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(tmp_path / ".venv")
