@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
+from node.db.states import ActivityState, DeliveryState, FollowState, check
 from node.db.types import JSONType, UTCDateTime, utcnow
 
 URI = String(2048)
@@ -106,11 +107,15 @@ class Activity(Base):
     is_local: Mapped[bool] = mapped_column(Boolean, default=False)
     actor_ap_id: Mapped[str] = mapped_column(URI, index=True)
     object_ap_id: Mapped[str | None] = mapped_column(URI, index=True)
-    status: Mapped[str] = mapped_column(String(16), default="received")  # received|applied|ignored|failed|sent
+    status: Mapped[str] = mapped_column(String(16), default=ActivityState.RECEIVED)  # ActivityState
     error: Mapped[str | None] = mapped_column(Text)
     raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @validates("status")
+    def _move(self, _key: str, new: str) -> str:
+        return check(ActivityState, self.status, new)
 
 
 class Follow(Base):
@@ -122,9 +127,13 @@ class Follow(Base):
     follower_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"), index=True)
     followed_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"), index=True)
     ap_id: Mapped[str | None] = mapped_column(URI, unique=True)  # the Follow activity's id
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|accepted|rejected
+    state: Mapped[str] = mapped_column(String(16), default=FollowState.PENDING)  # FollowState
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @validates("state")
+    def _move(self, _key: str, new: str) -> str:
+        return check(FollowState, self.state, new)
 
     follower: Mapped[Actor] = relationship(foreign_keys=[follower_id], lazy="joined")
     followed: Mapped[Actor] = relationship(foreign_keys=[followed_id], lazy="joined")
@@ -135,7 +144,7 @@ class Follow(Base):
 class Delivery(Base):
     """One activity to POST to one inbox: the database is the delivery queue.
 
-    Lifecycle: pending → delivered | failed (``DELIVERY_TRANSITIONS``).  A worker
+    Lifecycle: pending → delivered | failed (``node.db.states.DeliveryState``).  A worker
     claims due rows by setting a lease; a row whose lease ran out (its worker
     died) is due again, so a crash never loses a delivery.
     """
@@ -149,7 +158,7 @@ class Delivery(Base):
     inbox: Mapped[str] = mapped_column(URI)
     host: Mapped[str] = mapped_column(String(255), index=True)
     body: Mapped[str] = mapped_column(Text)  # the exact JSON sent
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING)  # DeliveryState
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -164,8 +173,9 @@ class Delivery(Base):
         Index("ix_deliveries_due", "status", "next_attempt_at"),
     )
 
-
-DELIVERY_TRANSITIONS = {"pending": {"pending", "delivered", "failed"}, "delivered": set(), "failed": {"pending"}}
+    @validates("status")
+    def _move(self, _key: str, new: str) -> str:
+        return check(DeliveryState, self.status, new)
 
 
 class Host(Base):

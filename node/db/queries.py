@@ -15,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db.models import Activity, Actor, Delivery, Follow, Host, Object, PendingReply
+from node.db.states import DeliveryState, FollowState, may_become
 from node.db.types import utcnow
 from node.federation.vocab import get_id
 
@@ -87,7 +88,7 @@ def _follow_side(actor_id: int, which: str):
 async def count_follows(session: AsyncSession, actor_id: int, which: str) -> int:
     """How many accepted followers (``which="followers"``) or followed actors an actor has."""
     mine, _ = _follow_side(actor_id, which)
-    query = select(func.count(Follow.id)).where(mine == actor_id, Follow.state == "accepted")
+    query = select(func.count(Follow.id)).where(mine == actor_id, Follow.state == FollowState.ACCEPTED)
     return int(await session.scalar(query) or 0)
 
 
@@ -96,7 +97,7 @@ async def list_follow_ids(session: AsyncSession, actor_id: int, which: str, *, l
     mine, other = _follow_side(actor_id, which)
     query = (
         select(Actor.ap_id).join(Follow, other == Actor.id)
-        .where(mine == actor_id, Follow.state == "accepted")
+        .where(mine == actor_id, Follow.state == FollowState.ACCEPTED)
         .order_by(Follow.id.desc()).limit(limit).offset(offset)
     )
     return (await session.scalars(query)).all()
@@ -290,15 +291,15 @@ async def count_deliveries_by_status(session: AsyncSession) -> dict[str, int]:
 
 async def retry_deliveries(session: AsyncSession, ids: Sequence[int] | None = None) -> int:
     """Make failed and waiting deliveries due now; their hosts count as available again."""
-    query = select(Delivery).where(Delivery.status.in_(("pending", "failed")))
+    query = select(Delivery).where(may_become(Delivery.status, DeliveryState, DeliveryState.PENDING))
     if ids:
         query = query.where(Delivery.id.in_(ids))
     rows = (await session.scalars(query)).all()
     now = utcnow()
     for row in rows:
-        if row.status == "failed":  # a fresh schedule, or its next failure would give up at once
+        if row.status == DeliveryState.FAILED:  # a fresh schedule, or its next failure would give up at once
             row.attempts = 0
-        row.status, row.next_attempt_at, row.lease_until, row.lease_owner = "pending", now, None, None
+        row.status, row.next_attempt_at, row.lease_until, row.lease_owner = DeliveryState.PENDING, now, None, None
     hosts = {row.host for row in rows}
     if hosts:
         for host in (await session.scalars(select(Host).where(Host.domain.in_(hosts)))).all():

@@ -26,8 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db import queries
 from node.db.models import Activity, Actor, Object, PendingReply, Tombstone
+from node.db.states import ActivityState, may_become
 from node.db.types import utcnow
 from node.federation import comments, outbox
+from node.federation.outcomes import Outcome
 from node.federation.vocab import get_id
 
 if TYPE_CHECKING:
@@ -52,7 +54,7 @@ def is_plain_reply(activity: Any, actor_ap_id: str) -> bool:
     )
 
 
-async def store_replies(node: "Node", rows: Sequence[Any]) -> dict[int, str]:
+async def store_replies(node: "Node", rows: Sequence[Any]) -> dict[int, Outcome]:
     """Apply the plain replies among ``rows`` (each with ``id``, ``raw``, ``actor_ap_id``) in one transaction.
 
     Returns the outcome of each activity row it settled (and recorded on the row);
@@ -62,7 +64,7 @@ async def store_replies(node: "Node", rows: Sequence[Any]) -> dict[int, str]:
         return await _store(node, session, rows)
 
 
-async def _store(node: "Node", session: AsyncSession, rows: Sequence[Any]) -> dict[int, str]:
+async def _store(node: "Node", session: AsyncSession, rows: Sequence[Any]) -> dict[int, Outcome]:
     documents = {row.id: row.raw["object"] for row in rows}
     post_ids = {document["id"] for document in documents.values()}
     parent_ids = {comments.in_reply_to(document) for document in documents.values()}
@@ -78,16 +80,16 @@ async def _store(node: "Node", session: AsyncSession, rows: Sequence[Any]) -> di
         select(*_POST_COLUMNS).where(Object.id.in_(root_ids))
     )).all()}
 
-    outcomes: dict[int, str] = {}
+    outcomes: dict[int, Outcome] = {}
     new: list[tuple[Any, dict[str, Any]]] = []  # (activity row, comment columns)
     taken: set[str] = set()
     for row in rows:
         document = documents[row.id]
         if document["id"] in held or document["id"] in taken:
-            outcomes[row.id] = "ignored: already stored"
+            outcomes[row.id] = Outcome.ignored(comments.ALREADY_STORED)
             continue
         if document["id"] in tombstoned:
-            outcomes[row.id] = "ignored: deleted before it arrived"
+            outcomes[row.id] = Outcome.ignored(comments.DELETED_BEFORE)
             continue
         parent = held.get(comments.in_reply_to(document))
         author_id = authors.get(row.actor_ap_id)
@@ -96,7 +98,7 @@ async def _store(node: "Node", session: AsyncSession, rows: Sequence[Any]) -> di
         root = roots.get(comments.thread_root_id(parent))
         new.append((row, comments.comment_values(document, author_id, parent, root)))
         taken.add(document["id"])
-        outcomes[row.id] = "applied"
+        outcomes[row.id] = Outcome.applied()
 
     if new:
         # A Core executemany: one compiled statement, and none of the ORM's per-row bookkeeping.
@@ -148,15 +150,16 @@ async def _attach_waiting(node: "Node", session: AsyncSession, new_ap_ids: set[s
             await comments.attach_pending(node, session, parent)
 
 
-async def _record(session: AsyncSession, outcomes: dict[int, str]) -> None:
+async def _record(session: AsyncSession, outcomes: dict[int, Outcome]) -> None:
     """Write each settled activity row's status, as ``Processor.apply`` does."""
     if not outcomes:
         return
     table = Activity.__table__
     now = utcnow()
     await session.execute(
-        update(table).where(table.c.id == bindparam("row")).values(
+        update(table).where(table.c.id == bindparam("row"),
+                            may_become(table.c.status, ActivityState, ActivityState.APPLIED)).values(
             status=bindparam("new_status"), error=bindparam("why"), processed_at=now),
-        [{"row": row_id, "new_status": "applied" if outcome == "applied" else "ignored",
-          "why": None if outcome == "applied" else outcome} for row_id, outcome in outcomes.items()],
+        [{"row": row_id, "new_status": outcome.state.value, "why": outcome.error}
+         for row_id, outcome in outcomes.items()],
     )

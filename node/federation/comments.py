@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.content import sanitize_html
 from node.db import queries
+from node.federation.outcomes import Outcome
 from node.db.models import Actor, Object, PendingReply, Tombstone
 from node.errors import FetchError, InvalidDocument, OriginMismatch
 from node.federation import outbox
@@ -35,6 +36,10 @@ COMMENT_TYPES = frozenset({"Note", "Article", "Page", "Question"})
 MAX_CHAIN = 16  # ancestors fetched for one reply
 MAX_PENDING_ATTACH = 500  # children attached in one go when a parent arrives
 MAX_CONTENT = 100_000
+
+# Reasons a reply is not stored that the batch path and the crawler recognise.
+ALREADY_STORED = "already stored"
+DELETED_BEFORE = "deleted before it arrived"
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -219,30 +224,30 @@ async def park(session: AsyncSession, document: dict[str, Any], actor_ap_id: str
 
 
 async def take_reply(node: "Node", session: AsyncSession, document: dict[str, Any], author: Actor,
-                     *, activity: dict[str, Any] | None = None) -> str:
+                     *, activity: dict[str, Any] | None = None) -> Outcome:
     """Store ``document`` (a reply by ``author``) in its thread if it belongs to one we hold."""
     if await queries.get_object(session, document["id"]) is not None:
-        return "ignored: already stored"
+        return Outcome.ignored(ALREADY_STORED)
     if await is_tombstoned(session, document["id"]):
-        return "ignored: deleted before it arrived"
+        return Outcome.ignored(DELETED_BEFORE)
     try:
         anchor, ancestors, reason = await find_anchor(node, session, document)
     except (FetchError, InvalidDocument, OriginMismatch) as exc:
         await park(session, document, author.ap_id)
-        return f"applied: waiting for its parent ({exc.reason})"
+        return Outcome.waiting(f"waiting for its parent ({exc.reason})")
     if anchor is None:
-        return f"ignored: {reason}"
+        return Outcome.ignored(reason)
     parent = anchor
     for ancestor in ancestors:
         try:
             ancestor_author = await author_of(node, session, ancestor)
         except (FetchError, InvalidDocument, OriginMismatch) as exc:
             await park(session, document, author.ap_id)
-            return f"applied: waiting for an ancestor's author ({exc.reason})"
+            return Outcome.waiting(f"waiting for an ancestor's author ({exc.reason})")
         parent = await queries.get_object(session, ancestor["id"]) or await store_comment(
             node, session, ancestor, ancestor_author, parent)
     await store_comment(node, session, document, author, parent, activity=activity)
-    return "applied"
+    return Outcome.applied()
 
 
 def group_announce(node: "Node", site: Actor, comment_ap_id: str, activity: dict[str, Any] | None) -> dict[str, Any]:

@@ -280,12 +280,12 @@ class _Run:
             log.exception("crawl: storing %s failed", ident)
             report.refused += 1
             return None
-        if outcome == "applied":
+        if outcome.is_applied:
             report.found += stored
             return document
-        if outcome.startswith("applied"):
+        if outcome.wrote:
             report.waiting += 1
-        elif not outcome.startswith("ignored: already"):
+        elif outcome.reason != comments.ALREADY_STORED:
             report.refused += 1
         return None
 

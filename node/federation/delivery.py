@@ -31,6 +31,7 @@ from sqlalchemy import and_, or_, select, update
 
 from node.db import queries
 from node.db.models import Delivery, Host
+from node.db.states import DeliveryState, may_become
 from node.db.types import utcnow
 from node.errors import BlockedAddress, FetchError
 from node.federation.actors import HostBreaker
@@ -209,7 +210,7 @@ class DeliveryWorker:
         now = utcnow()
         table = DELIVERIES
         free = or_(table.c.lease_until.is_(None), table.c.lease_until < now)
-        due = and_(table.c.status == "pending", table.c.next_attempt_at <= now, free)
+        due = and_(table.c.status == DeliveryState.PENDING, table.c.next_attempt_at <= now, free)
         candidates = select(table.c.id).where(due).order_by(table.c.next_attempt_at, table.c.id).limit(limit)
         async with self.node.sessions.begin() as session:
             # One UPDATE: atomic on SQLite; on PostgreSQL the repeated condition drops
@@ -220,7 +221,7 @@ class DeliveryWorker:
                 .values(lease_until=now + self.lease, lease_owner=self.token)
             )
         async with self.node.sessions() as session:
-            query = select(table).where(table.c.lease_owner == self.token, table.c.status == "pending")
+            query = select(table).where(table.c.lease_owner == self.token, table.c.status == DeliveryState.PENDING)
             return list((await session.execute(query)).all())
 
     def _signer(self, username: str) -> ActorSigner:
@@ -281,12 +282,12 @@ class DeliveryWorker:
             if verdict is Verdict.RETRY:
                 when = next_attempt(attempts, result.retry_after, now, self.rng)
                 if when is None:
-                    change.update(status="failed", finished_at=now)
+                    change.update(status=DeliveryState.FAILED, finished_at=now)
                 else:
                     change["next_attempt_at"] = when
                 failed.add(result.host)
             else:
-                change.update(status="failed", finished_at=now)
+                change.update(status=DeliveryState.FAILED, finished_at=now)
             changes.append(change)
         cleared = succeeded & self._recorded_hosts
         if connection is not None and not changes and not cleared and not failed:
@@ -297,7 +298,10 @@ class DeliveryWorker:
         async with self.node.sessions.begin() as session:
             await _mark_delivered(session, delivered, now)
             if changes:
-                await session.execute(update(Delivery), changes)
+                # Only rows still pending change (a row is never moved out of delivered or failed here).
+                await session.execute(update(Delivery).where(
+                    may_become(Delivery.status, DeliveryState, DeliveryState.FAILED))
+                    .execution_options(synchronize_session=None), changes)
             # Only hosts with a record can have failures to clear: a fan-out to healthy
             # hosts then writes nothing about hosts at all.
             await _track_hosts(session, cleared, failed - succeeded, now)
@@ -309,8 +313,9 @@ async def _mark_delivered(executor, delivered: dict[int, list[int]], now: dateti
     """Successes, the common case, cost one statement per status code, not one per row."""
     for status, ids in delivered.items():
         await executor.execute(
-            update(DELIVERIES).where(DELIVERIES.c.id.in_(ids))
-            .values(status="delivered", attempts=DELIVERIES.c.attempts + 1, finished_at=now,
+            update(DELIVERIES).where(DELIVERIES.c.id.in_(ids),
+                                     may_become(DELIVERIES.c.status, DeliveryState, DeliveryState.DELIVERED))
+            .values(status=DeliveryState.DELIVERED, attempts=DELIVERIES.c.attempts + 1, finished_at=now,
                     last_status=status, last_error=None, lease_until=None, lease_owner=None)
         )
 

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from node.db import queries
 from node.db.models import Activity, Host
+from node.db.states import ActivityState
 from node.federation.delivery import mark_host_available
 
 log = logging.getLogger("fednode.inbox")
@@ -114,7 +115,7 @@ class InboxWriter:
                 result = await session.execute(
                     insert(table).returning(table.c.id, table.c.ap_id),
                     [{"ap_id": a.ap_id, "ap_type": a.ap_type, "is_local": False, "actor_ap_id": a.actor_ap_id,
-                      "object_ap_id": a.object_ap_id, "status": "received", "raw": a.raw} for a in fresh.values()],
+                      "object_ap_id": a.object_ap_id, "status": ActivityState.RECEIVED.value, "raw": a.raw} for a in fresh.values()],
                 )
                 row_ids = {ap_id: row_id for row_id, ap_id in result.all()}
             # A server that signs requests to us is up: deliver to it again.  One query
@@ -137,7 +138,7 @@ class InboxWriter:
                     return Stored(None)
                 row = Activity(ap_id=arrival.ap_id, ap_type=arrival.ap_type, is_local=False,
                                actor_ap_id=arrival.actor_ap_id, object_ap_id=arrival.object_ap_id,
-                               status="received", raw=arrival.raw)
+                               status=ActivityState.RECEIVED, raw=arrival.raw)
                 session.add(row)
                 await mark_host_available(session, arrival.host)
         except IntegrityError:

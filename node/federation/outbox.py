@@ -17,6 +17,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db.models import Activity, Actor, Delivery, Follow, Host
+from node.db.states import ActivityState, DeliveryState, FollowState
 from node.db.types import utcnow
 from node.federation.netguard import host_of
 from node.federation.vocab import CONTEXT, get_id
@@ -46,7 +47,7 @@ async def follower_inboxes(session: AsyncSession, followed_ids: Sequence[int]) -
     query = (
         select(inbox).distinct()
         .join(Follow, Follow.follower_id == Actor.id)
-        .where(Follow.followed_id.in_(followed_ids), Follow.state == "accepted", Actor.is_local.is_(False),
+        .where(Follow.followed_id.in_(followed_ids), Follow.state == FollowState.ACCEPTED, Actor.is_local.is_(False),
                inbox.is_not(None))
     )
     return sorted((await session.scalars(query)).all())
@@ -93,12 +94,12 @@ async def enqueue_many(
             stored.add(document["id"])
             session.add(Activity(
                 ap_id=document["id"], ap_type=document["type"], is_local=True, actor_ap_id=get_id(document["actor"]),
-                object_ap_id=object_id, status="sent", raw=document, created_at=now,
+                object_ap_id=object_id, status=ActivityState.SENT, raw=document, created_at=now,
             ))
         body = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
         rows += [{
             "activity_ap_id": document["id"], "object_ap_id": object_id, "signer": signer, "inbox": inbox,
-            "host": host, "body": body, "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
+            "host": host, "body": body, "status": DeliveryState.PENDING.value, "attempts": 0, "next_attempt_at": now, "created_at": now,
         } for inbox, host in targets]
     if rows:
         # A Core insert of the table: the same rows, without the ORM's per-row bookkeeping.

@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from sqlalchemy import select
 
 from node.db.models import Activity
+from node.db.states import ActivityState
 from node.db.types import utcnow
 from node.federation import bulk_replies, handlers
 from node.federation.background import cancel
+from node.federation.outcomes import Outcome
 
 if TYPE_CHECKING:
     from node.app import Node
@@ -65,7 +67,7 @@ class Processor:
         """Queue every activity left ``received`` (by a crash) and start applying."""
         async with self.node.sessions() as session:
             pending = (await session.scalars(
-                select(Activity.id).where(Activity.status == "received", Activity.is_local.is_(False)).order_by(Activity.id)
+                select(Activity.id).where(Activity.status == ActivityState.RECEIVED, Activity.is_local.is_(False)).order_by(Activity.id)
             )).all()
         for row_id in pending:
             self.notify(row_id)
@@ -109,7 +111,7 @@ class Processor:
         """The rows among ``row_ids`` not applied yet, in arrival order (the inbox's copies where it gave them)."""
         async with self.node.sessions() as session:
             waiting = set((await session.scalars(
-                select(Activity.id).where(Activity.id.in_(row_ids), Activity.status == "received")
+                select(Activity.id).where(Activity.id.in_(row_ids), Activity.status == ActivityState.RECEIVED)
             )).all())
             unknown = sorted(waiting - handed.keys())
             read = {row.id: Received(row.id, row.raw, row.actor_ap_id) for row in (await session.execute(
@@ -126,7 +128,7 @@ class Processor:
         except Exception:  # nothing of the run was committed: apply each alone, which records failures
             log.exception("storing %d replies together failed; applying them one by one", len(run))
             outcomes = {}
-        if any(outcome.startswith("applied") for outcome in outcomes.values()):
+        if any(outcome.wrote for outcome in outcomes.values()):
             self.node.wake_delivery()  # the Group's announces were queued
         for row in run:
             if row.id not in outcomes:
@@ -134,32 +136,37 @@ class Processor:
 
     async def _apply_one(self, row_id: int) -> None:
         try:
-            if (await self.apply(row_id)).startswith("applied"):
+            outcome = await self.apply_row(row_id)
+            if outcome is not None and outcome.wrote:
                 self.node.wake_delivery()  # an Accept (or an announce) may have been queued
         except Exception:  # one bad activity must not stop the others
             log.exception("applying activity row %s failed", row_id)
 
-    async def apply(self, row_id: int) -> str:
-        """Apply one stored activity and record the outcome; returns it."""
+    async def apply(self, row_id: int) -> ActivityState | None:
+        """Apply one stored activity; the state recorded on its row (None: it was not waiting)."""
+        outcome = await self.apply_row(row_id)
+        return None if outcome is None else outcome.state
+
+    async def apply_row(self, row_id: int) -> Outcome | None:
+        """Apply one stored activity and record the outcome; returns it (None: the row was not waiting)."""
         try:
             async with self.node.sessions.begin() as session:
                 row = await session.get(Activity, row_id)
-                if row is None or row.status != "received":
-                    return "skipped"
+                if row is None or row.status != ActivityState.RECEIVED:
+                    return None
                 handler = handlers.handler_for(row.raw)
-                outcome = "ignored: nothing handles this" if handler is None else await handler(
+                outcome = Outcome.ignored("nothing handles this") if handler is None else await handler(
                     handlers.HandlerContext(self.node, session, row)
                 )
-                applied = outcome.startswith("applied")
-                row.status = "applied" if applied else "ignored"
-                row.error = None if outcome == "applied" else outcome
+                row.status = outcome.state
+                row.error = outcome.error
                 row.processed_at = utcnow()
                 return outcome
         except Exception as exc:
             async with self.node.sessions.begin() as session:
                 row = await session.get(Activity, row_id)
-                if row is not None:
-                    row.status = "failed"
+                if row is not None and row.status == ActivityState.RECEIVED:  # never over an outcome
+                    row.status = ActivityState.FAILED
                     row.error = f"{exc.__class__.__name__}: {exc}"[:2000]
                     row.processed_at = utcnow()
             raise

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from node.config import Settings
 from node.db import queries
 from node.db.models import Actor, Follow
+from node.db.states import FollowState
 from node.errors import NodeError
 from node.federation import outbox
 from node.federation.actors import actor_values_from_ap
@@ -44,13 +45,13 @@ async def follow(node, target: str) -> Follow:
         site = await site_actor(session, node.settings)
         remote = await queries.get_actor(session, remote.ap_id)
         existing = await get_follow(session, site, remote)
-        if existing is not None and existing.state == "accepted":
+        if existing is not None and existing.state == FollowState.ACCEPTED:
             return existing
         follow_id = outbox.new_activity_id(Urls(node.settings.base))
         if existing is None:
             existing = Follow(follower_id=site.id, followed_id=remote.id)
             session.add(existing)
-        existing.state = "pending"
+        existing.state = FollowState.PENDING
         existing.ap_id = follow_id
         document = {**follow_document(follow_id, site.ap_id, remote.ap_id), "to": [remote.ap_id]}
         await outbox.deliver_to_actor(session, document, signer=site.username, actor=remote)
@@ -98,7 +99,7 @@ async def answer_follower(node, follow_id: int, accept: bool) -> Follow:
         kind = "Accept" if accept else "Reject"
         await send_answer(node, session, kind, follow_row.followed, follow_row.follower, follow_row.ap_id or "")
         if accept:
-            follow_row.state = "accepted"
+            follow_row.state = FollowState.ACCEPTED
         else:
             await session.delete(follow_row)
         return follow_row

@@ -15,6 +15,7 @@ from node.config import Settings
 from node.content import ContentError, Draft, render_markdown
 from node.db import queries
 from node.db.models import Activity, Actor, Object
+from node.db.states import ActivityState
 from node.db.types import utcnow
 from node.federation import outbox
 from node.federation.convert import article_to_ap, create_to_ap, iso
@@ -76,7 +77,7 @@ async def publish_article(session: AsyncSession, settings: Settings, draft: Draf
     document = article_to_ap(article, author, site, urls)
     activity = Activity(
         ap_id=new_activity_id(urls), ap_type="Create" if created else "Update", is_local=True,
-        actor_ap_id=author.ap_id, object_ap_id=article.ap_id, status="sent", raw={}, created_at=now,
+        actor_ap_id=author.ap_id, object_ap_id=article.ap_id, status=ActivityState.SENT, raw={}, created_at=now,
     )
     if created:
         activity.raw = create_to_ap(activity, document)
@@ -103,7 +104,7 @@ async def delete_article(session: AsyncSession, settings: Settings, slug: str) -
     document = article_to_ap(article, author, site, urls)
     activity = Activity(
         ap_id=new_activity_id(urls), ap_type="Delete", is_local=True, actor_ap_id=author.ap_id,
-        object_ap_id=article.ap_id, status="sent", created_at=now,
+        object_ap_id=article.ap_id, status=ActivityState.SENT, created_at=now,
         raw={
             "@context": document["@context"], "id": None, "type": "Delete", "actor": author.ap_id,
             "object": {"id": article.ap_id, "type": "Tombstone", "formerType": "Article", "deleted": iso(now)},

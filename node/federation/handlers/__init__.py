@@ -1,8 +1,8 @@
 """Side effects of received activities: one table, one handler per (activity type, object type).
 
-Each handler has the same signature, ``async def on_x(ctx: HandlerContext) -> str``,
+Each handler has the same signature, ``async def on_x(ctx: HandlerContext) -> Outcome``,
 runs inside the transaction ``ctx.session`` and returns the outcome to record
-("applied" or "ignored: <why>").  Keys missing from ``DISPATCH`` are ignored.
+(``node.federation.outcomes``).  Keys missing from ``DISPATCH`` are ignored.
 Handlers register themselves with ``@handles(...)`` in the modules imported below.
 """
 
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db.models import Activity
+from node.federation.outcomes import Outcome
 from node.federation.vocab import get_id
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ class HandlerContext:
         return self.row.actor_ap_id
 
 
-Handler = Callable[[HandlerContext], Awaitable[str]]
+Handler = Callable[[HandlerContext], Awaitable[Outcome]]
 DISPATCH: dict[tuple[str, str | None], Handler] = {}
 
 

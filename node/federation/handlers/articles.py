@@ -9,7 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db import queries
+from node.federation.outcomes import Outcome
 from node.db.models import Actor, Follow, Object
+from node.db.states import FollowState
 from node.federation.actors import http_url
 from node.federation.comments import html_of, parse_time, visibility_of
 from node.federation.vocab import as_list, get_id
@@ -20,14 +22,14 @@ ARTICLE_TYPES = ("Article", "Page")
 async def _we_follow(session, actor: Actor, audiences: list[str]) -> bool:
     """Whether our site follows the actor, or a Group named in the object's audience on its server."""
     site_follows = select(Follow).join(Actor, Actor.id == Follow.followed_id).where(
-        Follow.state == "accepted", Actor.ap_id.in_([actor.ap_id, *audiences])
+        Follow.state == FollowState.ACCEPTED, Actor.ap_id.in_([actor.ap_id, *audiences])
     )
     follow = await session.scalar(site_follows.limit(1))
     return follow is not None and follow.follower.is_local
 
 
 async def store_remote_article(session: AsyncSession, document: dict[str, Any], author: Actor,
-                               *, announced_by: str | None = None) -> str:
+                               *, announced_by: str | None = None) -> Outcome:
     """Store a top-level article by ``author`` from a site we follow (as remote, keyed by its id).
 
     ``announced_by``: the Group whose ``Announce`` brought it (FEP-1b12); following that
@@ -37,9 +39,9 @@ async def store_remote_article(session: AsyncSession, document: dict[str, Any], 
     if announced_by:
         audiences.append(announced_by)
     if not await _we_follow(session, author, audiences):
-        return "ignored: from nobody we follow"
+        return Outcome.ignored("from nobody we follow")
     if await queries.get_object(session, document["id"]) is not None:
-        return "ignored: already stored"
+        return Outcome.ignored("already stored")
     session.add(Object(
         ap_id=document["id"], ap_type=document.get("type", "Article"), kind="article", is_local=False,
         actor_id=author.id, name=document.get("name") if isinstance(document.get("name"), str) else None,
@@ -50,4 +52,4 @@ async def store_remote_article(session: AsyncSession, document: dict[str, Any], 
         tags=[t["name"].lstrip("#") for t in as_list(document.get("tag"))
               if isinstance(t, dict) and t.get("type") == "Hashtag" and isinstance(t.get("name"), str)],
     ))
-    return "applied"
+    return Outcome.applied()

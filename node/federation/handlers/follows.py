@@ -7,7 +7,9 @@ from typing import Any
 from sqlalchemy import select
 
 from node.db import queries
+from node.federation.outcomes import Outcome
 from node.db.models import Actor, Follow
+from node.db.states import FollowState
 from node.federation import outbox
 from node.federation.handlers import HandlerContext, handles, object_id
 from node.federation.vocab import get_id
@@ -45,32 +47,32 @@ async def send_answer(ctx_node, session, kind: str, local: Actor, follower: Acto
 
 
 @handles("Follow")
-async def on_follow(ctx: HandlerContext) -> str:
+async def on_follow(ctx: HandlerContext) -> Outcome:
     """A remote actor follows the site or an author: record it and Accept (or wait for approval)."""
     session = ctx.session
     local = await queries.get_actor(session, object_id(ctx.activity) or "")
     if local is None or not local.is_local or local.ap_type not in FOLLOWABLE_TYPES:
-        return "ignored: not an actor of ours that can be followed"
+        return Outcome.ignored("not an actor of ours that can be followed")
     follower = await queries.get_actor(session, ctx.actor_id)
     if follower is None or follower.is_local:
-        return "ignored: unknown follower"
+        return Outcome.ignored("unknown follower")
     follow = await get_follow(session, follower, local)
     if follow is None:
-        state = "pending" if ctx.node.settings.manual_approval else "accepted"
+        state = FollowState.PENDING if ctx.node.settings.manual_approval else FollowState.ACCEPTED
         follow = Follow(follower_id=follower.id, followed_id=local.id, state=state)
         session.add(follow)
-    elif follow.state == "rejected":
-        follow.state = "pending" if ctx.node.settings.manual_approval else "accepted"
+    elif follow.state == FollowState.REJECTED:
+        follow.state = FollowState.PENDING if ctx.node.settings.manual_approval else FollowState.ACCEPTED
     # The newest Follow id is the one the follower waits to see accepted.
     follow.ap_id = ctx.row.ap_id
     await session.flush()
-    if follow.state == "accepted":
+    if follow.state == FollowState.ACCEPTED:
         await send_answer(ctx.node, session, "Accept", local, follower, ctx.row.ap_id)
-    return "applied"
+    return Outcome.applied()
 
 
 @handles("Undo", "Follow")
-async def on_undo_follow(ctx: HandlerContext) -> str:
+async def on_undo_follow(ctx: HandlerContext) -> Outcome:
     """The follower stops following: forget the follow."""
     session = ctx.session
     inner = ctx.activity.get("object")
@@ -81,9 +83,9 @@ async def on_undo_follow(ctx: HandlerContext) -> str:
         if follower is not None and followed is not None:
             follow = await get_follow(session, follower, followed)
     if follow is None or follow.follower.ap_id != ctx.actor_id:
-        return "ignored: no such follow by this actor"
+        return Outcome.ignored("no such follow by this actor")
     await session.delete(follow)
-    return "applied"
+    return Outcome.applied()
 
 
 async def _our_follow(ctx: HandlerContext) -> Follow | None:
@@ -102,20 +104,20 @@ async def _our_follow(ctx: HandlerContext) -> Follow | None:
 
 
 @handles("Accept")
-async def on_accept(ctx: HandlerContext) -> str:
+async def on_accept(ctx: HandlerContext) -> Outcome:
     """A server we asked to follow accepted."""
     follow = await _our_follow(ctx)
     if follow is None:
-        return "ignored: accepts nothing we asked for"
-    follow.state = "accepted"
-    return "applied"
+        return Outcome.ignored("accepts nothing we asked for")
+    follow.state = FollowState.ACCEPTED
+    return Outcome.applied()
 
 
 @handles("Reject")
-async def on_reject(ctx: HandlerContext) -> str:
+async def on_reject(ctx: HandlerContext) -> Outcome:
     """A server we asked to follow refused (or removed us as a follower)."""
     follow = await _our_follow(ctx)
     if follow is None:
-        return "ignored: rejects nothing we asked for"
-    follow.state = "rejected"
-    return "applied"
+        return Outcome.ignored("rejects nothing we asked for")
+    follow.state = FollowState.REJECTED
+    return Outcome.applied()

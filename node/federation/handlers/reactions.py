@@ -5,8 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from node.db import queries
+from node.federation.outcomes import Outcome
 from node.errors import FetchError, InvalidDocument, OriginMismatch
 from node.db.models import Follow, Object, Reaction
+from node.db.states import FollowState
 from node.federation import comments
 from node.federation.handlers import HandlerContext, handles, object_id
 from node.federation.handlers.articles import ARTICLE_TYPES, store_remote_article
@@ -16,24 +18,24 @@ from node.federation.vocab import get_id
 COUNTERS = {"like": Object.likes_count, "announce": Object.announces_count}
 
 
-async def _react(ctx: HandlerContext, kind: str, target: Object) -> str:
+async def _react(ctx: HandlerContext, kind: str, target: Object) -> Outcome:
     session = ctx.session
     actor = await queries.get_actor(session, ctx.actor_id)
     if actor is None:
-        return "ignored: unknown actor"
+        return Outcome.ignored("unknown actor")
     existing = await session.scalar(select(Reaction).where(
         Reaction.kind == kind, Reaction.actor_id == actor.id, Reaction.object_id == target.id))
     if existing is not None:
-        return f"ignored: already {kind}d"
+        return Outcome.ignored(f"already {kind}d")
     session.add(Reaction(ap_id=ctx.row.ap_id, kind=kind, actor_id=actor.id, object_id=target.id))
     column = COUNTERS[kind]
     await session.execute(update(Object).where(Object.id == target.id).values({column: column + 1}))
-    return "applied"
+    return Outcome.applied()
 
 
 @handles("Like")
 @handles("EmojiReact")
-async def on_like(ctx: HandlerContext) -> str:
+async def on_like(ctx: HandlerContext) -> Outcome:
     """A like of an article or comment we hold: counted once per actor.
 
     Misskey sends reactions as a ``Like`` with ``_misskey_reaction``/``content`` (an
@@ -41,7 +43,7 @@ async def on_like(ctx: HandlerContext) -> str:
     """
     target = await queries.get_object(ctx.session, object_id(ctx.activity) or "")
     if target is None or target.deleted_at is not None:
-        return "ignored: not a post we hold"
+        return Outcome.ignored("not a post we hold")
     return await _react(ctx, "like", target)
 
 
@@ -50,12 +52,12 @@ async def _followed_group(ctx: HandlerContext) -> bool:
     actor = await queries.get_actor(ctx.session, ctx.actor_id)
     if actor is None or actor.ap_type != "Group":
         return False
-    follow = await ctx.session.scalar(select(Follow).where(Follow.followed_id == actor.id, Follow.state == "accepted"))
+    follow = await ctx.session.scalar(select(Follow).where(Follow.followed_id == actor.id, Follow.state == FollowState.ACCEPTED))
     return follow is not None
 
 
 @handles("Announce")
-async def on_announce(ctx: HandlerContext) -> str:
+async def on_announce(ctx: HandlerContext) -> Outcome:
     """A boost of something we hold is counted; a followed Group's announce of a post brings it in."""
     inner = ctx.activity.get("object")
     target_id = get_id(inner)
@@ -65,29 +67,29 @@ async def on_announce(ctx: HandlerContext) -> str:
     target = await queries.get_object(ctx.session, target_id or "")
     if target is not None and not (isinstance(inner, dict) and inner.get("type") == "Create"):
         if target.deleted_at is not None:
-            return "ignored: deleted"
+            return Outcome.ignored("deleted")
         return await _react(ctx, "announce", target)
     if target is not None or target_id is None or not await _followed_group(ctx):
-        return "ignored: nothing to count or bring in"
+        return Outcome.ignored("nothing to count or bring in")
     # Trust the post only as its own server serves it (the Group may not forge it).
     try:
         document = await ctx.node.fetcher.get_activitypub(target_id)
         author = await comments.author_of(ctx.node, ctx.session, document)
     except (FetchError, InvalidDocument, OriginMismatch) as exc:
-        return f"ignored: announced post unavailable ({exc.reason})"
+        return Outcome.ignored(f"announced post unavailable ({exc.reason})")
     if document.get("type") not in comments.COMMENT_TYPES:
-        return "ignored: announced object is not a post"
+        return Outcome.ignored("announced object is not a post")
     if not comments.in_reply_to(document):
         # A new thread in the Group (a Lemmy or Mbin post reaches the community's
         # followers only inside the Group's Announce).
         if document.get("type") not in ARTICLE_TYPES:
-            return "ignored: announced object is not a reply or a thread"
+            return Outcome.ignored("announced object is not a reply or a thread")
         return await store_remote_article(ctx.session, document, author, announced_by=ctx.actor_id)
     return await comments.take_reply(ctx.node, ctx.session, document, author)
 
 
 @handles("Undo")
-async def on_undo(ctx: HandlerContext) -> str:
+async def on_undo(ctx: HandlerContext) -> Outcome:
     """Undo of a Like or Announce (uncounted) or of a Follow, named by id or embedded."""
     session = ctx.session
     undone_id = object_id(ctx.activity) or ""
@@ -96,18 +98,18 @@ async def on_undo(ctx: HandlerContext) -> str:
         stored = await queries.get_activity(session, undone_id)
         if stored is not None and stored.ap_type == "Follow":
             return await on_undo_follow(ctx)
-        return "ignored: undoes nothing we hold"
+        return Outcome.ignored("undoes nothing we hold")
     actor = await queries.get_actor(session, ctx.actor_id)
     if actor is None or reaction.actor_id != actor.id:
-        return "ignored: only its author may undo it"
+        return Outcome.ignored("only its author may undo it")
     column = COUNTERS[reaction.kind]
     await session.execute(update(Object).where(Object.id == reaction.object_id, column > 0).values({column: column - 1}))
     await session.delete(reaction)
-    return "applied"
+    return Outcome.applied()
 
 
 @handles("Undo", "Like")
 @handles("Undo", "Announce")
-async def on_undo_reaction(ctx: HandlerContext) -> str:
+async def on_undo_reaction(ctx: HandlerContext) -> Outcome:
     """Undo with the Like/Announce embedded: the same as by id."""
     return await on_undo(ctx)

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from node.db import queries
+from node.federation.outcomes import Outcome
 from node.db.models import Follow, Object, Revision, Tombstone
 from node.db.types import utcnow
 from node.errors import FetchError, InvalidDocument, OriginMismatch
@@ -32,44 +33,44 @@ async def embedded_or_fetched(ctx: HandlerContext) -> dict[str, Any] | None:
 
 
 @handles("Create")
-async def on_create(ctx: HandlerContext) -> str:
+async def on_create(ctx: HandlerContext) -> Outcome:
     """A new post: a reply joins its thread; a top-level article from a site we follow is stored."""
     document = await embedded_or_fetched(ctx)
     if document is None or document.get("type") not in comments.COMMENT_TYPES:
-        return "ignored: not a post"
+        return Outcome.ignored("not a post")
     if get_id(document.get("attributedTo")) != ctx.actor_id:
-        return "ignored: attributed to someone else"
+        return Outcome.ignored("attributed to someone else")
     author = await queries.get_actor(ctx.session, ctx.actor_id)
     if author is None:
-        return "ignored: unknown author"
+        return Outcome.ignored("unknown author")
     if comments.in_reply_to(document):
         return await comments.take_reply(ctx.node, ctx.session, document, author, activity=ctx.activity)
     if document.get("type") in ARTICLE_TYPES:
         return await store_remote_article(ctx.session, document, author)
-    return "ignored: a post outside our threads"
+    return Outcome.ignored("a post outside our threads")
 
 
 @handles("Update")
-async def on_update(ctx: HandlerContext) -> str:
+async def on_update(ctx: HandlerContext) -> Outcome:
     """An edit: applied only when ``updated`` is newer than what we hold; the old version is kept."""
     document = ctx.activity.get("object")
     if not isinstance(document, dict):
-        return "ignored: Update without the new version"
+        return Outcome.ignored("Update without the new version")
     if document.get("type") in ACTOR_TYPES:
         if document.get("id") != ctx.actor_id:
-            return "ignored: an actor updates only itself"
+            return Outcome.ignored("an actor updates only itself")
         values = actor_values_from_ap(document)
         await queries.upsert_remote_actor(ctx.session, values)
         ctx.node.resolver.forget(ctx.actor_id)
-        return "applied"
+        return Outcome.applied()
     held = await queries.get_object(ctx.session, document.get("id") or "")
     if held is None or held.is_local or held.deleted_at is not None:
-        return "ignored: not a post we hold"
+        return Outcome.ignored("not a post we hold")
     if held.actor.ap_id != ctx.actor_id:
-        return "ignored: only its author may edit it"
+        return Outcome.ignored("only its author may edit it")
     new_time = comments.parse_time(document.get("updated"))
     if new_time is None or new_time <= (held.updated or held.published):
-        return "ignored: not newer than what we hold"
+        return Outcome.ignored("not newer than what we hold")
     ctx.session.add(Revision(object_id=held.id, name=held.name, content=held.content,
                              updated=held.updated or held.published, raw=held.raw))
     held.content = comments.html_of(document)
@@ -78,27 +79,27 @@ async def on_update(ctx: HandlerContext) -> str:
     held.updated = new_time
     held.visibility = comments.visibility_of(document)
     held.raw = document
-    return "applied"
+    return Outcome.applied()
 
 
 @handles("Delete")
-async def on_delete(ctx: HandlerContext) -> str:
+async def on_delete(ctx: HandlerContext) -> Outcome:
     """A deleted post stays as a placeholder (its replies stay in place); an actor's delete removes its posts."""
     target = object_id(ctx.activity)
     session = ctx.session
     if target is None:
-        return "ignored: Delete of nothing"
+        return Outcome.ignored("Delete of nothing")
     if target == ctx.actor_id:
         return await _delete_actor(ctx)
     held = await queries.get_object(session, target)
     if held is None:
         if await session.get(Tombstone, target) is None:
             session.add(Tombstone(ap_id=target, actor_ap_id=ctx.actor_id))
-        return "applied: remembered, never to be created"
+        return Outcome.applied("remembered, never to be created")
     if held.is_local or held.actor.ap_id != ctx.actor_id:
-        return "ignored: only its author may delete it"
+        return Outcome.ignored("only its author may delete it")
     await _placeholder(session, held)
-    return "applied"
+    return Outcome.applied()
 
 
 async def _placeholder(session, held: Object) -> None:
@@ -115,11 +116,11 @@ async def _placeholder(session, held: Object) -> None:
         )
 
 
-async def _delete_actor(ctx: HandlerContext) -> str:
+async def _delete_actor(ctx: HandlerContext) -> Outcome:
     session = ctx.session
     actor = await queries.get_actor(session, ctx.actor_id)
     if actor is None or actor.is_local:
-        return "ignored: unknown actor"
+        return Outcome.ignored("unknown actor")
     ctx.node.resolver.forget(actor.ap_id)
     posts = (await session.scalars(select(Object).where(Object.actor_id == actor.id, Object.deleted_at.is_(None)))).all()
     for post in posts:
@@ -127,4 +128,4 @@ async def _delete_actor(ctx: HandlerContext) -> str:
     for follow in (await session.scalars(select(Follow).where(Follow.follower_id == actor.id))).all():
         await session.delete(follow)
     await comments.forget_pending_of(session, actor.ap_id)
-    return "applied"
+    return Outcome.applied()
