@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import AsyncIterator
 
 from aiohttp import web
@@ -21,6 +21,7 @@ from node.federation.inbox import Inbox
 from node.federation.processor import Processor
 from node.federation.signing import instance_signer
 from node.federation.signpool import SignPool, auto_processes
+from node.metrics import Metrics
 from node.services.setup import ensure_site
 from node.urls import Urls
 
@@ -43,6 +44,7 @@ class Node:
     processor: "Processor | None" = None  # only in a running server (create_app)
     delivery: "DeliveryWorker | None" = None  # when this process delivers (serve, worker)
     crawler: "Crawler | None" = None  # reads remote threads' collections (a running server)
+    metrics: Metrics = field(default_factory=Metrics)  # this process's Prometheus registry
 
     async def close(self) -> None:
         """Stop the background work and release the HTTP client and the database connections."""
@@ -103,9 +105,11 @@ async def open_node(settings: Settings, *, migrate: bool = True) -> Node:
     )
     resolver = KeyResolver(fetcher, sessions, local_host=settings.host)
     inbox = Inbox(sessions, resolver, blocked_domains=settings.blocked_domains)
+    metrics = Metrics()
+    fetcher.on_fetch = metrics.fetched
     return Node(
         settings=settings, urls=Urls(settings.base), engine=engine, sessions=sessions,
-        fetcher=fetcher, resolver=resolver, inbox=inbox,
+        fetcher=fetcher, resolver=resolver, inbox=inbox, metrics=metrics,
     )
 
 
@@ -140,12 +144,13 @@ async def warn_if_base_moved(node: Node) -> None:
 def create_app(settings: Settings) -> web.Application:
     """Build the web application for ``settings``; resources open on startup and close on cleanup."""
     from node.web.authfetch import authorized_fetch_middleware
-    from node.web.middleware import error_middleware, security_headers_middleware
+    from node.web.middleware import error_middleware, request_id_middleware, security_headers_middleware
     from node.web.routes import add_routes
 
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[error_middleware, security_headers_middleware, authorized_fetch_middleware],
+        middlewares=[request_id_middleware, error_middleware, security_headers_middleware,
+                     authorized_fetch_middleware],
     )
 
     async def node_lifecycle(app: web.Application) -> AsyncIterator[None]:

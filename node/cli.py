@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from node import __version__
+from node import __version__, logs
 from node.config import DEFAULT_CONFIG_FILE, SETTINGS, Settings, load, problems, to_toml
 from node.errors import ConfigError, NodeError
 
@@ -141,10 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             for problem in exc.reason.split("; "):
                 print(f"  {problem}", file=sys.stderr)
             return 1
-        logging.basicConfig(
-            level=settings.log_level.upper() if settings.log_level.upper() in logging._nameToLevel else "INFO",
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        logs.configure(settings.log_level, settings.log_format)
         if name not in ("check-config",):
             found = problems(settings)
             if found:

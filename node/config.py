@@ -8,6 +8,7 @@ has a heading per setting and ``tests/test_docs.py`` keeps the two in step.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -75,6 +76,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_body_bytes", int, 1024 * 1024, "Largest inbox request body accepted, in bytes (larger gets 413)."),
     Setting("blocked_domains", list, [], "Domains whose requests are refused with 403 and never fetched."),
     Setting("log_level", str, "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
+    Setting("log_format", str, "text",
+            "Log line format: text, or json (one object per line with time, level, logger, message, request_id)."),
+    Setting("metrics_allow", list, ["127.0.0.1", "::1"],
+            "Addresses or networks (CIDR) that may read /metrics without a token; requests through a proxy never count."),
+    Setting("metrics_token", str, "",
+            "Bearer token that also opens /metrics from anywhere (empty: no token accepted)."),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -106,6 +113,9 @@ class Settings:
     max_body_bytes: int
     blocked_domains: list = field(default_factory=list)
     log_level: str = "INFO"
+    log_format: str = "text"
+    metrics_allow: list = field(default_factory=lambda: ["127.0.0.1", "::1"])
+    metrics_token: str = ""
     config_file: str | None = None
     # The settings given in the config file, the environment or as flags (not left at their default).
     explicit: frozenset = frozenset()
@@ -264,6 +274,15 @@ def problems(settings: Settings) -> list[str]:
         found.append("max_body_bytes: must be at least 1024")
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         found.append(f"log_level: {settings.log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
+    if settings.log_format not in ("text", "json"):
+        found.append(f"log_format: {settings.log_format!r} is not one of text, json")
+    for entry in settings.metrics_allow:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            found.append(f"metrics_allow: {entry!r} is not an IP address or network (CIDR)")
+    if settings.metrics_token and len(settings.metrics_token) < 16:
+        found.append("metrics_token: must be at least 16 characters (or empty for none)")
     keys = Path(settings.keys_dir)
     if keys.exists() and not keys.is_dir():
         found.append(f"keys_dir: {keys} exists and is not a folder")

@@ -449,6 +449,7 @@ class Crawler:
             finally:
                 _CRAWLING.reset(token)
         await self._record(root_id, report, started, gone=root is None, stopped=root is None or root.deleted_at is not None)
+        self.node.metrics.crawled(report)
         log.info("crawled thread %s: %s found, %s waiting, %s refused, %s requests%s", root_id, report.found,
                  report.waiting, report.refused, sum(report.requests.values()),
                  f"; failed: {report.error_text()}" if report.failed_hosts else "")

@@ -266,15 +266,18 @@ class DeliveryWorker:
         delivered: dict[int, list[int]] = defaultdict(list)  # status code -> row ids
         succeeded: set[str] = set()
         failed: set[str] = set()
+        metrics = self.node.metrics
         for row, result in zip(rows, results):
             if result is None:  # paused host: try again after the cool-off, no attempt counted
                 changes.append({"id": row.id, "lease_until": None, "lease_owner": None,
                                 "next_attempt_at": now + timedelta(seconds=BREAKER_COOL_OFF)})
+                metrics.delivery_attempted("paused")
                 continue
             verdict = Verdict.GIVE_UP if result.give_up else classify(result.status)
             if verdict is Verdict.DONE:
                 delivered[result.status].append(row.id)
                 succeeded.add(result.host)
+                metrics.delivery_attempted("delivered")
                 continue
             attempts = row.attempts + 1
             change: dict[str, Any] = {"id": row.id, "attempts": attempts, "lease_until": None, "lease_owner": None,
@@ -288,6 +291,7 @@ class DeliveryWorker:
                 failed.add(result.host)
             else:
                 change.update(status=DeliveryState.FAILED, finished_at=now)
+            metrics.delivery_attempted("failed" if "status" in change else "retry", result.host)
             changes.append(change)
         cleared = succeeded & self._recorded_hosts
         if connection is not None and not changes and not cleared and not failed:

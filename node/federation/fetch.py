@@ -230,6 +230,8 @@ class Fetcher:
         # url -> (parsed URL, its text as sent and signed, authority, expiry, the policy it was checked under)
         self._targets: dict[str, tuple[URL, str, str, float, FetchPolicy]] = {}
         self._post_timeout: tuple[FetchPolicy, aiohttp.ClientTimeout] | None = None
+        # Told the outcome of every GET ("ok", "timeout", "not_found"...): the node's metrics.
+        self.on_fetch: Callable[[str], None] | None = None
 
     async def close(self) -> None:
         """Cancel in-flight fetches, close the HTTP session and stop the signing processes."""
@@ -405,13 +407,22 @@ class Fetcher:
 
     async def _get_with_deadline(self, url: str, accept: str, signed: bool) -> Fetched:
         """One deadline for the whole fetch, redirects and the signature retry included."""
+        outcome = "ok"
         try:
             async with asyncio.timeout(self.policy.total_timeout):
                 return await self._follow(url, accept, signed)
         except TimeoutError:
+            outcome = "timeout"
             raise FetchError(f"timed out fetching {url[:200]}") from None
         except aiohttp.ClientError as exc:
+            outcome = "error"
             raise FetchError(f"could not fetch {url[:200]}: {exc.__class__.__name__}") from None
+        except FetchError as exc:
+            outcome = _FETCH_OUTCOMES.get(type(exc), "error")
+            raise
+        finally:
+            if self.on_fetch is not None:
+                self.on_fetch(outcome)
 
     async def _follow(self, url: str, accept: str, signed: bool) -> Fetched:
         try:
@@ -548,6 +559,12 @@ async def _sign(signer: Signer, method: str, url: str, headers: dict[str, str], 
     if sign_async is not None:
         return await sign_async(method, url, dict(headers), body, scheme, digests=digests)
     return signer.sign(method, url, dict(headers), body, scheme)
+
+
+# The outcome label each refusal is counted under in the fetch metrics.
+_FETCH_OUTCOMES = {BlockedAddress: "blocked", BlockedDomain: "blocked", ResponseTooLarge: "too_large",
+                   BadStatus: "bad_status", NotFound: "not_found", Gone: "gone",
+                   BadContentType: "bad_content_type", TooManyRedirects: "too_many_redirects"}
 
 
 def _normalize_own(host: str) -> str:

@@ -10,7 +10,9 @@ from node.federation.authenticate import target_uri
 from node.federation.inbox import InboxOutcome, InboxRequest, InboxResult
 
 
-def _answer(result: InboxResult) -> web.Response:
+def _answer(result: InboxResult, node=None) -> web.Response:
+    if node is not None:
+        node.metrics.inbox_answered(result.outcome.status, result.outcome.value[1])
     # A 2xx to a request we could not verify would teach Fedify the wrong
     # signature scheme, so every refusal gets its real status and a reason.
     body = {"status": result.outcome.value[1], "reason": result.reason}
@@ -29,12 +31,12 @@ async def post_inbox(request: web.Request) -> web.Response:
                 raise web.HTTPNotFound()
     limit = node.settings.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
-        return _answer(InboxResult(InboxOutcome.TOO_LARGE, f"body is larger than {limit} bytes"))
+        return _answer(InboxResult(InboxOutcome.TOO_LARGE, f"body is larger than {limit} bytes"), node)
     try:
         # client_max_size makes read() stop at the limit, counting decompressed bytes.
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        return _answer(InboxResult(InboxOutcome.TOO_LARGE, f"body is larger than {limit} bytes"))
+        return _answer(InboxResult(InboxOutcome.TOO_LARGE, f"body is larger than {limit} bytes"), node)
     result = await node.inbox.receive(InboxRequest(
         method=request.method,
         target_uri=target_uri(node.settings.scheme, request.host, request.raw_path),
@@ -42,4 +44,4 @@ async def post_inbox(request: web.Request) -> web.Response:
         body=body,
         content_type=request.headers.get("Content-Type", ""),
     ))
-    return _answer(result)
+    return _answer(result, node)

@@ -1,12 +1,14 @@
-"""Middlewares: error pages in the format the client asked for, and security headers."""
+"""Middlewares: request ids, error pages in the format the client asked for, security headers."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 
 from aiohttp import web
 
 from node.app import NODE
+from node.logs import REQUEST_ID, REQUEST_ID_RE
 from node.web.negotiate import wants_activity_json
 
 log = logging.getLogger("fednode.web")
@@ -17,6 +19,25 @@ CSP = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-a
 # A development node on plain http sends readers on to servers that may be plain
 # http too (the reply form redirects there); production keeps https only.
 CSP_DEV = CSP.replace("form-action 'self' https:", "form-action 'self' https: http:")
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler):
+    """Give the request an id for every log line it causes, and echo it in ``X-Request-Id``.
+
+    A proxy's id (nginx ``proxy_set_header X-Request-Id $request_id``) is kept when it is
+    short and plain, so one id follows the request through both logs; otherwise one is made.
+    """
+    given = request.headers.get("X-Request-Id", "")
+    request_id = given if REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+    REQUEST_ID.set(request_id)  # the request's own task: it does not leak into others
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers["X-Request-Id"] = request_id
+        raise
+    response.headers["X-Request-Id"] = request_id
+    return response
 
 
 @web.middleware

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node.web import ap, discovery, inbox, interact, pages
+from node.web import ap, discovery, health, inbox, interact, pages
 
 
 def add_routes(app: web.Application) -> None:
@@ -38,5 +38,8 @@ def add_routes(app: web.Application) -> None:
         web.get("/authorize_interaction", pages.authorize_interaction),
         web.get("/interact", interact.interact_form),
         web.post("/interact", interact.interact_submit),
+        web.get("/healthz", health.healthz),
+        web.get("/readyz", health.readyz),
+        web.get("/metrics", health.metrics),
         web.static("/static", Path(__file__).parent / "static"),
     ])
