@@ -69,6 +69,27 @@ async def test_per_actor_inbox_accepts_like_the_shared_one(world, http):
     assert status == 202
 
 
+async def test_instance_actor_inbox_it_advertises_accepts_signed_activities(world, http):
+    """The inbox the instance actor advertises (``/actor/inbox``) takes a signed activity like the shared one."""
+    node, remote, alice = world
+    async with http.get(node.url("/actor"), headers={"Accept": "application/activity+json"}) as response:
+        advertised = (await response.json(content_type=None))["inbox"]
+    assert advertised == node.url("/actor/inbox")
+    status, body = await signed_post(http, advertised, reply_to(node.url("/a"), alice), alice)
+    assert (status, body["status"]) == (202, "accepted")
+    assert await stored_activities(node) == 1
+
+
+async def test_instance_actor_inbox_verifies_like_the_shared_one(world, http):
+    """An unsigned POST to ``/actor/inbox`` is refused with 401 and a reason, and nothing is stored."""
+    node, remote, alice = world
+    async with http.post(node.url("/actor/inbox"), data=json.dumps(reply_to(node.url("/a"), alice)),
+                         headers={"Content-Type": "application/activity+json"}) as response:
+        assert response.status == 401
+        assert (await response.json(content_type=None))["reason"]
+    assert await stored_activities(node) == 0
+
+
 async def test_repeated_activity_is_answered_202_and_stored_once(world, http):
     """The same activity delivered twice is acknowledged twice and kept once."""
     node, remote, alice = world
