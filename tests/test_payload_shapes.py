@@ -523,3 +523,98 @@ async def test_published_is_read_in_every_servers_format(world, http, published,
     activity = mastodon_reply(world, alice, "Timed", published=published)
     assert await deliver(world, http, alice, activity) == "applied"
     assert (await stored(world, activity["object"]["id"])).published == expected
+
+
+# --- actors given as lists (Prismo, Plume, Pleroma) ----------------------------------------------
+
+
+async def test_prismo_comment_with_actor_and_attributed_to_as_person_lists_joins_thread(world, http):
+    """Prismo's ``actor: [{"type": "Person", "id": …}]`` (and the same ``attributedTo``) is that one actor."""
+    mx = world.remote.add_actor("mxb", key_index=1)
+    activity = payloads.prismo_comment(mx, world.article_id, "<p>Prismo was here</p>")
+    assert await deliver(world, http, mx, activity) == "applied"
+    comment = await assert_comment(world, http, activity["object"]["id"], parent=world.article_id,
+                                   visibility="public", text="Prismo was here")
+    assert comment.actor.ap_id == mx.id
+
+
+async def test_plume_one_element_attributed_to_list_is_its_author(world, http):
+    """Plume's ``attributedTo: ["…/@/ana/"]`` names the activity's actor: not "attributed to someone else"."""
+    ana = payloads.plume_author(world.remote)
+    activity = mastodon_reply(world, ana, "Plume says hello", attributedTo=[ana.id])
+    assert await deliver(world, http, ana, activity) == "applied"
+    comment = await assert_comment(world, http, activity["object"]["id"], parent=world.article_id,
+                                   visibility="public", text="Plume says hello")
+    assert comment.actor.ap_id == ana.id
+
+
+async def test_actor_list_of_one_person_and_other_things_is_that_person(world, http):
+    """Pleroma reads an ``actor`` list as the one Person in it: a Person beside a Group is accepted as the Person."""
+    alice = world.remote.add_actor("alice", key_index=0)
+    activity = mastodon_reply(world, alice, "Listed with my group")
+    activity["actor"] = [{"type": "Person", "id": alice.id}, {"type": "Group", "id": f"{world.remote.base}/c/town"}]
+    assert await deliver(world, http, alice, activity) == "applied"
+    await assert_comment(world, http, activity["object"]["id"], parent=world.article_id, visibility="public",
+                         text="Listed with my group")
+
+
+@pytest.mark.parametrize("actors", [
+    lambda alice, bob: [alice.id, bob.id],
+    lambda alice, bob: [{"type": "Person", "id": alice.id}, {"type": "Person", "id": bob.id}],
+], ids=["ids", "persons"])
+async def test_actor_list_of_several_different_actors_is_refused_with_a_reason(world, http, actors):
+    """Who did it cannot be told from a list of two different actors: 400 with a reason, nothing stored."""
+    alice = world.remote.add_actor("alice", key_index=0)
+    bob = world.remote.add_actor("bob", key_index=1)
+    activity = mastodon_reply(world, alice, "Two of us")
+    activity["actor"] = actors(alice, bob)
+    status, body = await signed_post(http, world.node.url("/inbox"), activity, alice)
+    assert status == 400 and "several different actors" in body["reason"]
+    assert await stored(world, activity["object"]["id"]) is None
+
+
+async def test_attributed_to_several_different_actors_is_refused_with_a_reason(world, http):
+    """An object attributed to two people, neither first being the sender, is refused (400 with the reason)."""
+    alice = world.remote.add_actor("alice", key_index=0)
+    bob = world.remote.add_actor("bob", key_index=1)
+    activity = mastodon_reply(world, alice, "Co-written", attributedTo=[
+        {"type": "Person", "id": bob.id}, {"type": "Person", "id": alice.id}])
+    status, body = await signed_post(http, world.node.url("/inbox"), activity, alice)
+    assert status == 400 and "several different actors" in body["reason"]
+
+
+# --- transient activities ------------------------------------------------------------------------
+
+
+async def test_create_without_id_whose_object_is_on_the_actors_server_is_accepted(world, http):
+    """A transient Create (no ``id``; ActivityPub §3.1) of a Note on the actor's server is taken, as Mastodon
+    and Pleroma do: the Note joins the thread, and sending it again is a duplicate, not a second comment."""
+    alice = world.remote.add_actor("alice", key_index=0)
+    activity = mastodon_reply(world, alice, "No id on the envelope")
+    del activity["id"]
+    status, body = await signed_post(http, world.node.url("/inbox"), activity, alice)
+    assert (status, body["status"]) == (202, "accepted"), body
+    await world.node.node.processor.drain()
+    await assert_comment(world, http, activity["object"]["id"], parent=world.article_id, visibility="public",
+                         text="No id on the envelope")
+    again, body = await signed_post(http, world.node.url("/inbox"), activity, alice)
+    assert (again, body["status"]) == (202, "duplicate")
+
+
+async def test_create_without_id_of_an_object_on_another_server_is_refused(world, http):
+    """A transient Create whose object lives on another server proves nothing: 403, nothing stored."""
+    alice = world.remote.add_actor("alice", key_index=0)
+    activity = mastodon_reply(world, alice, "Not mine")
+    del activity["id"]
+    activity["object"]["id"] = "https://elsewhere.example/notes/1"
+    status, body = await signed_post(http, world.node.url("/inbox"), activity, alice)
+    assert status == 403 and body["reason"]
+
+
+async def test_create_without_id_or_object_id_is_refused(world, http):
+    """Neither the activity nor its object has an id: there is nothing to key it by (400)."""
+    alice = world.remote.add_actor("alice", key_index=0)
+    activity = mastodon_reply(world, alice, "Anonymous")
+    del activity["id"], activity["object"]["id"]
+    status, body = await signed_post(http, world.node.url("/inbox"), activity, alice)
+    assert status == 400 and "no usable id" in body["reason"]

@@ -25,7 +25,7 @@ from node.errors import FetchError, InvalidDocument, OriginMismatch
 from node.federation import outbox
 from node.federation.actors import actor_values_from_ap, http_url
 from node.federation.netguard import same_origin
-from node.federation.vocab import PUBLIC_FORMS, as_list, get_id
+from node.federation.vocab import PUBLIC_FORMS, as_list, attributed_author, get_id
 
 if TYPE_CHECKING:
     from node.app import Node
@@ -103,7 +103,10 @@ async def is_tombstoned(session: AsyncSession, ap_id: str) -> bool:
 
 async def author_of(node: "Node", session: AsyncSession, document: dict[str, Any]) -> Actor:
     """The actor a fetched object is attributed to, stored if new; it must share the object's origin."""
-    author_id = get_id(document.get("attributedTo"))
+    try:
+        author_id = attributed_author(document)
+    except InvalidDocument:
+        raise OriginMismatch("the object is attributed to several different actors") from None
     if not author_id or not same_origin(author_id, document["id"]):
         raise OriginMismatch("the object is attributed to an actor on another server")
     actor = await queries.get_actor(session, author_id)
@@ -260,7 +263,8 @@ def group_announce(node: "Node", site: Actor, comment_ap_id: str, activity: dict
         "id": outbox.new_activity_id(node.urls),
         "type": "Announce",
         "actor": site.ap_id,
-        "object": activity if activity is not None else comment_ap_id,
+        # A transient Create (sent without an id) is announced by its object's id.
+        "object": activity if activity is not None and activity.get("id") else comment_ap_id,
         "to": ["https://www.w3.org/ns/activitystreams#Public"],
         "cc": [site.followers],
         "audience": site.ap_id,

@@ -111,8 +111,8 @@ class Inbox:
         try:
             auth = await authenticate.verify(sig, self.resolver, self.blocked_domains)
             origin.check_signer_is_actor(auth.owner, actor)
-            origin.check_activity_origin(activity, actor)
-            activity = origin.strip_foreign_embeds(activity, actor)
+            origin.check_activity_origin(activity, actor, activity_id)
+            activity = origin.strip_foreign_embeds(origin.normalize_actors(activity, actor), actor)
         except Blocked as exc:
             return InboxResult(InboxOutcome.BLOCKED, exc.reason, activity_id)
         except KeyMismatch as exc:

@@ -11,7 +11,7 @@ from typing import Any
 
 from node.errors import InvalidDocument, KeyMismatch, OriginMismatch
 from node.federation.netguard import same_origin
-from node.federation.vocab import get_id
+from node.federation.vocab import attributed_author, get_id, sole_actor
 
 # Activities whose object must belong to the actor (FEP-fe34: the creator is the owner).
 OWNED_OBJECT_TYPES = frozenset({"Create", "Update", "Delete"})
@@ -19,10 +19,19 @@ MAX_ID_LENGTH = 2048
 
 
 def activity_basics(activity: Any) -> tuple[str, str, str]:
-    """(id, type, actor id) of an activity, or InvalidDocument saying what is missing."""
+    """(id, type, actor id) of an activity, or InvalidDocument saying what is missing.
+
+    ``actor`` may be a list naming one actor (``vocab.sole_actor``).  A ``Create``
+    without an id is transient (ActivityPub §3.1): its object carries the identity,
+    so it is keyed ``<object id>#create``, as Mastodon names its own transient
+    activities; ``check_activity_origin`` then holds that object to the actor's server.
+    """
     if not isinstance(activity, dict):
         raise InvalidDocument("an activity must be a JSON object")
-    ident, kind, actor = activity.get("id"), activity.get("type"), get_id(activity.get("actor"))
+    ident, kind = activity.get("id"), activity.get("type")
+    actor = sole_actor(activity.get("actor"))
+    if ident is None and kind == "Create":
+        ident = transient_id(activity)
     if not isinstance(ident, str) or not ident or len(ident) > MAX_ID_LENGTH:
         raise InvalidDocument("the activity has no usable id")
     if not isinstance(kind, str) or not kind:
@@ -32,15 +41,44 @@ def activity_basics(activity: Any) -> tuple[str, str, str]:
     return ident, kind, actor
 
 
+def transient_id(activity: dict[str, Any]) -> str | None:
+    """The key of a ``Create`` sent without an id: its object's id and ``#create`` (None without one)."""
+    object_id = get_id(activity.get("object"))
+    if not isinstance(object_id, str) or not object_id or "#create" in object_id:
+        return None
+    return f"{object_id}#create"
+
+
+def normalize_actors(activity: dict[str, Any], actor: str) -> dict[str, Any]:
+    """The activity with ``actor`` (and its embedded object's ``attributedTo``) as plain ids.
+
+    Run after ``check_activity_origin`` accepted the lists (``vocab.sole_actor``), so
+    that what is stored, and every handler, reads one id.
+    """
+    changed = dict(activity)
+    if changed.get("actor") != actor:
+        changed["actor"] = actor
+    embedded = changed.get("object")
+    if (activity.get("type") in OWNED_OBJECT_TYPES and isinstance(embedded, dict)
+            and isinstance(embedded.get("attributedTo"), (list, dict))):
+        author = attributed_author(embedded, actor)
+        if author is not None:
+            changed["object"] = {**embedded, "attributedTo": author}
+    return changed
+
+
 def check_signer_is_actor(signer: str, actor: str) -> None:
     """R1: the key's owner must be the activity's actor (Fedify CVE-2025-54888)."""
     if signer != actor:
         raise KeyMismatch("the signer and the actor do not match")
 
 
-def check_activity_origin(activity: dict[str, Any], actor: str) -> None:
-    """R3/R11: the activity id, and for Create/Update/Delete the object id, are on the actor's origin."""
-    if not same_origin(activity["id"], actor):
+def check_activity_origin(activity: dict[str, Any], actor: str, activity_id: str | None = None) -> None:
+    """R3/R11: the activity id, and for Create/Update/Delete the object id, are on the actor's origin.
+
+    ``activity_id``: the id ``activity_basics`` gave it (a transient Create's key).
+    """
+    if not same_origin(activity_id or activity.get("id") or "", actor):
         raise OriginMismatch("the activity id is not on the actor's server")
     if activity.get("type") in OWNED_OBJECT_TYPES:
         object_id = get_id(activity.get("object"))
@@ -50,7 +88,7 @@ def check_activity_origin(activity: dict[str, Any], actor: str) -> None:
             raise OriginMismatch(f"{activity['type']} of an object on another server")
         embedded = activity.get("object")
         if isinstance(embedded, dict) and "attributedTo" in embedded:
-            author = get_id(embedded.get("attributedTo"))
+            author = attributed_author(embedded, actor)
             if author is not None and author != actor and activity["type"] != "Delete":
                 raise OriginMismatch(f"{activity['type']} of an object attributed to someone else")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from node.errors import InvalidDocument
+
 AS_NS = "https://www.w3.org/ns/activitystreams"
 SECURITY_NS = "https://w3id.org/security/v1"
 PUBLIC = AS_NS + "#Public"
@@ -33,6 +35,9 @@ CONTEXT: list[Any] = [
 ]
 
 ACTOR_TYPES = frozenset({"Person", "Group", "Service", "Application", "Organization"})
+# The actors that act for themselves; in a list of several, the one of these is "the" actor
+# (Pleroma's Containment.get_actor reads an ``actor`` list the same way).
+PERSON_TYPES = frozenset({"Person", "Service", "Application"})
 
 
 def as_list(value: Any) -> list[Any]:
@@ -58,3 +63,45 @@ def is_public(document: dict[str, Any]) -> bool:
     """Whether the Public collection is among the document's to/cc (any of its spellings)."""
     audience = as_list(document.get("to")) + as_list(document.get("cc"))
     return any(get_id(item) in PUBLIC_FORMS for item in audience)
+
+
+def sole_actor(value: Any) -> str | None:
+    """The one actor a property names (``actor``, ``attributedTo``), even when it is a list.
+
+    A plain id or an embedded actor is that actor.  A list naming one actor (Prismo's
+    ``actor: [{"type": "Person", "id": …}]``, Plume's ``attributedTo: ["…/@/name/"]``) is
+    that actor; so is a list of one Person (or Service, Application) among other things
+    (Pleroma).  None when nothing usable is named; InvalidDocument when the list names
+    several different actors and none stands out: who did this cannot be told.
+    """
+    if not isinstance(value, list):
+        return get_id(value)
+    ids = list(dict.fromkeys(ident for ident in (get_id(item) for item in value) if ident))
+    if len(ids) <= 1:
+        return ids[0] if ids else None
+    persons = list(dict.fromkeys(
+        get_id(item) for item in value
+        if isinstance(item, dict) and item.get("type") in PERSON_TYPES and get_id(item)
+    ))
+    if len(persons) == 1:
+        return persons[0]
+    raise InvalidDocument("the list names several different actors")
+
+
+def attributed_author(document: dict[str, Any], actor: str | None = None) -> str | None:
+    """Whom ``document`` is attributed to (``sole_actor`` of ``attributedTo``).
+
+    Plume attributes an article to its authors and then its blog (a Group):
+    ``["…/@/alice/", "…/~/blog/"]``.  Such a list of plain ids is read as its first
+    entry, the author, when that is the activity's ``actor`` (the signer), or when the
+    document was fetched from its own origin (``actor`` None, the caller checks that the
+    author shares the document's origin); any other list of several actors is refused.
+    """
+    value = document.get("attributedTo")
+    try:
+        return sole_actor(value)
+    except InvalidDocument:
+        first = value[0] if isinstance(value, list) and value else None
+        if isinstance(first, str) and (actor is None or first == actor):
+            return first
+        raise

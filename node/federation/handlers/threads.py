@@ -14,8 +14,8 @@ from node.errors import FetchError, InvalidDocument, OriginMismatch
 from node.federation import comments
 from node.federation.actors import actor_values_from_ap
 from node.federation.handlers import HandlerContext, handles, object_id
-from node.federation.handlers.articles import ARTICLE_TYPES, store_remote_article
-from node.federation.vocab import ACTOR_TYPES, get_id
+from node.federation.handlers.articles import THREAD_TYPES, store_remote_article
+from node.federation.vocab import ACTOR_TYPES, attributed_author, get_id
 
 
 async def embedded_or_fetched(ctx: HandlerContext) -> dict[str, Any] | None:
@@ -34,19 +34,22 @@ async def embedded_or_fetched(ctx: HandlerContext) -> dict[str, Any] | None:
 
 @handles("Create")
 async def on_create(ctx: HandlerContext) -> Outcome:
-    """A new post: a reply joins its thread; a top-level article from a site we follow is stored."""
+    """A new post: a reply joins its thread; a top-level post (article or note) from a site we follow is stored."""
     document = await embedded_or_fetched(ctx)
     if document is None or document.get("type") not in comments.COMMENT_TYPES:
         return Outcome.ignored("not a post")
-    if get_id(document.get("attributedTo")) != ctx.actor_id:
-        return Outcome.ignored("attributed to someone else")
+    try:
+        if attributed_author(document, ctx.actor_id) != ctx.actor_id:
+            return Outcome.ignored("attributed to someone else")
+    except InvalidDocument:
+        return Outcome.ignored("attributed to several different actors")
     author = await queries.get_actor(ctx.session, ctx.actor_id)
     if author is None:
         return Outcome.ignored("unknown author")
     if comments.in_reply_to(document):
         return await comments.take_reply(ctx.node, ctx.session, document, author, activity=ctx.activity)
-    if document.get("type") in ARTICLE_TYPES:
-        return await store_remote_article(ctx.session, document, author)
+    if document.get("type") in THREAD_TYPES:
+        return await store_remote_article(ctx.session, document, author, crawler=ctx.node.crawler)
     return Outcome.ignored("a post outside our threads")
 
 
