@@ -405,6 +405,112 @@ def nodebb_reply(
             "actor": actor.id, "to": note["to"], "cc": cc, "object": note}
 
 
+# --- WordPress (the ActivityPub plugin) -------------------------------------------------------
+
+def wordpress_author(remote: FakeRemote, user_id: int = 1, *, key_index: int = 6) -> RemoteActor:
+    """A WordPress author as the ActivityPub plugin serves it (includes/model/class-user.php):
+    the id is ``<home>/?author=<n>``, inbox and followers under ``/wp-json/activitypub/1.0/``."""
+    rest = f"{remote.base}/wp-json/activitypub/1.0"
+    return serve_actor(remote, f"/?author={user_id}", "admin", key_index=key_index,
+                       followers=f"{rest}/actors/{user_id}/followers",
+                       inbox=f"{rest}/actors/{user_id}/inbox", endpoints={"sharedInbox": f"{rest}/inbox"},
+                       url=f"{remote.base}/author/admin/")
+
+
+def wordpress_post(author: RemoteActor, post_id: int, html: str, *, title: str | None = None,
+                   replies: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Create of a blog post as the WordPress ActivityPub plugin sends it
+    (includes/transformer/class-post.php, includes/activity/class-activity.php).
+
+    ``get_type`` makes it a ``Note`` when the post has no title or 400 characters or
+    less (or the blog publishes notes), else an ``Article`` with ``name`` and ``summary``;
+    a Note has neither.  The id is ``<home>/?p=<n>``, ``url`` the permalink, ``to``
+    Public and ``cc`` the author's followers; the activity id is the object id with
+    ``#activity-create-<updated>``; ``replies`` is a Collection with its first page
+    embedded (includes/collection/class-replies.php).
+    """
+    home = base_of(author)
+    object_id = f"{home}/?p={post_id}"
+    rest = f"{home}/wp-json/activitypub/1.0/posts/{post_id}/replies"
+    document: dict[str, Any] = {
+        "id": object_id, "type": "Article" if title else "Note", "attributedTo": author.id,
+        "content": html, "contentMap": {"en": html}, "url": f"{home}/2026/12/03/post-{post_id}/",
+        "to": [PUBLIC], "cc": [author.document["followers"]], "published": "2026-12-03T07:00:00Z",
+        "updated": "2026-12-03T07:00:00Z", "mediaType": "text/html", "sensitive": False, "tag": [],
+        "attachment": [], "replies": replies or {
+            "id": rest, "type": "Collection",
+            "first": {"id": f"{rest}?page=0", "type": "CollectionPage", "partOf": rest, "items": []},
+        },
+    }
+    if title:
+        document.update(name=title, summary=f"<p>{title}</p>")
+    return {"@context": [AS_NS, SECURITY_NS], "id": f"{object_id}#activity-create-2026-12-03T07:00:00Z",
+            "type": "Create", "actor": author.id, "to": document["to"], "cc": document["cc"],
+            "published": document["published"], "object": document}
+
+
+# --- Mastodon (top-level statuses) ------------------------------------------------------------
+
+def mastodon_status(actor: RemoteActor, html: str, *, replies: bool = True) -> dict[str, Any]:
+    """Create(Note) of a top-level Mastodon status (app/serializers/activitypub/note_serializer.rb):
+    no ``name``; ``replies`` a Collection whose ``first`` page is embedded, ``next`` on the origin."""
+    status_id = f"{actor.id}/statuses/{113000000000000000 + _n()}"
+    note: dict[str, Any] = {
+        "id": status_id, "type": "Note", "summary": None, "inReplyTo": None, "published": "2026-12-03T07:30:00Z",
+        "url": status_id.replace("/users/", "/@").replace("/statuses/", "/"), "attributedTo": actor.id,
+        "to": [PUBLIC], "cc": [actor.document["followers"]], "sensitive": False, "content": html,
+        "contentMap": {"en": html}, "attachment": [], "tag": [],
+    }
+    if replies:
+        note["replies"] = {"id": f"{status_id}/replies", "type": "Collection", "first": {
+            "type": "CollectionPage", "next": f"{status_id}/replies?only_other_accounts=true&page=true",
+            "partOf": f"{status_id}/replies", "items": []}}
+    return {"@context": [AS_NS, {"ostatus": "http://ostatus.org#", "sensitive": "as:sensitive"}],
+            "id": f"{status_id}/activity", "type": "Create", "actor": actor.id, "published": note["published"],
+            "to": note["to"], "cc": note["cc"], "object": note}
+
+
+# --- Prismo, Plume: actors as lists -----------------------------------------------------------
+
+def prismo_comment(actor: RemoteActor, parent: str, html: str) -> dict[str, Any]:
+    """Create(Note) of a Prismo comment: ``actor`` and ``attributedTo`` are lists holding one
+    embedded ``{"type": "Person", "id": …}`` (Prismo's serializers, as kept in Pleroma's
+    test/fixtures/prismo-url-map.json; Pleroma's Containment.get_actor reads such lists),
+    and ``url`` is a ``Link``."""
+    comment_id = f"{base_of(actor)}/comments/{900 + _n()}"
+    person = [{"type": "Person", "id": actor.id}]
+    note = {
+        "id": comment_id, "type": "Note", "content": html, "published": "2026-12-03T07:10:05Z",
+        "url": {"type": "Link", "mimeType": "text/html", "href": comment_id}, "inReplyTo": parent,
+        "attributedTo": person, "to": [PUBLIC], "votes": 1,
+    }
+    return {"@context": [AS_NS, SECURITY_NS, {"Hashtag": "as:Hashtag"}, {"votes": {"@id": "as:votes", "@type": "@id"}}],
+            "id": f"{comment_id}/activity", "type": "Create", "actor": person, "to": [PUBLIC], "object": note}
+
+
+def plume_author(remote: FakeRemote, username: str = "ana", *, key_index: int = 7) -> RemoteActor:
+    """A Plume user (plume-models/src/users.rs): the id is ``<base>/@/<name>/``."""
+    return serve_actor(remote, f"/@/{username}/", username, key_index=key_index,
+                       followers=f"{remote.base}/@/{username}/followers")
+
+
+def plume_article(author: RemoteActor, blog: str, slug: str, title: str, html: str) -> dict[str, Any]:
+    """Create(Article) of a Plume post (plume-models/src/posts.rs ``to_activity``,
+    ``create_activity``): ``attributedTo`` lists the authors and then the blog
+    (``authors.push(blog)``), ``source`` is Markdown, the activity id is ``<post>/activity``
+    and its actor the first author."""
+    post_id = f"{blog}{slug}/"
+    article = {
+        "id": post_id, "type": "Article", "name": title, "attributedTo": [author.id, blog],
+        "content": html, "source": {"content": title, "mediaType": "text/markdown"},
+        "published": "2026-12-03T06:00:00Z", "summary": "", "tag": [], "url": post_id,
+        "to": [PUBLIC], "cc": [author.document["followers"]], "license": "CC-BY-SA",
+    }
+    return {"@context": [AS_NS, SECURITY_NS, {"license": "https://w3id.org/fep/c118#license"}],
+            "id": f"{post_id}activity", "type": "Create", "actor": author.id, "to": article["to"],
+            "cc": article["cc"], "object": article}
+
+
 # --- members some servers add to any activity -------------------------------------------------
 
 def ld_signature(actor: RemoteActor) -> dict[str, str]:

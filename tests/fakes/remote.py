@@ -152,7 +152,8 @@ class FakeRemote:
             problem = await self._check_signature(request, b"")
             if problem:
                 return web.json_response({"error": problem}, status=401)
-        served = self.served.get(request.path)
+        # Ids with a query (WordPress's ``/?author=1``, ``/?p=5``) are served by path and query.
+        served = self.served.get(request.path_qs) or self.served.get(request.path)
         if served is None:
             return web.json_response({"error": "not found"}, status=404)
         if served.delay:

@@ -1,9 +1,15 @@
-"""Articles published by sites we follow, stored as remote articles (threads can then grow under them)."""
+"""Posts published by sites we follow, stored as remote articles (threads can then grow under them).
+
+Any top-level post becomes a thread: an ``Article`` or ``Page`` (Lemmy, Mbin, Plume,
+Fednode), and a ``Note`` too — the WordPress ActivityPub plugin sends a Note for a
+post without a title or of 400 characters or less (and for every post when the blog
+is set to publish notes), and Mastodon-like sites have nothing else.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +22,11 @@ from node.federation.actors import http_url
 from node.federation.comments import html_of, parse_time, visibility_of
 from node.federation.vocab import as_list, get_id
 
+if TYPE_CHECKING:
+    from node.federation.crawl import Crawler
+
 ARTICLE_TYPES = ("Article", "Page")
+THREAD_TYPES = frozenset({*ARTICLE_TYPES, "Note", "Question"})  # what a followed site's top-level post may be
 
 
 async def _we_follow(session, actor: Actor, audiences: list[str]) -> bool:
@@ -29,11 +39,15 @@ async def _we_follow(session, actor: Actor, audiences: list[str]) -> bool:
 
 
 async def store_remote_article(session: AsyncSession, document: dict[str, Any], author: Actor,
-                               *, announced_by: str | None = None) -> Outcome:
-    """Store a top-level article by ``author`` from a site we follow (as remote, keyed by its id).
+                               *, announced_by: str | None = None, crawler: "Crawler | None" = None) -> Outcome:
+    """Store a top-level post by ``author`` from a site we follow (as remote, keyed by its id).
 
     ``announced_by``: the Group whose ``Announce`` brought it (FEP-1b12); following that
     Group is enough, whether or not the post names it in ``audience``.
+    ``crawler``: schedules the new thread's first crawl, in this transaction.  Replies
+    people sent only to the post's origin (a WordPress post's commenters, a Mastodon
+    thread) reach us only through its ``replies``/``context`` collections, so the thread
+    is read soon and then on the crawler's decaying schedule, answered here or not.
     """
     audiences = [a for a in (get_id(x) for x in as_list(document.get("audience"))) if a]
     if announced_by:
@@ -42,7 +56,7 @@ async def store_remote_article(session: AsyncSession, document: dict[str, Any], 
         return Outcome.ignored("from nobody we follow")
     if await queries.get_object(session, document["id"]) is not None:
         return Outcome.ignored("already stored")
-    session.add(Object(
+    thread = Object(
         ap_id=document["id"], ap_type=document.get("type", "Article"), kind="article", is_local=False,
         actor_id=author.id, name=document.get("name") if isinstance(document.get("name"), str) else None,
         content=html_of(document), url=http_url(document.get("url")) or document["id"],
@@ -51,5 +65,9 @@ async def store_remote_article(session: AsyncSession, document: dict[str, Any], 
         updated=parse_time(document.get("updated")), raw=document,
         tags=[t["name"].lstrip("#") for t in as_list(document.get("tag"))
               if isinstance(t, dict) and t.get("type") == "Hashtag" and isinstance(t.get("name"), str)],
-    ))
+    )
+    session.add(thread)
+    if crawler is not None:
+        await session.flush()
+        await crawler.schedule(thread.id, session=session)
     return Outcome.applied()

@@ -11,7 +11,7 @@ from node.db.models import Follow, Object, Reaction
 from node.db.states import FollowState
 from node.federation import comments
 from node.federation.handlers import HandlerContext, handles, object_id
-from node.federation.handlers.articles import ARTICLE_TYPES, store_remote_article
+from node.federation.handlers.articles import THREAD_TYPES, store_remote_article
 from node.federation.handlers.follows import on_undo_follow
 from node.federation.vocab import get_id
 
@@ -82,9 +82,10 @@ async def on_announce(ctx: HandlerContext) -> Outcome:
     if not comments.in_reply_to(document):
         # A new thread in the Group (a Lemmy or Mbin post reaches the community's
         # followers only inside the Group's Announce).
-        if document.get("type") not in ARTICLE_TYPES:
+        if document.get("type") not in THREAD_TYPES:
             return Outcome.ignored("announced object is not a reply or a thread")
-        return await store_remote_article(ctx.session, document, author, announced_by=ctx.actor_id)
+        return await store_remote_article(ctx.session, document, author, announced_by=ctx.actor_id,
+                                          crawler=ctx.node.crawler)
     return await comments.take_reply(ctx.node, ctx.session, document, author)
 
 
