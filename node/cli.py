@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub.add_parser("upgrade", parents=[parent], help="apply pending migrations")
     db_sub.add_parser("current", parents=[parent], help="print the schema revision")
 
+    discuss = sub.add_parser("discuss", parents=[parent],
+                             help="open the discussion of a web page (or show the one it has), as the site Group")
+    discuss.add_argument("url", help="the page's address; any alias of an already discussed page finds its thread")
     thread = sub.add_parser("thread", parents=[parent],
                             help="show an article's discussion as a tree, with what is still being fetched")
     thread.add_argument("article", metavar="SLUG", help="a local article's slug, or the URL of a remote article")

@@ -411,3 +411,31 @@ async def thread(args: argparse.Namespace, settings: Settings) -> int:
     for line in thread_lines(root, flatten(comments, root.ap_id), pending, state):
         print(line)
     return 0
+
+
+@command("discuss")
+async def discuss(args: argparse.Namespace, settings: Settings) -> int:
+    """Open the discussion of a web page as the site Group, or show the one it already has."""
+    from node.discussions.service import open_discussion, refresh_source
+
+    async with opened_node(settings) as node:
+        opened = await open_discussion(node, args.url)
+        document = opened.document
+        if not opened.created:
+            await refresh_source(node, document)  # a fediverse source may have closed its comments since
+            async with node.sessions() as session:
+                from node.db import discussions as db
+                document = await db.get_document(session, document.id)
+    verb = "opened" if opened.created else "already discussed"
+    print(f"{verb}: {node.urls.discussion(document.id)}")
+    print(f"  page: {document.canonical_url}")
+    if document.title:
+        print(f"  title: {document.title}")
+    kind = {"link": "a link thread of this site", "fediverse": f"the fediverse post {document.activitypub_id}",
+            "affiliate": f"an affiliated forum's thread {document.thread.ap_id if document.thread else ''}"}
+    print(f"  thread: {kind.get(document.kind, document.kind)}")
+    if opened.deliveries:
+        print(f"  announced to {opened.deliveries} inbox(es)")
+    if document.closed_reason:
+        print(f"  comments are closed at the source ({document.closed_reason}); the discussion continues here")
+    return 0

@@ -82,6 +82,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Addresses or networks (CIDR) that may read /metrics without a token; requests through a proxy never count."),
     Setting("metrics_token", str, "",
             "Bearer token that also opens /metrics from anywhere (empty: no token accepted)."),
+    Setting("discussion_page_bytes", int, 2 * 1024 * 1024,
+            "Largest web page read when a discussion of it is opened, in bytes (after decompression)."),
+    Setting("discussion_page_seconds", int, 15,
+            "How long reading a web page for a new discussion may take in all, redirects included, in seconds."),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -116,6 +120,8 @@ class Settings:
     log_format: str = "text"
     metrics_allow: list = field(default_factory=lambda: ["127.0.0.1", "::1"])
     metrics_token: str = ""
+    discussion_page_bytes: int = 2 * 1024 * 1024
+    discussion_page_seconds: int = 15
     config_file: str | None = None
     # The settings given in the config file, the environment or as flags (not left at their default).
     explicit: frozenset = frozenset()
@@ -272,6 +278,10 @@ def problems(settings: Settings) -> list[str]:
         found.append("signing_processes: must be -1 (one per CPU core), 0 (none) or a number of processes")
     if settings.max_body_bytes < 1024:
         found.append("max_body_bytes: must be at least 1024")
+    if settings.discussion_page_bytes < 16 * 1024:
+        found.append("discussion_page_bytes: must be at least 16384 (a page's head alone can be that long)")
+    if not 1 <= settings.discussion_page_seconds <= 120:
+        found.append("discussion_page_seconds: must be between 1 and 120")
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         found.append(f"log_level: {settings.log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
     if settings.log_format not in ("text", "json"):

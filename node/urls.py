@@ -51,6 +51,10 @@ class Urls:
         """Our page for a remote article and the discussion we hold under it."""
         return f"{self.base}/threads/{object_id}"
 
+    def discussion(self, document_id: int) -> str:
+        """A discussed web page: our link thread's id, and the page people read its discussion on."""
+        return f"{self.base}/discussions/{document_id}"
+
     def comment(self, comment_id: int) -> str:
         return f"{self.base}/comments/{comment_id}"
 

@@ -260,3 +260,57 @@ class CrawlState(Base):
     last_error: Mapped[str | None] = mapped_column(Text)  # hosts that failed in the last crawl
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # a comment arrived or was found
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DiscussionDocument(Base):
+    """A web page people discuss here (node.discussions): one row per document, whatever its URLs.
+
+    ``thread_id`` is the thread shown for it: our link thread (``kind`` "link"), the
+    page's own fediverse object (``fediverse``) or an affiliated node's link thread
+    (``affiliate``).  ``closed_reason`` is set when the source closed its comments.
+    """
+
+    __tablename__ = "discussion_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    canonical_url: Mapped[str] = mapped_column(URI, unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # link | fediverse | affiliate
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("objects.id", ondelete="SET NULL"), index=True)
+    title: Mapped[str | None] = mapped_column(Text)  # plain text, as the page (or the affiliate) gave it
+    description: Mapped[str | None] = mapped_column(Text)
+    site_name: Mapped[str | None] = mapped_column(String(255))
+    author: Mapped[str | None] = mapped_column(String(255))
+    creator: Mapped[str | None] = mapped_column(String(255))  # fediverse:creator, "@user@host"
+    published: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    activitypub_id: Mapped[str | None] = mapped_column(URI)  # the page's ActivityPub alternate
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("actors.id", ondelete="SET NULL"))
+    closed_reason: Mapped[str | None] = mapped_column(Text)  # why the source's comments are closed
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    thread: Mapped[Object | None] = relationship(lazy="joined")
+
+
+class DiscussionAlias(Base):
+    """One spelling of a document's address (canonicalised): the URL asked for, each redirect, the canonical."""
+
+    __tablename__ = "discussion_aliases"
+
+    url: Mapped[str] = mapped_column(URI, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("discussion_documents.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DiscussionThread(Base):
+    """Every thread known for a document, ours and affiliated nodes' (shown as "also discussed at")."""
+
+    __tablename__ = "discussion_threads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("discussion_documents.id", ondelete="CASCADE"), index=True)
+    object_id: Mapped[int] = mapped_column(ForeignKey("objects.id", ondelete="CASCADE"), unique=True)
+    origin: Mapped[str] = mapped_column(String(16))  # link | fediverse | affiliate
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    object: Mapped[Object] = relationship(lazy="joined")

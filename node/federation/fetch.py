@@ -119,6 +119,7 @@ class Fetched:
     content_type: str
     body: bytes
     data: Any = None
+    redirects: tuple[str, ...] = ()  # the URLs that redirected here, in order (the first is the one asked for)
 
 
 @dataclass(frozen=True)
@@ -431,6 +432,7 @@ class Fetcher:
             raise FetchError("invalid URL") from exc
         seen: set[str] = set()
         redirects = 0
+        hops: list[str] = []
         while True:
             self._check_url(current)
             marker = canonical_url(str(current))
@@ -444,10 +446,11 @@ class Fetcher:
                 redirects += 1
                 if redirects > self.policy.max_redirects:
                     raise TooManyRedirects(f"more than {self.policy.max_redirects} redirects")
+                hops.append(str(current))
                 current = redirect_target(current, reply.location)
                 continue
             if reply.status == 200:
-                return Fetched(str(current), 200, reply.content_type, reply.body)
+                return Fetched(str(current), 200, reply.content_type, reply.body, redirects=tuple(hops))
             error = {404: NotFound, 410: Gone}.get(reply.status, BadStatus)
             raise error(f"{current} answered {reply.status}", status=reply.status)
 

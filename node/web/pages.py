@@ -128,8 +128,12 @@ async def count_waiting_replies(session: AsyncSession, root: Object, thread: Seq
     return sum(1 for row in waiting if isinstance(row.raw, dict) and visibility_of(row.raw) in PUBLIC)
 
 
-async def article(request: web.Request, obj: Object) -> web.Response:
-    """An article and its discussion, nested and numbered, 50 top-level threads a page (``?page=N``)."""
+async def article(request: web.Request, obj: Object, *, template: str = "article.html", **extra) -> web.Response:
+    """An article and its discussion, nested and numbered, 50 top-level threads a page (``?page=N``).
+
+    ``template`` and ``extra`` let a page that shows a thread with more around it (the
+    discussion of a web page, node.web.discussions) reuse the same thread rendering.
+    """
     node = request.app[NODE]
     page_number = _page_number(request)
     async with node.sessions() as session:
@@ -142,9 +146,9 @@ async def article(request: web.Request, obj: Object) -> web.Response:
     if page_number > page.count:
         raise web.HTTPNotFound()
     return render(
-        "article.html", article=obj, author=obj.actor, comments=[_comment_view(r) for r in page.rows],
+        template, article=obj, author=obj.actor, comments=[_comment_view(r) for r in page.rows],
         page=page, total=sum(1 for c in comments if c.deleted_at is None), waiting=waiting,
-        lang=obj.language or "en", headers={"Vary": "Accept"}, **_common(request),
+        lang=obj.language or "en", headers={"Vary": "Accept"}, **_common(request), **extra,
     )
 
 

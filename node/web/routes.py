@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node.web import ap, discovery, health, inbox, interact, pages
+from node.web import ap, discovery, discussions, health, inbox, interact, pages
 
 
 def add_routes(app: web.Application) -> None:
@@ -37,6 +37,11 @@ def add_routes(app: web.Application) -> None:
         web.get("/tags/{name}", pages.tag),
         web.get(r"/threads/{object_id:\d+}", pages.remote_thread),
         web.get("/authorize_interaction", pages.authorize_interaction),
+        web.get("/discussions", discussions.lookup_page),
+        web.get("/discussions.json", discussions.lookup_json),
+        web.get(r"/discussions/{document_id:\d+}", discussions.discussion),
+        web.get(r"/discussions/{document_id:\d+}/replies", discussions.replies),
+        web.get(r"/discussions/{document_id:\d+}/context", discussions.context),
         web.get("/interact", interact.interact_form),
         web.post("/interact", interact.interact_submit),
         web.get("/healthz", health.healthz),

@@ -18,6 +18,7 @@ from node.db import queries
 from node.federation.outcomes import Outcome
 from node.db.models import Actor, Follow, Object
 from node.db.states import FollowState
+from node.discussions.service import register_affiliate
 from node.federation.actors import http_url
 from node.federation.comments import html_of, parse_time, visibility_of
 from node.federation.vocab import as_list, get_id
@@ -67,7 +68,8 @@ async def store_remote_article(session: AsyncSession, document: dict[str, Any], 
               if isinstance(t, dict) and t.get("type") == "Hashtag" and isinstance(t.get("name"), str)],
     )
     session.add(thread)
+    await session.flush()
+    await register_affiliate(session, thread)  # a followed forum's link thread: filed under its page
     if crawler is not None:
-        await session.flush()
         await crawler.schedule(thread.id, session=session)
     return Outcome.applied()

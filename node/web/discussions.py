@@ -1,0 +1,160 @@
+"""Discussions of any page over HTTP: look a URL up (HTML and a JSON twin for embeds), read a discussion.
+
+Looking up only reads the database: a reader's lookup never makes the node fetch the page
+(that is what opening does, for members and the operator).  The JSON twin answers any origin
+(CORS), so a browser extension or an embed on the page itself can ask for its thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from node.app import NODE
+from node.db import discussions as db
+from node.db import queries
+from node.db.models import DiscussionDocument, Object
+from node.discussions.convert import link_thread_to_ap
+from node.discussions.resolve import DiscussionError
+from node.discussions.service import find
+from node.federation import convert
+from node.web import pages
+from node.web.ap import CONTEXT_PAGE, REPLIES_PAGE, ap_response, paged_collection
+from node.web.negotiate import wants_activity_json
+from node.web.render import render, safe_href
+
+RECENT = 20
+CORS = {"Access-Control-Allow-Origin": "*", "Vary": "Origin"}
+
+
+def _common(request: web.Request) -> dict:
+    settings = request.app[NODE].settings
+    return {"site_name": settings.site_name, "site_handle": f"@{settings.site_username}@{settings.host}"}
+
+
+async def lookup_page(request: web.Request) -> web.Response:
+    """``/discussions?url=…``: the discussion of a page (a redirect to it), or 404 with an offer to open one."""
+    node = request.app[NODE]
+    asked = request.query.get("url", "").strip()
+    async with node.sessions() as session:
+        recent = [{"document": d, "href": node.urls.discussion(d.id),
+                   "comments": await db.count_comments(session, d.thread_id) if d.thread_id else 0}
+                  for d in await db.list_documents(session, limit=RECENT)]
+        if not asked:
+            return render("discussions.html", asked="", error=None, canonical=None, recent=recent, **_common(request))
+        try:
+            canonical, document = await find(session, asked)
+        except DiscussionError as exc:
+            return render("discussions.html", status=400, asked=asked, error=exc.reason, canonical=None,
+                          recent=recent, **_common(request))
+    if document is not None:
+        raise web.HTTPSeeOther(node.urls.discussion(document.id))
+    return render("discussions.html", status=404, asked=asked, error=None, canonical=canonical, recent=recent,
+                  **_common(request))
+
+
+async def lookup_json(request: web.Request) -> web.Response:
+    """``/discussions.json?url=…``: the same lookup as JSON, for any origin."""
+    node = request.app[NODE]
+    asked = request.query.get("url", "").strip()
+    if not asked:
+        return web.json_response({"error": "give the page's address as ?url="}, status=400, headers=CORS)
+    async with node.sessions() as session:
+        try:
+            canonical, document = await find(session, asked)
+        except DiscussionError as exc:
+            return web.json_response({"error": exc.reason}, status=400, headers=CORS)
+        if document is None:
+            return web.json_response({
+                "error": "no discussion of this page yet", "canonical": canonical,
+                "open": "members open discussions from the site; the operator with `fednode discuss URL`",
+            }, status=404, headers=CORS)
+        summary = await describe(node, session, document)
+    return web.json_response({"canonical": canonical, "discussion": summary}, headers=CORS)
+
+
+async def describe(node, session, document: DiscussionDocument) -> dict[str, Any]:
+    """What the JSON lookup says about a document and its thread."""
+    thread = document.thread
+    return {
+        "page": node.urls.discussion(document.id),
+        "id": thread.ap_id if thread is not None else None,
+        "kind": document.kind,
+        "url": document.canonical_url,
+        "aliases": list(await db.list_aliases(session, document.id)),
+        "title": document.title,
+        "site_name": document.site_name,
+        "description": document.description,
+        "comments": await db.count_comments(session, thread.id) if thread is not None else 0,
+        "closed_at_source": document.closed_reason is not None,
+        "closed_reason": document.closed_reason,
+    }
+
+
+async def _document_or_404(request: web.Request) -> DiscussionDocument:
+    node = request.app[NODE]
+    raw_id = request.match_info["document_id"]
+    if len(raw_id) > 12:  # past any row id, and past what the database's integer holds
+        raise web.HTTPNotFound()
+    async with node.sessions() as session:
+        document = await db.get_document(session, int(raw_id))
+    if document is None or document.thread is None:
+        raise web.HTTPNotFound()
+    return document
+
+
+async def discussion(request: web.Request) -> web.Response:
+    """``/discussions/N``: our link thread as a ``Page`` for servers; the page and its thread for people."""
+    node = request.app[NODE]
+    document = await _document_or_404(request)
+    thread = document.thread
+    if wants_activity_json(request):
+        if document.kind != "link" or not thread.is_local:
+            # Not ours: its own server serves it.
+            raise web.HTTPFound(thread.ap_id)
+        if thread.deleted_at is not None:
+            return ap_response(convert.tombstone_to_ap(thread), status=410)
+        async with node.sessions() as session:
+            site = await queries.get_local_actor(session, node.settings.site_username)
+        return ap_response(link_thread_to_ap(thread, document, thread.actor, site, node.urls))
+    async with node.sessions() as session:
+        others = [{"href": safe_href(t.object.url) or safe_href(t.object.ap_id), "where": t.object.actor.domain}
+                  for t in await db.list_threads(session, document.id) if t.object_id != thread.id]
+    return await pages.article(request, thread, template="discussion.html", document=document,
+                               page_href=safe_href(document.canonical_url), others=[o for o in others if o["href"]])
+
+
+async def _local_link_thread(request: web.Request) -> Object:
+    document = await _document_or_404(request)
+    if document.kind != "link" or not document.thread.is_local:
+        raise web.HTTPNotFound()
+    return document.thread
+
+
+async def replies(request: web.Request) -> web.Response:
+    """The link thread's ``replies``: public direct replies, oldest first."""
+    node = request.app[NODE]
+    thread = await _local_link_thread(request)
+    async with node.sessions() as session:
+        total = await queries.count_replies(session, thread.ap_id)
+
+    async def load(limit: int, offset: int) -> list[Any]:
+        async with node.sessions() as session:
+            return [r.ap_id for r in await queries.list_replies(session, thread.ap_id, limit=limit, offset=offset)]
+
+    return await paged_collection(request, node.urls.replies(thread.ap_id), total, REPLIES_PAGE, load)
+
+
+async def context(request: web.Request) -> web.Response:
+    """The link thread's ``context`` collection (FEP-7888/f228): the thread, then its comments in order."""
+    node = request.app[NODE]
+    thread = await _local_link_thread(request)
+    async with node.sessions() as session:
+        total = await queries.count_context(session, thread)
+
+    async def load(limit: int, offset: int) -> list[Any]:
+        async with node.sessions() as session:
+            return [o.ap_id for o in await queries.list_context(session, thread, limit=limit, offset=offset)]
+
+    return await paged_collection(request, node.urls.context(thread.ap_id), total, CONTEXT_PAGE, load)
