@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from node import __version__, logs
-from node.config import DEFAULT_CONFIG_FILE, SETTINGS, Settings, load, problems, to_toml
+from node.config import (DEFAULT_CONFIG_FILE, PATH_SETTINGS, SETTINGS, Settings, load, problems,
+                         relative_to_config, to_toml)
 from node.errors import ConfigError, NodeError
 
 Command = Callable[[argparse.Namespace, Settings], Any]
@@ -165,5 +166,10 @@ def write_config_file(path: Path, settings: Settings) -> bool:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
     values = {s.name: getattr(settings, s.name) for s in SETTINGS}
+    for name in PATH_SETTINGS:  # paths in the file are read relative to its folder
+        values[name] = relative_to_config(name, values[name], path)
+    if settings.is_development:
+        # A development node's URL follows its port; the file keeps that until the line is set.
+        values["base_url"] = None
     path.write_text(to_toml(values), encoding="utf-8")
     return True

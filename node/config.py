@@ -149,8 +149,22 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-def _coerce(setting: Setting, value: Any, source: str) -> Any:
-    """Turn a raw value from a file, the environment or a flag into the setting's type."""
+_TOML_TYPES = {int: "a whole number without quotes, e.g. 8080", bool: "true or false, without quotes",
+               str: "text in quotes", list: 'an array such as ["a.example", "b.example"]'}
+
+
+def _coerce(setting: Setting, value: Any, source: str, *, typed: bool = False) -> Any:
+    """Turn a raw value from a file, the environment or a flag into the setting's type.
+
+    ``typed`` sources (the TOML file) already carry types, so they must have the right one:
+    ``listen_port = "8081"`` or ``8081.9`` is an error, not quietly 8081. The environment and
+    flags are text, which is parsed.
+    """
+    if typed and not _has_toml_type(setting, value):
+        raise ConfigError(
+            f"{setting.name}: {value!r} from {source} is not a valid {setting.type.__name__}: "
+            f"write {_TOML_TYPES[setting.type]}"
+        )
     try:
         if setting.type is bool:
             if isinstance(value, bool):
@@ -162,7 +176,7 @@ def _coerce(setting: Setting, value: Any, source: str) -> Any:
                 return False
             raise ValueError(value)
         if setting.type is int:
-            if isinstance(value, bool):
+            if isinstance(value, (bool, float)):  # never round 8081.9 to 8081
                 raise ValueError(value)
             return int(value)
         if setting.type is list:
@@ -174,6 +188,96 @@ def _coerce(setting: Setting, value: Any, source: str) -> Any:
         raise ConfigError(
             f"{setting.name}: {value!r} from {source} is not a valid {setting.type.__name__}"
         ) from None
+
+
+def _has_toml_type(setting: Setting, value: Any) -> bool:
+    if setting.type is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if setting.type is list:
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    return isinstance(value, setting.type)
+
+
+def blocked_domain(entry: str) -> str:
+    """The host a ``blocked_domains`` entry names, as the block compares it; ValueError if none.
+
+    People write a domain (``spam.example``), a URL (``https://spam.example/``), a wildcard
+    (``*.spam.example``; a blocked domain always covers its subdomains, so it is the domain) or a
+    handle's host (``@spam.example``); each becomes the bare, lowercase, punycode host.
+    """
+    from node.federation.netguard import InvalidURL, normalize_host
+
+    text = entry.strip()
+    if "://" in text:
+        scheme, _, rest = text.partition("://")
+        if scheme.lower() not in ("http", "https"):
+            raise ValueError(f"{entry!r} is not an http(s) URL")
+        text = rest
+    text = text.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    text = text.removeprefix("@").removeprefix("*.").removeprefix(".")
+    if text.startswith("[") and "]" in text:
+        text = text[: text.index("]") + 1]  # an IPv6 literal, without a port
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]  # host:port
+    if "*" in text or "@" in text or not text:
+        raise ValueError(f"{entry!r} is not a domain")
+    try:
+        host = normalize_host(text)
+    except InvalidURL:
+        raise ValueError(f"{entry!r} is not a domain") from None
+    return host
+
+
+def _blocked_domains(entries: list[str]) -> tuple[list[str], list[str]]:
+    """(normalised hosts, problems) of the ``blocked_domains`` entries."""
+    hosts: list[str] = []
+    errors: list[str] = []
+    for entry in entries:
+        try:
+            host = blocked_domain(entry)
+        except ValueError as exc:
+            errors.append(f"blocked_domains: {exc}; write spam.example, *.spam.example or https://spam.example/")
+            continue
+        if host not in hosts:
+            hosts.append(host)
+    return hosts, errors
+
+
+PATH_SETTINGS = ("keys_dir", "database_url")
+SQLITE_PREFIX = "sqlite+aiosqlite:///"
+
+
+def sqlite_path(database_url: str) -> str | None:
+    """The file path of a SQLite ``database_url`` (as written, maybe relative), else None."""
+    if not database_url.startswith(SQLITE_PREFIX):
+        return None
+    path = database_url[len(SQLITE_PREFIX):].split("?", 1)[0]
+    return None if path in ("", ":memory:") else path
+
+
+def _anchored(name: str, value: str, folder: Path) -> str:
+    """A path setting's value with a relative path made absolute against ``folder``."""
+    if name == "keys_dir":
+        return value if Path(value).is_absolute() else str(folder / value)
+    path = sqlite_path(value)
+    if path is None or Path(path).is_absolute():
+        return value
+    return SQLITE_PREFIX + str(folder / path) + value[len(SQLITE_PREFIX) + len(path):]
+
+
+def relative_to_config(name: str, value: str, config_file: Path) -> str:
+    """A path setting's value as ``init`` writes it into ``config_file``: relative to the file's
+    folder when inside it (the folder can move), else absolute; resolved the same way on load."""
+    folder = config_file.resolve().parent
+    if name == "keys_dir":
+        target = Path(value).resolve()
+        return os.path.relpath(target, folder) if target.is_relative_to(folder) else str(target)
+    path = sqlite_path(value)
+    if path is None:
+        return value
+    target = Path(path).resolve()
+    written = os.path.relpath(target, folder) if target.is_relative_to(folder) else str(target)
+    return SQLITE_PREFIX + written + value[len(SQLITE_PREFIX) + len(path):]
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -225,10 +329,18 @@ def load(
         raw_values.append((SETTINGS_BY_NAME[name], raw, SETTINGS_BY_NAME[name].flag))
     errors: list[str] = []
     for setting, raw, source in raw_values:  # lowest precedence first: later sources win
+        in_file = used_file is not None and source == str(used_file)
         try:
-            values[setting.name] = _coerce(setting, raw, source)
+            values[setting.name] = _coerce(setting, raw, source, typed=in_file)
         except ConfigError as exc:
             errors.append(exc.reason)
+            continue
+        if in_file and setting.name in PATH_SETTINGS:
+            # A path in a config file means the same wherever the command runs: it is relative
+            # to the file's folder (environment and flags stay relative to the current folder).
+            values[setting.name] = _anchored(setting.name, values[setting.name], used_file.resolve().parent)
+    values["blocked_domains"], blocked_errors = _blocked_domains(values["blocked_domains"])
+    errors += blocked_errors
     if errors:
         raise ConfigError("; ".join(errors))
     explicit = frozenset(setting.name for setting, _, _ in raw_values)
@@ -299,13 +411,19 @@ def problems(settings: Settings) -> list[str]:
     return found
 
 
+EXAMPLES = {"base_url": "https://forum.example.org"}
+
+
 def to_toml(values: Mapping[str, Any]) -> str:
     """Render settings as a TOML file, each preceded by its help as a comment."""
     lines = ["# Fednode configuration. Every setting: docs/configuration.md", ""]
     for name, value in values.items():
         setting = SETTINGS_BY_NAME[name]
         lines.append(f"# {setting.help}")
-        lines.append(f"{name} = {_toml_value(value)}")
+        if value is None:  # unset: the setting keeps its computed default
+            lines.append(f"# {name} = {_toml_value(EXAMPLES.get(name, setting.default))}")
+        else:
+            lines.append(f"{name} = {_toml_value(value)}")
         lines.append("")
     return "\n".join(lines)
 

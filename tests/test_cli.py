@@ -121,7 +121,9 @@ def test_init_writes_a_config_file_with_every_setting(initialized):
     settings = load(folder / "fednode.toml", environ={})
     # Then it names every setting, with the flags' values and the defaults
     assert set(written) == {setting.name for setting in SETTINGS}
-    assert (settings.base_url, settings.keys_dir, settings.listen_port) == (BASE_URL, "keys", 8080)
+    # (the relative keys_dir is written as given and read relative to the file's folder)
+    assert (written["keys_dir"], written["database_url"]) == ("keys", "sqlite+aiosqlite:///fednode.db")
+    assert (settings.base_url, settings.keys_dir, settings.listen_port) == (BASE_URL, str(folder / "keys"), 8080)
 
 
 def test_init_creates_private_rsa_keys(initialized):

@@ -6,6 +6,7 @@ timeout); PostgreSQL through asyncpg needs nothing special.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alembic import command
@@ -23,10 +24,23 @@ def make_engine(database_url: str) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(Path(url.database))
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` empty and readable by its owner only (0600), unless it exists.
+
+    The database holds followers-only and direct replies, so like the keys it is private.
+    SQLite gives its -wal and -shm files the database file's permissions.
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
