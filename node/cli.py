@@ -52,7 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", parents=[parent], help="run the node (web server; migrates the database first)")
     serve.add_argument("--demo", action="store_true", help="seed a sample article with a threaded discussion first")
-    sub.add_parser("demo", parents=[parent], help="seed the sample discussion and run the node (same as serve --demo)")
+    force_help = "seed the demo even on a node with a public base_url (its followers would receive it)"
+    serve.add_argument("--force", action="store_true", help=force_help)
+    demo = sub.add_parser("demo", parents=[parent], help="seed the sample discussion and run the node (same as serve --demo)")
+    demo.add_argument("--force", action="store_true", help=force_help)
     sub.add_parser("init", parents=[parent], help="prepare a node: config file, keys, database, site actor, first author")
     publish = sub.add_parser("publish", parents=[parent], help="publish (or edit) an article from a Markdown file")
     publish.add_argument("file", type=Path, help="Markdown file with front matter (title, slug, tags, language)")

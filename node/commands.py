@@ -16,6 +16,7 @@ from node.config import DEFAULT_CONFIG_FILE, ENV_PREFIX, Settings, problems
 from node.content import ContentError, parse_post
 from node.db import queries
 from node.db.engine import current_revision, make_engine, upgrade
+from node.errors import NodeError
 from node.listener import announcement, bind_listener
 from node.services.demo import seed_demo
 from node.services import following
@@ -28,6 +29,8 @@ CONFIG_ENV_VAR = ENV_PREFIX + "CONFIG"
 @command("serve")
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     """Run the web server until interrupted."""
+    if getattr(args, "demo", False):
+        refuse_demo_on_a_public_node(args, settings)
     # Bind before anything else: a busy port is reported (exit 2) before any "ready" line or seeding.
     listener = bind_listener(settings)
     try:
@@ -43,6 +46,16 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
     web.run_app(app, sock=listener, print=announce, access_log=None)
     return 0
+
+
+def refuse_demo_on_a_public_node(args: argparse.Namespace, settings: Settings) -> None:
+    """The demo's made-up authors and article would be delivered to a real node's followers."""
+    if settings.is_public and not getattr(args, "force", False):
+        raise NodeError(
+            f"refusing to seed the demo discussion on {settings.base}: this node has a public base_url, and "
+            "its four made-up authors and sample article would be published (and delivered to its followers). "
+            "Run the demo in an empty folder without a config file, or add --force if you really mean it"
+        )
 
 
 def demo_seed(settings: Settings) -> None:

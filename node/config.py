@@ -132,6 +132,11 @@ class Settings:
         return "base_url" not in self.explicit
 
     @property
+    def is_public(self) -> bool:
+        """Whether other servers can reach this node: its public URL is not on this machine."""
+        return not self.is_development and urlsplit(self.base_url).hostname not in ("localhost", "127.0.0.1", "::1")
+
+    @property
     def base(self) -> str:
         """The base URL without a trailing slash."""
         return self.base_url.rstrip("/")

@@ -11,14 +11,18 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from node.config import load
 from tests.support import free_port
-from tests.test_cli import clean_env, fednode
+from tests.test_cli import clean_env, fednode, write
 
 
-def serve_and_get(folder: Path, port: int, *extra: str, path: str = "/", accept: str = "text/html") -> tuple[int, str, str]:
+def serve_and_get(folder: Path, port: int, *extra: str, path: str = "/", accept: str = "text/html",
+                  host: str | None = None) -> tuple[int, str, str]:
     """Start ``fednode serve --listen-port PORT EXTRA`` in ``folder``, GET ``path`` once it answers, stop it.
 
+    The request carries ``Host: host`` (default ``localhost:PORT``), as a browser or a proxy would.
     Returns (status, body, stdout).
     """
     process = subprocess.Popen(
@@ -28,7 +32,8 @@ def serve_and_get(folder: Path, port: int, *extra: str, path: str = "/", accept:
     try:
         deadline = time.monotonic() + 60
         while True:
-            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Accept": accept})
+            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
+                                             headers={"Accept": accept, "Host": host or f"localhost:{port}"})
             try:
                 with urllib.request.urlopen(request, timeout=5) as response:
                     status, body = response.status, response.read().decode("utf-8")
@@ -84,7 +89,7 @@ def test_configured_node_says_when_public_url_differs_from_the_listening_address
     # Given a configured public URL behind a proxy
     port = free_port()
     # When the node serves on a local port
-    status, _, stdout = serve_and_get(tmp_path, port, "--base-url", "https://forum.example.org")
+    status, _, stdout = serve_and_get(tmp_path, port, "--base-url", "https://forum.example.org", host="forum.example.org")
     # Then it answers and explains that links use the public URL, which must forward to the port
     assert status == 200
     assert "note: the public URL https://forum.example.org (base_url) is not this listening address" in stdout
@@ -107,3 +112,30 @@ def test_busy_port_is_explained_before_claiming_to_be_ready(tmp_path):
     assert "Traceback" not in result.stderr
     assert "node ready" not in result.stderr + result.stdout
     assert "listening" not in result.stdout
+
+
+@pytest.mark.parametrize("how", [["demo"], ["serve", "--demo"]])
+def test_demo_refuses_a_node_with_a_public_base_url(tmp_path, how):
+    """`fednode demo` on a production node (public base_url) refuses, before touching the database."""
+    # Given a node configured for a public URL
+    write(tmp_path, "fednode.toml", 'base_url = "https://forum.example.org"\n')
+    # When the demo is asked for
+    result = fednode(tmp_path, *how, "--listen-port", str(free_port()))
+    # Then it refuses, says why and how to get it anyway, and seeded nothing
+    assert result.returncode == 2
+    assert "refusing to seed the demo discussion on https://forum.example.org" in result.stderr
+    assert "--force" in result.stderr
+    assert not (tmp_path / "fednode.db").exists()
+
+
+def test_demo_with_force_seeds_a_node_with_a_public_base_url(tmp_path):
+    """--force is the operator saying they mean it: the demo is seeded and served."""
+    # Given a node configured for a public URL
+    port = free_port()
+    # When the demo is forced
+    status, body, stdout = serve_and_get(tmp_path, port, "--base-url", "https://forum.example.org", "--demo", "--force",
+                                         path="/articles/welcome-to-the-forum", host="forum.example.org")
+    # Then the sample article is there
+    assert status == 200
+    assert "demo article seeded: https://forum.example.org/articles/welcome-to-the-forum" in stdout
+    assert "Welcome to the forum" in body
