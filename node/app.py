@@ -90,7 +90,7 @@ NODE = web.AppKey("node", Node)
 
 async def open_node(settings: Settings, *, migrate: bool = True) -> Node:
     """Open the database (migrating it) and make sure the site's actors exist."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, busy_timeout=settings.database_busy_timeout)
     if migrate:
         await upgrade(engine)
     sessions = make_sessionmaker(engine)

@@ -8,7 +8,6 @@ import os
 import sys
 from pathlib import Path
 
-from aiohttp import web
 
 from node.app import create_app, open_node, opened_node
 from node.cli import command, write_config_file
@@ -22,6 +21,7 @@ from node.services.demo import seed_demo
 from node.services import following
 from node.services.publish import delete_article, publish_article
 from node.services.setup import add_author
+from node.web import server
 
 CONFIG_ENV_VAR = ENV_PREFIX + "CONFIG"
 
@@ -41,10 +41,12 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         listener.close()
         raise
 
-    def announce(_: str) -> None:
+    def announce() -> None:
         print("\n".join(announcement(settings)), flush=True)
 
-    web.run_app(app, sock=listener, print=announce, access_log=None)
+    # Not web.run_app: the server holds every connection to the idle, header and
+    # connection limits of the settings (node.web.server).
+    server.serve(app, settings, announce, sock=listener)
     return 0
 
 

@@ -86,6 +86,19 @@ SETTINGS: tuple[Setting, ...] = (
             "Largest web page read when a discussion of it is opened, in bytes (after decompression)."),
     Setting("discussion_page_seconds", int, 15,
             "How long reading a web page for a new discussion may take in all, redirects included, in seconds."),
+    Setting("alias_hosts", list, [],
+            "Other host[:port] names this node is reached under (e.g. a former domain); signed requests addressed "
+            "to one of them verify against it. A request signed for any other host is refused."),
+    Setting("database_busy_timeout", int, 30,
+            "Seconds a request waits for a database lock before it is answered 503 with Retry-After (SQLite busy timeout)."),
+    Setting("idle_timeout", int, 75,
+            "Seconds an idle connection (keep-alive, or one that never sends a request) is kept open."),
+    Setting("header_timeout", int, 15,
+            "Seconds a client has to send a request's complete headers; slower connections are closed."),
+    Setting("max_connections", int, 900,
+            "Most client connections open at once; more are answered 503 and closed (keep below the file limit)."),
+    Setting("max_header_bytes", int, 65536,
+            "Largest request line plus headers accepted, in bytes; larger is answered 431 and closed."),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -122,6 +135,12 @@ class Settings:
     metrics_token: str = ""
     discussion_page_bytes: int = 2 * 1024 * 1024
     discussion_page_seconds: int = 15
+    alias_hosts: list = field(default_factory=list)
+    database_busy_timeout: int = 30
+    idle_timeout: int = 75
+    header_timeout: int = 15
+    max_connections: int = 900
+    max_header_bytes: int = 65536
     config_file: str | None = None
     # The settings given in the config file, the environment or as flags (not left at their default).
     explicit: frozenset = frozenset()
@@ -145,6 +164,11 @@ class Settings:
     def host(self) -> str:
         """The authority part of the base URL (host[:port]), lowercase; used in handles."""
         return urlsplit(self.base_url).netloc.lower()
+
+    @property
+    def signature_hosts(self) -> tuple[str, ...]:
+        """The hosts a signed request may be addressed to: ``host`` first, then ``alias_hosts``."""
+        return (self.host, *(alias.lower() for alias in self.alias_hosts if alias.lower() != self.host))
 
     @property
     def scheme(self) -> str:
@@ -399,6 +423,11 @@ def problems(settings: Settings) -> list[str]:
         found.append("discussion_page_bytes: must be at least 16384 (a page's head alone can be that long)")
     if not 1 <= settings.discussion_page_seconds <= 120:
         found.append("discussion_page_seconds: must be between 1 and 120")
+    for name in ("database_busy_timeout", "idle_timeout", "header_timeout", "max_connections"):
+        if getattr(settings, name) < 1:
+            found.append(f"{name}: must be at least 1")
+    if settings.max_header_bytes < 8192:
+        found.append("max_header_bytes: must be at least 8192 (one long header line)")
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         found.append(f"log_level: {settings.log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
     if settings.log_format not in ("text", "json"):

@@ -33,6 +33,14 @@ class FetchError(NodeError):
     """A remote document could not be fetched (or was refused by our guard)."""
 
 
+class HostUnreachable(FetchError):
+    """The remote server did not answer: timeout, refused or reset connection, DNS failure.
+
+    Unlike a 404 or a bad document, this says something about the host itself,
+    so it (and a 5xx) is what counts toward pausing a host.
+    """
+
+
 class BlockedAddress(FetchError):
     """The URL resolves to an address we never connect to (loopback, private, ...)."""
 

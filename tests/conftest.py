@@ -1,10 +1,55 @@
-"""Shared fixtures: settings in a temporary folder and a real node on 127.0.0.1."""
+"""Shared fixtures: settings in a temporary folder and a real node on 127.0.0.1.
+
+Every test is also held to the rule that bad input is a 4xx, never a 5xx: a
+test fails when a node it ran answered a 5xx or logged an unhandled error
+(aiohttp's "Error handling request", our "unhandled error on ...").  The few
+tests that provoke a 5xx on purpose (503 for a busy database or too many
+connections) say so with ``@pytest.mark.allow_server_errors``.
+"""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
+from tests import support
 from tests.support import make_settings, running_node
+
+# Loggers whose ERROR records mean a request ended in an unhandled exception.
+SERVER_ERROR_LOGGERS = ("aiohttp.server", "aiohttp.web", "fednode.web")
+
+
+class _ServerErrorLog(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith(SERVER_ERROR_LOGGERS):
+            self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def no_server_errors(request):
+    """Fail the test if a node answered 5xx or logged an unhandled error (opt out: allow_server_errors)."""
+    handler = _ServerErrorLog()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    support.SERVER_ERRORS.clear()
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+    if request.node.get_closest_marker("allow_server_errors"):
+        return
+    problems = list(support.SERVER_ERRORS)
+    problems += [f"{r.name}: {r.getMessage()[:300]}" + (f" ({r.exc_info[0].__name__})" if r.exc_info else "")
+                 for r in handler.records]
+    support.SERVER_ERRORS.clear()
+    if problems:
+        pytest.fail("the node answered 5xx or logged an unhandled error:\n  " + "\n  ".join(problems[:20]),
+                    pytrace=False)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from node.app import NODE, Node, create_app
 from node.config import Settings, load
+from node.web.server import GuardedRunner
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -67,11 +68,22 @@ class RunningNode:
         return self.base + path
 
 
+# Every 5xx a test node answers, as "status METHOD path"; tests/conftest.py fails the
+# test that caused one unless it is marked ``allow_server_errors``.
+SERVER_ERRORS: list[str] = []
+
+
+async def _record_server_error(request: web.Request, response: web.StreamResponse) -> None:
+    if response.status >= 500:
+        SERVER_ERRORS.append(f"{response.status} {request.method} {request.path[:200]}")
+
+
 @contextlib.asynccontextmanager
 async def running_node(settings: Settings) -> AsyncIterator[RunningNode]:
     """Start a node for ``settings`` on its port; stop it on exit."""
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None)
+    app.on_response_prepare.append(_record_server_error)
+    runner = GuardedRunner(app, settings)  # as `fednode serve` runs it: with its connection limits
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", settings.listen_port)
     await site.start()

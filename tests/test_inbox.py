@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from node.db.models import Activity, Actor
 from node.federation.vocab import AS_NS, PUBLIC
 from tests.factories import reply_to
-from tests.fakes.remote import fake_remote, public_pem, remote_key, signed_post
+from tests.fakes.remote import Served, fake_remote, public_pem, remote_key, signed_post
 from tests.support import make_settings, running_node
 
 
@@ -373,10 +373,13 @@ async def test_rotated_key_is_refetched_once(world, http):
 
 
 async def test_failed_key_lookup_is_cached_negatively(world, http):
-    """A keyId that 404s is not fetched again on the next request."""
+    """A keyId whose server answers 503 (down) is not fetched again on the next request.
+
+    A 404 is not cached: anyone can name a missing page (tests/test_hostile.py).
+    """
     node, remote, alice = world
     nobody = remote.add_actor("nobody", key_index=1)
-    del remote.served["/users/nobody"]
+    remote.served["/users/nobody"] = Served({"error": "down"}, status=503)
     for _ in range(2):
         status, _ = await signed_post(http, node.url("/inbox"), reply_to(node.url("/a"), nobody), nobody)
         assert status == 401
@@ -384,11 +387,14 @@ async def test_failed_key_lookup_is_cached_negatively(world, http):
 
 
 async def test_host_whose_key_fetches_keep_failing_is_paused(world, http):
-    """After three failed key fetches from one host, a fourth keyId there is not fetched."""
+    """After three key fetches from one host fail with 5xx, a fourth keyId there is not fetched.
+
+    Only failures that say the host is down count (5xx, timeouts, refused connections), not 404s.
+    """
     node, remote, alice = world
     for name in ("a1", "a2", "a3", "a4"):
         actor = remote.add_actor(name, key_index=1)
-        del remote.served[f"/users/{name}"]
+        remote.served[f"/users/{name}"] = Served({"error": "down"}, status=503)
         status, body = await signed_post(http, node.url("/inbox"), reply_to(node.url("/a"), actor), actor)
         assert status == 401
     assert "/users/a4" not in remote.gets

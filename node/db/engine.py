@@ -18,17 +18,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def make_engine(database_url: str) -> AsyncEngine:
-    """Create the engine for ``database_url`` with the right per-backend settings."""
+def make_engine(database_url: str, *, busy_timeout: float = 30) -> AsyncEngine:
+    """Create the engine for ``database_url`` with the right per-backend settings.
+
+    ``busy_timeout`` is how many seconds a statement waits for SQLite's lock (and a
+    request for a pooled PostgreSQL connection) before it fails; the web layer
+    answers that failure 503 (``node.db.busy``).
+    """
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
             create_private_file(Path(url.database))
-        engine = create_async_engine(url, connect_args={"timeout": 30})
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        engine = create_async_engine(url, connect_args={"timeout": busy_timeout})
+        event.listen(engine.sync_engine, "connect",
+                     lambda connection, record: _sqlite_pragmas(connection, record, busy_timeout))
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, pool_timeout=busy_timeout)
 
 
 def create_private_file(path: Path) -> None:
@@ -43,14 +49,14 @@ def create_private_file(path: Path) -> None:
         pass
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection, _record, busy_timeout: float = 30) -> None:
     # WAL lets readers (page views) run while the inbox writes; NORMAL sync is
     # durable across application crashes in WAL mode, which is what we promise.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
     cursor.close()
 
 

@@ -4,10 +4,12 @@ A ``keyId`` is trusted only when the key document and its owner point at each
 other (the owner's ``publicKey`` lists that key id) and both live on the same
 origin (PROTOCOL.md §1.5, rules R2 and R10).  Keys are cached in the actors
 table and, parsed, in memory in front of it (an inbox busy with one thread
-verifies the same few keys thousands of times); failed lookups are cached
-negatively for a while, and a host whose key fetches keep failing is paused (a
-small circuit breaker), so one bad server cannot make us hammer it or be used
-to make us hammer someone else.
+verifies the same few keys thousands of times).  A host that does not answer
+(timeouts, refused connections, 5xx) is remembered: its keyIds are cached
+negatively for a while, and after repeated failures its key fetches are paused
+(a small circuit breaker), so one dead server cannot hold every request up.  A
+404 or a bad document is neither: a forged request can name any missing page,
+and must not pause a host or decide what a real actor's first request gets.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from node.content import sanitize_html
 from node.db import queries
-from node.errors import FetchError, InvalidDocument, KeyMismatch, NodeError, OriginMismatch, SignatureError
+from node.errors import (BadStatus, FetchError, HostUnreachable, InvalidDocument, KeyMismatch, OriginMismatch,
+                         SignatureError)
 from node.federation import httpsig
 from node.federation.netguard import host_of, normalize_host, same_origin
 from node.federation.vocab import ACTOR_TYPES, as_list, get_id
@@ -153,6 +156,18 @@ class HostBreaker:
         self._failures.pop(host)
 
 
+def says_host_is_down(error: Exception) -> bool:
+    """Whether a failed fetch says the host is down (no answer, or a 5xx), not just that a page is missing or bad.
+
+    Anyone can name a missing page or a key that does not exist in a junk
+    request's keyId, so only failures the host itself causes may pause it or be
+    remembered: a 404 must not decide what a real actor gets later.
+    """
+    if isinstance(error, HostUnreachable):
+        return True
+    return isinstance(error, BadStatus) and error.status >= 500
+
+
 class KeyResolver:
     """Finds the public key for a ``keyId`` and the actor that owns it."""
 
@@ -201,12 +216,10 @@ class KeyResolver:
         try:
             resolved = await self._fetch(key_id)
         except (FetchError, InvalidDocument, OriginMismatch) as exc:
-            self.negative.put(key_id, exc.reason)
-            self.breaker.failed(host)
+            if says_host_is_down(exc):
+                self.negative.put(key_id, exc.reason)
+                self.breaker.failed(host)
             raise FetchError(exc.reason) from None
-        except (SignatureError, NodeError) as exc:
-            self.negative.put(key_id, exc.reason)
-            raise
         self.breaker.succeeded(host)
         return resolved
 

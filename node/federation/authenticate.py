@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Collection
+from typing import Any, Collection, Mapping, Sequence
+
+from multidict import CIMultiDict
 
 from node.errors import Blocked, FetchError, InvalidDocument, SignatureError
 from node.federation import httpsig
@@ -66,6 +68,24 @@ async def verify(
 
 
 def target_uri(scheme: str, host: str, raw_path: str) -> str:
-    """The URL the sender addressed: our public scheme, the Host it sent, the raw path and query."""
+    """The URL the sender addressed: our public scheme, the host, the raw path and query."""
     return f"{scheme}://{host}{raw_path}"
+
+
+def addressed_to_us(
+    scheme: str, our_hosts: Sequence[str], arrived_host: str, raw_path: str, headers: Mapping[str, str],
+) -> tuple[str, CIMultiDict[str]]:
+    """The target URI and headers to verify a signature against: as addressed to one of ``our_hosts``.
+
+    A signature covers the host (cavage's ``host`` header, RFC 9421's ``@authority``),
+    and it must be one of ours: the ``Host`` that arrived is used only when it names
+    one of ``our_hosts``, else the first of them is.  So a request signed for another
+    server (captured on its way there and replayed here with that server's ``Host``)
+    does not verify.
+    """
+    arrived = (arrived_host or "").lower()
+    host = arrived if arrived in our_hosts else our_hosts[0]
+    checked = CIMultiDict(headers)
+    checked["Host"] = host
+    return target_uri(scheme, host, raw_path), checked
 

@@ -55,7 +55,9 @@ def parse_time(value: Any) -> datetime | None:
         text = f"{head}.{tail[:count][:6].ljust(6, '0')}{tail[count:]}"
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is not None:
+            moment.astimezone(timezone.utc)  # 0001-01-01T00:00+01:00 has no UTC time: treat as absent
+    except (ValueError, OverflowError):
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 

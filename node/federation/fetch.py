@@ -33,7 +33,8 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
-from node.errors import (BadContentType, BadStatus, BlockedAddress, BlockedDomain, FetchError, Gone, InvalidDocument, NotFound,
+from node.errors import (BadContentType, BadStatus, BlockedAddress, BlockedDomain, FetchError, Gone, HostUnreachable,
+                         InvalidDocument, NotFound,
                          OriginMismatch, ResponseTooLarge, TooManyRedirects)
 from node.federation.httpsig import BodyDigests
 from node.federation.jsonlimits import loads_bounded, loads_object
@@ -414,10 +415,10 @@ class Fetcher:
                 return await self._follow(url, accept, signed)
         except TimeoutError:
             outcome = "timeout"
-            raise FetchError(f"timed out fetching {url[:200]}") from None
+            raise HostUnreachable(f"timed out fetching {url[:200]}") from None
         except aiohttp.ClientError as exc:
             outcome = "error"
-            raise FetchError(f"could not fetch {url[:200]}: {exc.__class__.__name__}") from None
+            raise HostUnreachable(f"could not fetch {url[:200]}: {exc.__class__.__name__}") from None
         except FetchError as exc:
             outcome = _FETCH_OUTCOMES.get(type(exc), "error")
             raise

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from node.db import queries
 from node.errors import Blocked, InvalidDocument, KeyMismatch, OriginMismatch, SignatureError
-from node.federation import authenticate, origin
+from node.federation import authenticate, origin, storable
 from node.federation.actors import KeyResolver
 from node.federation.inbox_writer import Arrival, InboxWriter
 from node.federation.jsonlimits import loads_object
@@ -113,6 +113,7 @@ class Inbox:
             origin.check_signer_is_actor(auth.owner, actor)
             origin.check_activity_origin(activity, actor, activity_id)
             activity = origin.strip_foreign_embeds(origin.normalize_actors(activity, actor), actor)
+            storable.check_timestamps(activity)  # what gets a 202 must be storable
         except Blocked as exc:
             return InboxResult(InboxOutcome.BLOCKED, exc.reason, activity_id)
         except KeyMismatch as exc:

@@ -10,6 +10,13 @@ commit that holds its own row, so "202" keeps meaning "stored".
 In one transaction: de-duplication (one ``IN`` query, plus repeats inside the
 group), one multi-row insert, and clearing the failure record of the hosts that
 sent us these signed requests (one ``IN`` query finds the few that have one).
+
+One sender must never fail another's request: when the group transaction fails
+for any reason but a busy database, the group is retried one row per
+transaction, so only the row that cannot be stored fails (and a duplicate
+raced in by another process becomes a duplicate).  A busy database (a lock held
+past the busy timeout) fails the whole group at once: it is nobody's row, each
+row alone would wait for the lock again, and the senders are told to retry (503).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from node.db import queries
+from node.db.busy import is_database_busy
 from node.db.models import Activity, Host
 from node.db.states import ActivityState
 from node.federation.delivery import mark_host_available
@@ -86,14 +94,22 @@ class InboxWriter:
     async def _write_group(self, group: list[tuple[Arrival, asyncio.Future[Stored]]]) -> None:
         try:
             outcomes = await self._write(group)
-        except IntegrityError:
-            # Another process stored one of these between our check and our insert:
-            # fall back to one transaction per row, where that race is a duplicate.
-            outcomes = [await self._write_one(arrival) for arrival, _ in group]
-        except Exception as exc:  # the requests fail (500); nothing was committed
-            for _, future in group:
-                if not future.done():
-                    future.set_exception(exc)
+        except Exception as exc:
+            if is_database_busy(exc):
+                _fail(group, exc)  # nothing was committed; the requests are answered 503 / refused
+                return
+            # One row spoiled the transaction (or another process stored one of these
+            # between our check and our insert): one transaction per row, so each
+            # request gets its own outcome and only a failing row fails.
+            log.info("group of %d failed (%s); storing its rows one by one", len(group), exc.__class__.__name__)
+            for arrival, future in group:
+                try:
+                    outcome = await self._write_one(arrival)
+                except Exception as row_exc:
+                    _fail([(arrival, future)], row_exc)
+                else:
+                    if not future.done():
+                        future.set_result(outcome)
             return
         for (_, future), outcome in zip(group, outcomes):
             if not future.done():
@@ -144,3 +160,9 @@ class InboxWriter:
         except IntegrityError:
             return Stored(None)
         return Stored(row.id)
+
+
+def _fail(group: list[tuple[Arrival, asyncio.Future[Stored]]], exc: BaseException) -> None:
+    for _, future in group:
+        if not future.done():
+            future.set_exception(exc)

@@ -6,6 +6,11 @@ capped before this point (1 MiB); here we refuse shapes that are small on the
 wire but expensive to hold or walk: deep nesting (CPython's ``json`` recurses, so
 ``[[[[...]]]]`` can raise RecursionError from deep inside the parser), huge lists
 (one ``to`` with 100,000 entries fans out into 100,000 deliveries) and huge objects.
+
+Strings must also be storable: JSON text may spell a lone UTF-16 surrogate
+(``"\\ud800"``), which Python parses into a string that cannot be encoded as
+UTF-8, so every later write of it (SQLite, PostgreSQL, a log file) raises.  Such
+a document is refused here, while parsing, with a reason, like any malformed one.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ MAX_KEYS = 10_000
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\Z)', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+# A \u escape of a UTF-16 surrogate (D800-DFFF): only documents holding one need their strings checked.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _refuse_constant(name: str) -> Any:
@@ -42,8 +49,20 @@ def _max_depth(text: str) -> int:
     return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)))
 
 
-def _check_shape(value: Any, max_depth: int, max_list: int, max_keys: int) -> None:
-    """Walk the parsed value iteratively and enforce the limits (depth again, as a backstop)."""
+def _check_string(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidDocument("invalid JSON: a string holds a lone UTF-16 surrogate (not Unicode text)") from None
+
+
+def _check_shape(value: Any, max_depth: int, max_list: int, max_keys: int, check_strings: bool = False) -> None:
+    """Walk the parsed value iteratively and enforce the limits (depth again, as a backstop).
+
+    With ``check_strings``, every key and string must also be encodable as UTF-8.
+    """
+    if check_strings and isinstance(value, str):
+        _check_string(value)
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
@@ -53,12 +72,19 @@ def _check_shape(value: Any, max_depth: int, max_list: int, max_keys: int) -> No
             if len(node) > max_keys:
                 raise InvalidDocument(f"JSON object with more than {max_keys} keys")
             children = node.values()
+            if check_strings:
+                for key in node:
+                    _check_string(key)
         elif isinstance(node, list):
             if len(node) > max_list:
                 raise InvalidDocument(f"JSON list longer than {max_list} items")
             children = node
         else:
             continue
+        if check_strings:
+            for child in children:
+                if isinstance(child, str):
+                    _check_string(child)
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
 
 
@@ -92,7 +118,9 @@ def loads_bounded(data: bytes | str, *, max_depth: int = MAX_DEPTH, max_list: in
     except ValueError as exc:
         # JSONDecodeError, and the int-from-string digit limit (CVE-2020-10735) on huge numbers.
         raise InvalidDocument(f"invalid JSON: {str(exc)[:200]}") from None
-    _check_shape(value, max_depth, max_list, max_keys)
+    # Decoded bytes cannot hold a surrogate; only a \\uD8xx-style escape can make one.
+    check_strings = _SURROGATE_ESCAPE.search(text) is not None or isinstance(data, str)
+    _check_shape(value, max_depth, max_list, max_keys, check_strings)
     return value
 
 

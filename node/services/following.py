@@ -46,6 +46,7 @@ async def follow(node, target: str) -> Follow:
         remote = await queries.get_actor(session, remote.ap_id)
         existing = await get_follow(session, site, remote)
         if existing is not None and existing.state == FollowState.ACCEPTED:
+            existing.followed = remote  # loaded now: callers read it after the session has closed
             return existing
         follow_id = outbox.new_activity_id(Urls(node.settings.base))
         if existing is None:
@@ -56,6 +57,7 @@ async def follow(node, target: str) -> Follow:
         document = {**follow_document(follow_id, site.ap_id, remote.ap_id), "to": [remote.ap_id]}
         await outbox.deliver_to_actor(session, document, signer=site.username, actor=remote)
         await session.flush()
+        existing.followed = remote  # loaded now: callers read it after the session has closed
         return existing
 
 

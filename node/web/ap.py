@@ -16,7 +16,7 @@ from node.db.models import Object
 from node.federation import convert
 from node.federation.vocab import ACTIVITY_JSON
 from node.urls import INSTANCE_ACTOR_USERNAME
-from node.web import pages
+from node.web import pages, params
 from node.web.negotiate import wants_activity_json
 
 OUTBOX_PAGE = 20
@@ -38,9 +38,10 @@ def _page_number(request: web.Request) -> int | None:
         return None
     if raw == "true":  # Mastodon-style ?page=true means the first page
         return 1
-    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
-        raise web.HTTPBadRequest(text='{"error": "page must be a positive number"}', content_type="application/json")
-    return int(raw)
+    number = params.ascii_number(raw, maximum=params.MAX_PAGE)
+    if number is None or number < 1:
+        raise web.HTTPBadRequest(text='{"error": "page must be a number from 1 to 100000"}', content_type="application/json")
+    return number
 
 
 async def paged_collection(
@@ -164,10 +165,7 @@ async def article(request: web.Request) -> web.Response:
 async def comment(request: web.Request) -> web.Response:
     """A comment written on this node (Note JSON; browsers go to its place in the thread)."""
     node = request.app[NODE]
-    raw_id = request.match_info["comment_id"]
-    if not raw_id.isdigit():
-        raise web.HTTPNotFound()
-    obj = await _object_or_error(node, node.urls.comment(int(raw_id)))
+    obj = await _object_or_error(node, node.urls.comment(params.row_id(request.match_info["comment_id"])))
     if not wants_activity_json(request) and obj.deleted_at is None:
         async with node.sessions() as session:
             target = await pages.comment_url(session, obj)
@@ -182,7 +180,7 @@ async def replies(request: web.Request) -> web.Response:
     if "slug" in request.match_info:
         parent = node.urls.article(request.match_info["slug"])
     else:
-        parent = node.urls.comment(int(request.match_info["comment_id"]))
+        parent = node.urls.comment(params.row_id(request.match_info["comment_id"]))
     obj = await _object_or_error(node, parent)
     if obj.deleted_at is not None:
         return ap_response(convert.tombstone_to_ap(obj), status=410)

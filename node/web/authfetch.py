@@ -14,7 +14,7 @@ from aiohttp import web
 
 from node.app import NODE
 from node.errors import Blocked, SignatureError
-from node.federation.authenticate import signature_input, target_uri, verify
+from node.federation.authenticate import addressed_to_us, signature_input, verify
 from node.web.negotiate import wants_activity_json
 
 # Paths that anyone may read without signing: actors (keys live there) and discovery.
@@ -39,7 +39,9 @@ async def authorized_fetch_middleware(request: web.Request, handler):
     vary = {"Vary": "Accept, Signature"}
     if needs_signature(request):
         try:
-            sig = signature_input("GET", target_uri(node.settings.scheme, request.host, request.raw_path), request.headers, b"")
+            uri, headers = addressed_to_us(node.settings.scheme, node.settings.signature_hosts, request.host,
+                                           request.raw_path, request.headers)
+            sig = signature_input("GET", uri, headers, b"")
             auth = await verify(sig, node.resolver, node.settings.blocked_domains)
         except Blocked as exc:
             return web.json_response({"error": exc.reason}, status=403, headers=vary)

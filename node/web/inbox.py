@@ -6,7 +6,7 @@ from aiohttp import web
 
 from node.app import NODE
 from node.db import queries
-from node.federation.authenticate import target_uri
+from node.federation.authenticate import addressed_to_us
 from node.federation.inbox import InboxOutcome, InboxRequest, InboxResult
 
 
@@ -37,10 +37,12 @@ async def post_inbox(request: web.Request) -> web.Response:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         return _answer(InboxResult(InboxOutcome.TOO_LARGE, f"body is larger than {limit} bytes"), node)
+    uri, headers = addressed_to_us(node.settings.scheme, node.settings.signature_hosts, request.host,
+                                   request.raw_path, request.headers)
     result = await node.inbox.receive(InboxRequest(
         method=request.method,
-        target_uri=target_uri(node.settings.scheme, request.host, request.raw_path),
-        headers=request.headers,
+        target_uri=uri,
+        headers=headers,
         body=body,
         content_type=request.headers.get("Content-Type", ""),
     ))

@@ -21,7 +21,7 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Callable
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from aiohttp import web
 from yarl import URL
@@ -110,7 +110,7 @@ def parse_handle(text: str) -> Handle:
     if not sep or not user or not host or bad & set(user) or bad & set(host):
         raise InteractError(f"“{text}” is not a fediverse handle; it should look like @you@mastodon.social.")
     name, colon, port = host.rpartition(":")
-    if colon and port.isdigit() and not name.endswith("]"):
+    if colon and port.isascii() and port.isdigit() and len(port) <= 5 and not name.endswith("]"):
         if not 0 < int(port) < 65536:
             raise InteractError(f"“{text}” names an impossible port.")
     else:
@@ -130,7 +130,31 @@ def fill_template(template: str, uri: str) -> str:
     if safe_href(url) is None:
         # javascript:, data:, relative paths and the like: never send a browser there.
         raise InteractError("Your server's remote-reply address is not a web address; we will not send you there.", 502)
-    return url
+    return ascii_url(url)
+
+
+def ascii_url(url: str) -> str:
+    """``url`` fit for a ``Location`` header, which is ASCII: an IDN host as punycode, other non-ASCII percent-encoded.
+
+    A template may hold raw UTF-8 (an internationalised host or path); aiohttp
+    would send it as it is, and browsers disagree on what such a header means.
+    """
+    if url.isascii():
+        return url
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if not netloc.isascii():
+        userinfo, at, hostport = netloc.rpartition("@")
+        host, colon, port = hostport.rpartition(":") if hostport.rpartition(":")[2].isdigit() else (hostport, "", "")
+        try:
+            host = normalize_host(host)
+        except InvalidURL:
+            raise InteractError("Your server's remote-reply address names an invalid server.", 502) from None
+        netloc = f"{quote(userinfo, safe='%:')}{at}{host}{colon}{port}"
+    rest = urlunsplit(("", "", parts.path, parts.query, parts.fragment))
+    # Only the non-ASCII characters change: what the template escaped or reserved stays as it was.
+    encoded = "".join(ch if ch.isascii() else quote(ch, safe="") for ch in rest)
+    return f"{parts.scheme}://{netloc}{encoded}"
 
 
 async def subscribe_template(node: Node, handle: Handle) -> str:

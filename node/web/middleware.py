@@ -1,4 +1,10 @@
-"""Middlewares: request ids, error pages in the format the client asked for, security headers."""
+"""Middlewares: request ids, error pages in the format the client asked for, security headers.
+
+No request may turn into a 500 that is not a bug of ours: a body that cannot be
+read (corrupt gzip or chunking) is the client's 400, a busy database is a 503
+with ``Retry-After``, and a client that went away is not an error at all.  Log
+lines carry at most ``LOGGED_PATH`` characters of the path, however long the URL.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,10 @@ import logging
 import uuid
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from node.app import NODE
+from node.db.busy import RETRY_AFTER_SECONDS, is_database_busy
 from node.logs import REQUEST_ID, REQUEST_ID_RE
 from node.web.negotiate import wants_activity_json
 
@@ -19,6 +27,7 @@ CSP = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-a
 # A development node on plain http sends readers on to servers that may be plain
 # http too (the reply form redirects there); production keeps https only.
 CSP_DEV = CSP.replace("form-action 'self' https:", "form-action 'self' https: http:")
+LOGGED_PATH = 200  # characters of a request path in a log line
 
 
 @web.middleware
@@ -49,13 +58,37 @@ async def error_middleware(request: web.Request, handler):
         if exc.status < 400 or exc.text not in (None, "", f"{exc.status}: {exc.reason}"):
             raise
         return _error_response(request, exc.status, exc.reason, headers=exc.headers)
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+    except RequestPayloadError as exc:
+        # The body's framing or Content-Encoding is broken (e.g. gzip that is not gzip).
+        log.info("unreadable body on %s %s: %s", request.method, logged_path(request), str(exc)[:200].strip())
+        # The rest of the body cannot be read either: end it here (aiohttp would otherwise try to
+        # drain it after the answer and log the same error as unhandled) and close the connection.
+        request.content.feed_eof()
+        response = _error_response(request, 400, "The request body could not be read (corrupt encoding)")
+        response.force_close()
+        return response
+    except ConnectionResetError:
+        # The client went away mid-request (aiohttp's ClientConnectionResetError is one too):
+        # nobody is left to answer, and it is not our error.
+        log.debug("client disconnected during %s %s", request.method, logged_path(request))
+        return web.Response(status=400, text="client disconnected")
+    except Exception as exc:
+        if is_database_busy(exc):
+            log.warning("database busy on %s %s: %s", request.method, logged_path(request), exc.__class__.__name__)
+            return _error_response(request, 503, "Service Unavailable: the database is busy, retry later",
+                                   headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        log.exception("unhandled error on %s %s", request.method, logged_path(request))
         return _error_response(request, 500, "Internal Server Error")
 
 
+def logged_path(request: web.Request) -> str:
+    """The request path as it may appear in a log line: at most ``LOGGED_PATH`` characters."""
+    path = request.path
+    return path if len(path) <= LOGGED_PATH else f"{path[:LOGGED_PATH]}…({len(path)} characters)"
+
+
 def _error_response(request: web.Request, status: int, reason: str, headers=None) -> web.Response:
-    extra = {k: v for k, v in (headers or {}).items() if k.lower() in ("allow", "vary")}
+    extra = {k: v for k, v in (headers or {}).items() if k.lower() in ("allow", "vary", "retry-after")}
     if request.path.startswith(("/.well-known", "/nodeinfo")) or wants_activity_json(request) or request.method == "POST":
         return web.json_response({"error": reason}, status=status, headers=extra)
     body = f"<!doctype html><html lang=en><meta charset=utf-8><title>{status} {reason}</title><h1>{status} {reason}</h1><p><a href=\"/\">Home</a></p></html>"

@@ -14,6 +14,7 @@ from node.db import queries
 from node.db.models import Actor, Object
 from node.federation.comments import visibility_of
 from node.threads import ThreadRow, flatten, paginate
+from node.web import params
 from node.web.render import fold_leading_mentions, render, safe_href
 
 INDEX_PAGE = 30
@@ -44,7 +45,7 @@ async def remote_thread(request: web.Request) -> web.Response:
     """An article from a site we follow, with the discussion as this node holds it."""
     node = request.app[NODE]
     async with node.sessions() as session:
-        obj = await queries.get_object_by_id(session, int(request.match_info["object_id"]))
+        obj = await queries.get_object_by_id(session, params.row_id(request.match_info["object_id"]))
     if obj is None or obj.kind != "article" or obj.is_local or obj.visibility not in ("public", "unlisted"):
         raise web.HTTPNotFound()
     if obj.deleted_at is not None:
@@ -116,10 +117,7 @@ def _comment_view(row: ThreadRow) -> CommentView:
 
 
 def _page_number(request: web.Request) -> int:
-    raw = request.query.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
-        raise web.HTTPBadRequest()
-    return int(raw)
+    return params.page_number(request.query.get("page"))
 
 
 async def count_waiting_replies(session: AsyncSession, root: Object, thread: Sequence[Object]) -> int:
