@@ -161,6 +161,7 @@ async def test_followers_only_comment_is_not_a_target(world, http):
     assert status == 400
 
 
+@pytest.mark.allow_server_errors  # 502: the reader's server is at fault, on purpose
 async def test_server_without_subscribe_template_is_explained(world, http):
     """A server whose WebFinger has no subscribe link gives a clear message (502), not a redirect."""
     # Given a server whose WebFinger answer has no subscribe template
@@ -173,6 +174,7 @@ async def test_server_without_subscribe_template_is_explained(world, http):
     assert "does not offer replying from a link" in html and f'value="{handle}"' in html
 
 
+@pytest.mark.allow_server_errors  # 502: the reader's server is at fault, on purpose
 async def test_javascript_template_is_refused(world, http):
     """A subscribe template that is a javascript: URL is never a redirect target."""
     # Given a server whose subscribe template is javascript:
@@ -210,6 +212,7 @@ async def test_unknown_account_is_explained(world, http):
     assert "does not know" in html
 
 
+@pytest.mark.allow_server_errors  # 502: the reader's server is at fault, on purpose
 async def test_unreachable_server_is_explained(world, http):
     """A handle on a server that does not answer gives a 502 with the form again, never a 500."""
     # Given a handle on a port where nothing listens
