@@ -39,6 +39,7 @@ from aiohttp.web_protocol import RequestHandler
 from node.config import Settings
 
 log = logging.getLogger("fednode.server")
+HTTP_LOG = logging.getLogger("fednode.http")
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,9 @@ class GuardedRunner(web.AppRunner):
 
     def __init__(self, app: web.Application, settings: Settings, **kwargs: Any) -> None:
         kwargs.setdefault("access_log", None)
+        # aiohttp's errors about our connections (a handler that raised past every middleware)
+        # under our own name, apart from any other aiohttp server in the process.
+        kwargs.setdefault("logger", HTTP_LOG)
         # aiohttp's keep-alive timer: between requests, and (since 3.10) before the first.
         kwargs.setdefault("keepalive_timeout", settings.idle_timeout)
         super().__init__(app, **kwargs)
