@@ -294,6 +294,22 @@ def lemmy_announce(community: RemoteActor, activity: dict[str, Any]) -> dict[str
             "id": f"{base_of(community)}/activities/announce/{uuid.uuid4()}"}
 
 
+def lemmy_update(actor: RemoteActor, create: dict[str, Any], html: str, updated: str) -> dict[str, Any]:
+    """Update of a Lemmy comment (assets lemmy/activities/create_or_update/update_note.json): the
+    Create's shape with ``type`` Update, a fresh ``/activities/update/<uuid>`` id and the new Note
+    (``updated`` set)."""
+    note = {**create["object"], "content": html, "updated": updated}
+    return {**create, "object": note, "type": "Update",
+            "id": f"{base_of(actor)}/activities/update/{uuid.uuid4()}"}
+
+
+def lemmy_delete(actor: RemoteActor, object_id: str, *, community: str) -> dict[str, Any]:
+    """Delete of a Lemmy comment (assets lemmy/activities/deletion/delete_note.json): the object by id,
+    ``cc`` and ``audience`` the community."""
+    return {"@context": LEMMY_CONTEXT, "actor": actor.id, "to": [PUBLIC], "object": object_id, "cc": [community],
+            "type": "Delete", "audience": community, "id": f"{base_of(actor)}/activities/delete/{uuid.uuid4()}"}
+
+
 # --- Mbin -------------------------------------------------------------------------------------
 
 MBIN_CONTEXT = [
@@ -468,6 +484,21 @@ def mastodon_status(actor: RemoteActor, html: str, *, replies: bool = True) -> d
     return {"@context": [AS_NS, {"ostatus": "http://ostatus.org#", "sensitive": "as:sensitive"}],
             "id": f"{status_id}/activity", "type": "Create", "actor": actor.id, "published": note["published"],
             "to": note["to"], "cc": note["cc"], "object": note}
+
+
+def mastodon_edit(actor: RemoteActor, note: dict[str, Any], html: str, updated: str) -> dict[str, Any]:
+    """Update(Note) of an edited status (Mastodon's ActivityPub::UpdateSerializer): id
+    ``<status>#updates/<epoch>``, the whole Note again with ``updated``."""
+    edited = {**note, "content": html, "updated": updated}
+    return {"@context": AS_NS, "id": f"{note['id']}#updates/1764748800", "type": "Update", "actor": actor.id,
+            "published": updated, "to": note["to"], "cc": note.get("cc", []), "object": edited}
+
+
+def mastodon_delete(actor: RemoteActor, note_id: str) -> dict[str, Any]:
+    """Delete of a status (Mastodon's ActivityPub::DeleteSerializer): id ``<status>#delete``, the
+    object a ``Tombstone`` with ``atomUri``, to Public."""
+    return {"@context": AS_NS, "id": f"{note_id}#delete", "type": "Delete", "actor": actor.id, "to": [PUBLIC],
+            "object": {"id": note_id, "type": "Tombstone", "atomUri": note_id}}
 
 
 # --- Prismo, Plume: actors as lists -----------------------------------------------------------

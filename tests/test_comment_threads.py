@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from node.content import Draft
 from node.db import queries
-from node.db.models import Object, Revision
+from node.db.models import Activity, Object, Revision
 from node.federation.vocab import ACTIVITY_JSON, AS_NS, PUBLIC
 from node.services.publish import publish_article
+from tests import payloads
 from tests.fakes.remote import fake_remote, signed_post
 from tests.test_follows import follow_of, wait_for
 
@@ -208,3 +209,58 @@ async def test_group_announces_a_public_comment_to_its_followers(thread, http):
                                         if json.loads(r["body"])["type"] == "Announce"])
     assert announces[0]["actor"] == node.url("/actors/forum")
     assert announces[0]["object"]["object"]["id"] == reply["id"]
+
+
+async def relayed(remote, kind: str) -> list[dict]:
+    """The Group's Announces of a ``kind`` activity the fake's followers received."""
+    return await wait_for(lambda: [body for body in (json.loads(r["body"]) for r in remote.received)
+                                   if body["type"] == "Announce" and isinstance(body["object"], dict)
+                                   and body["object"].get("type") == kind])
+
+
+async def test_group_passes_on_the_edit_of_a_public_comment_to_its_followers(thread, http):
+    """FEP-1b12: when a comment the Group announced is edited (Mastodon's Update), the Group announces the Update."""
+    node, remote, actors, article = thread
+    alice, carol = actors["alice"], actors["carol"]
+    await deliver(node, http, carol, follow_of(carol, node.url("/actors/forum")))
+    reply = note(alice, article, "<p>first version</p>")
+    await deliver(node, http, alice, create(alice, reply))
+    edit = payloads.mastodon_edit(alice, reply, "<p>second version</p>", "2026-11-24T12:00:00Z")
+    await deliver(node, http, alice, edit)
+    node.node.wake_delivery()
+    [announce] = await relayed(remote, "Update")
+    assert announce["actor"] == node.url("/actors/forum")
+    assert (announce["object"]["id"], announce["object"]["object"]["content"]) == (edit["id"], "<p>second version</p>")
+    assert node.url("/actors/forum/followers") in announce["cc"]
+
+
+async def test_group_passes_on_the_delete_of_a_public_comment_to_its_followers(thread, http):
+    """FEP-1b12: when a comment the Group announced is deleted (Mastodon's Delete of a Tombstone), the Group
+    announces the Delete, so followers blank their copy too."""
+    node, remote, actors, article = thread
+    alice, carol = actors["alice"], actors["carol"]
+    await deliver(node, http, carol, follow_of(carol, node.url("/actors/forum")))
+    reply = note(alice, article, "<p>soon gone</p>")
+    await deliver(node, http, alice, create(alice, reply))
+    delete = payloads.mastodon_delete(alice, reply["id"])
+    await deliver(node, http, alice, delete)
+    node.node.wake_delivery()
+    [announce] = await relayed(remote, "Delete")
+    assert (announce["actor"], announce["object"]["id"]) == (node.url("/actors/forum"), delete["id"])
+
+
+async def test_group_does_not_pass_on_changes_of_comments_it_never_announced(thread, http):
+    """A followers-only comment was never announced: its edit and delete are not announced either."""
+    node, remote, actors, article = thread
+    alice, carol = actors["alice"], actors["carol"]
+    await deliver(node, http, carol, follow_of(carol, node.url("/actors/forum")))
+    reply = note(alice, article, "<p>for my followers</p>", public=False)
+    await deliver(node, http, alice, create(alice, reply))
+    edited = {**reply, "content": "<p>still private</p>", "updated": "2026-11-24T12:00:00Z"}
+    await deliver(node, http, alice, payloads.mastodon_edit(alice, edited, "<p>still private</p>",
+                                                            "2026-11-24T12:00:00Z"))
+    await deliver(node, http, alice, payloads.mastodon_delete(alice, reply["id"]))
+    # Deliveries are queued in the transaction that applies an activity: nothing was queued.
+    async with node.node.sessions() as session:
+        queued = (await session.scalars(select(Activity.ap_type).where(Activity.is_local.is_(True)))).all()
+    assert "Announce" not in queued

@@ -382,6 +382,53 @@ async def test_lemmy_community_announce_of_a_comment_brings_it_into_the_thread(w
     assert "Warp 9 at least" in stored_comment.content
 
 
+async def lemmy_thread_with_a_comment(world: World, http):
+    """A followed community's post and Riker's comment on it, both brought in by the community's Announces."""
+    community = await lemmy_community_we_follow(world, http)
+    picard, riker = lemmy_user(world), lemmy_user(world, "riker", key_index=5)
+    post = payloads.lemmy_post(picard, community.id, "Warp theory", "<p>Discuss warp.</p>")
+    world.remote.serve(post["object"]["id"].removeprefix(world.remote.base),
+                       {"@context": payloads.LEMMY_CONTEXT, **post["object"]})
+    assert await deliver(world, http, community, payloads.lemmy_announce(community, post)) == "applied"
+    comment = payloads.lemmy_comment(riker, post["object"]["id"], "<p>Warp 9 at least</p>\n", "Warp 9 at least",
+                                     community=community.id)
+    path = comment["object"]["id"].removeprefix(world.remote.base)
+    world.remote.serve(path, {"@context": payloads.LEMMY_CONTEXT, **comment["object"]})
+    assert await deliver(world, http, community, payloads.lemmy_announce(community, comment)) == "applied"
+    return community, riker, comment, path
+
+
+async def test_lemmy_community_announce_of_an_edit_updates_our_copy_from_the_origin(world, http):
+    """FEP-1b12: a followed community's ``Announce(Update)`` of a comment we hold is applied, as its own server
+    now serves it (the community may not speak for the comment's author)."""
+    community, riker, comment, path = await lemmy_thread_with_a_comment(world, http)
+    update = payloads.lemmy_update(riker, comment, "<p>Warp 9.975 at least</p>\n", "2026-11-24T11:00:00Z")
+    world.remote.serve(path, {"@context": payloads.LEMMY_CONTEXT, **update["object"]})
+    assert await deliver(world, http, community, payloads.lemmy_announce(community, update)) == "applied"
+    assert "Warp 9.975 at least" in (await stored(world, comment["object"]["id"])).content
+
+
+async def test_announced_edit_is_not_believed_over_the_origin(world, http):
+    """The community's Announce carries a forged text; the origin still serves the old one: nothing changes."""
+    community, riker, comment, path = await lemmy_thread_with_a_comment(world, http)
+    forged = payloads.lemmy_update(riker, comment, "<p>forged by the community</p>", "2026-11-24T11:00:00Z")
+    assert (await deliver(world, http, community, payloads.lemmy_announce(community, forged))).startswith("ignored")
+    assert "Warp 9 at least" in (await stored(world, comment["object"]["id"])).content
+
+
+async def test_lemmy_community_announce_of_a_delete_blanks_our_copy_once_the_origin_says_gone(world, http):
+    """FEP-1b12: ``Announce(Delete)`` of a comment we hold leaves the placeholder once its server answers 404."""
+    community, riker, comment, path = await lemmy_thread_with_a_comment(world, http)
+    delete = payloads.lemmy_delete(riker, comment["object"]["id"], community=community.id)
+    still_there = await deliver(world, http, community, payloads.lemmy_announce(community, delete))
+    assert still_there.endswith("the post is still there at its origin")
+    world.remote.serve(path, {"error": "not found"}, status=404)
+    delete = payloads.lemmy_delete(riker, comment["object"]["id"], community=community.id)
+    assert await deliver(world, http, community, payloads.lemmy_announce(community, delete)) == "applied"
+    held = await stored(world, comment["object"]["id"])
+    assert held.deleted_at is not None and held.content is None
+
+
 # --- Mbin -------------------------------------------------------------------------------------
 
 

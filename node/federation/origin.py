@@ -106,9 +106,9 @@ def strip_foreign_embeds(activity: dict[str, Any], actor: str) -> dict[str, Any]
                 raise InvalidDocument("the embedded object has no id")
         elif not same_origin(object_id, actor):
             inner = embedded.get("object")
-            if embedded.get("type") == "Create" and get_id(inner):
-                # A Group's Announce of someone's Create (FEP-1b12): keep only the ids,
-                # the post itself is fetched from its own server.
-                return {**activity, "object": {"id": object_id, "type": "Create", "object": get_id(inner)}}
+            if embedded.get("type") in OWNED_OBJECT_TYPES and get_id(inner):
+                # A Group's Announce of someone's Create, Update or Delete (FEP-1b12): keep
+                # only the ids, the post itself is fetched from its own server.
+                return {**activity, "object": {"id": object_id, "type": embedded["type"], "object": get_id(inner)}}
             return {**activity, "object": object_id}
     return activity

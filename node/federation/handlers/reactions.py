@@ -6,14 +6,15 @@ from sqlalchemy import select, update
 
 from node.db import queries
 from node.federation.outcomes import Outcome
-from node.errors import FetchError, InvalidDocument, OriginMismatch
+from node.errors import FetchError, Gone, InvalidDocument, NotFound, OriginMismatch
 from node.db.models import Follow, Object, Reaction
 from node.db.states import FollowState
 from node.federation import comments
 from node.federation.handlers import HandlerContext, handles, object_id
 from node.federation.handlers.articles import THREAD_TYPES, store_remote_article
 from node.federation.handlers.follows import on_undo_follow
-from node.federation.vocab import get_id
+from node.federation.handlers.threads import apply_edit, placeholder
+from node.federation.vocab import attributed_author, get_id
 
 COUNTERS = {"like": Object.likes_count, "announce": Object.announces_count}
 
@@ -61,6 +62,8 @@ async def on_announce(ctx: HandlerContext) -> Outcome:
     """A boost of something we hold is counted; a followed Group's announce of a post brings it in."""
     inner = ctx.activity.get("object")
     target_id = get_id(inner)
+    if isinstance(inner, dict) and inner.get("type") in ("Update", "Delete"):
+        return await _relayed_change(ctx, inner["type"], get_id(inner.get("object")))
     # A Group announces the Create it accepted (FEP-1b12): the post is that Create's object.
     if isinstance(inner, dict) and inner.get("type") == "Create":
         target_id = get_id(inner.get("object"))
@@ -87,6 +90,40 @@ async def on_announce(ctx: HandlerContext) -> Outcome:
         return await store_remote_article(ctx.session, document, author, announced_by=ctx.actor_id,
                                           crawler=ctx.node.crawler)
     return await comments.take_reply(ctx.node, ctx.session, document, author)
+
+
+async def _relayed_change(ctx: HandlerContext, kind: str, target_id: str | None) -> Outcome:
+    """A followed Group passes on an edit or a delete of a post we hold (FEP-1b12).
+
+    The Group may not speak for the post's author, so the post is read again from its
+    own server: a newer version there is the edit; 404 or 410 (or a Tombstone) there
+    is the delete.
+    """
+    target = await queries.get_object(ctx.session, target_id or "")
+    if target is None or target.is_local or target.deleted_at is not None:
+        return Outcome.ignored("not a post we hold")
+    if not await _followed_group(ctx):
+        return Outcome.ignored(f"{kind} passed on by a Group we do not follow")
+    try:
+        document = await ctx.node.fetcher.get_activitypub(target.ap_id)
+    except (NotFound, Gone):
+        document = None
+    except (FetchError, InvalidDocument, OriginMismatch) as exc:
+        return Outcome.ignored(f"post unavailable at its origin ({exc.reason})")
+    if document is None or document.get("type") == "Tombstone":
+        if kind != "Delete":
+            return Outcome.ignored("the post is gone at its origin; its own Delete will say so")
+        await placeholder(ctx.session, target)
+        return Outcome.applied()
+    if kind == "Delete":
+        return Outcome.ignored("the post is still there at its origin")
+    try:
+        author = attributed_author(document)
+    except InvalidDocument as exc:
+        return Outcome.ignored(exc.reason)
+    if author != target.actor.ap_id:
+        return Outcome.ignored("the post at its origin is attributed to someone else")
+    return await apply_edit(ctx.session, target, document)
 
 
 @handles("Undo")

@@ -71,11 +71,21 @@ async def on_update(ctx: HandlerContext) -> Outcome:
         return Outcome.ignored("not a post we hold")
     if held.actor.ap_id != ctx.actor_id:
         return Outcome.ignored("only its author may edit it")
+    was_announced = await _announced_by_our_group(ctx, held)
+    outcome = await apply_edit(ctx.session, held, document)
+    if outcome.is_applied and was_announced and comments.visibility_of(document) == "public":
+        # FEP-1b12: the Group passes the edit on, so its followers' copies don't go stale.
+        await comments.announce_to_group_followers(ctx.node, ctx.session, held, ctx.activity)
+    return outcome
+
+
+async def apply_edit(session, held: Object, document: dict[str, Any]) -> Outcome:
+    """Make ``document`` (the new version of ``held``, by its author) current if it is newer; keep the old one."""
     new_time = comments.parse_time(document.get("updated"))
     if new_time is None or new_time <= (held.updated or held.published):
         return Outcome.ignored("not newer than what we hold")
-    ctx.session.add(Revision(object_id=held.id, name=held.name, content=held.content,
-                             updated=held.updated or held.published, raw=held.raw))
+    session.add(Revision(object_id=held.id, name=held.name, content=held.content,
+                         updated=held.updated or held.published, raw=held.raw))
     held.content = comments.html_of(document)
     if isinstance(document.get("name"), str) and held.kind == "article":
         held.name = document["name"]
@@ -83,6 +93,14 @@ async def on_update(ctx: HandlerContext) -> Outcome:
     held.visibility = comments.visibility_of(document)
     held.raw = document
     return Outcome.applied()
+
+
+async def _announced_by_our_group(ctx: HandlerContext, held: Object) -> bool:
+    """Whether the site Group announced this comment to its followers (a public comment of our thread)."""
+    if held.kind != "comment" or held.root_id is None:
+        return False
+    root = await queries.get_object_by_id(ctx.session, held.root_id)
+    return comments.is_announced(root, held.visibility)
 
 
 @handles("Delete")
@@ -101,11 +119,15 @@ async def on_delete(ctx: HandlerContext) -> Outcome:
         return Outcome.applied("remembered, never to be created")
     if held.is_local or held.actor.ap_id != ctx.actor_id:
         return Outcome.ignored("only its author may delete it")
-    await _placeholder(session, held)
+    was_announced = held.deleted_at is None and await _announced_by_our_group(ctx, held)
+    await placeholder(session, held)
+    if was_announced:
+        # FEP-1b12: the Group passes the delete on to the followers it announced the comment to.
+        await comments.announce_to_group_followers(ctx.node, session, held, ctx.activity)
     return Outcome.applied()
 
 
-async def _placeholder(session, held: Object) -> None:
+async def placeholder(session, held: Object) -> None:
     """Blank a post but keep its row, so the thread keeps its shape."""
     if held.deleted_at is not None:
         return
@@ -127,7 +149,7 @@ async def _delete_actor(ctx: HandlerContext) -> Outcome:
     ctx.node.resolver.forget(actor.ap_id)
     posts = (await session.scalars(select(Object).where(Object.actor_id == actor.id, Object.deleted_at.is_(None)))).all()
     for post in posts:
-        await _placeholder(session, post)
+        await placeholder(session, post)
     for follow in (await session.scalars(select(Follow).where(Follow.follower_id == actor.id))).all():
         await session.delete(follow)
     await comments.forget_pending_of(session, actor.ap_id)
