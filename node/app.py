@@ -22,6 +22,8 @@ from node.federation.processor import Processor
 from node.federation.signing import instance_signer
 from node.federation.signpool import SignPool, auto_processes
 from node.metrics import Metrics
+from node.moderation.gate import Gate
+from node.moderation.policy import Policy
 from node.services.setup import ensure_site
 from node.urls import Urls
 
@@ -45,6 +47,8 @@ class Node:
     delivery: "DeliveryWorker | None" = None  # when this process delivers (serve, worker)
     crawler: "Crawler | None" = None  # reads remote threads' collections (a running server)
     metrics: Metrics = field(default_factory=Metrics)  # this process's Prometheus registry
+    gate: "Gate | None" = None  # suspended domains and banned actors (node.moderation.gate)
+    policy: "Policy | None" = None  # the moderation policy, compiled on first use (node.moderation.decide)
 
     async def close(self) -> None:
         """Stop the background work and release the HTTP client and the database connections."""
@@ -107,9 +111,11 @@ async def open_node(settings: Settings, *, migrate: bool = True) -> Node:
     inbox = Inbox(sessions, resolver, blocked_domains=settings.blocked_domains)
     metrics = Metrics()
     fetcher.on_fetch = metrics.fetched
+    inbox.gate = gate = Gate(sessions, config_blocked=settings.blocked_domains, fetcher=fetcher)
+    await gate.refresh()  # suspended domains join the fetcher's blocked domains from the start
     return Node(
         settings=settings, urls=Urls(settings.base), engine=engine, sessions=sessions,
-        fetcher=fetcher, resolver=resolver, inbox=inbox, metrics=metrics,
+        fetcher=fetcher, resolver=resolver, inbox=inbox, metrics=metrics, gate=gate,
     )
 
 

@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     thread = sub.add_parser("thread", parents=[parent],
                             help="show an article's discussion as a tree, with what is still being fetched")
     thread.add_argument("article", metavar="SLUG", help="a local article's slug, or the URL of a remote article")
+
+    from node.moderation.commands import add_parsers as add_moderation_parsers
+
+    add_moderation_parsers(sub, parent)
     return parser
 
 
@@ -125,7 +129,7 @@ def settings_from_args(args: argparse.Namespace, environ=None) -> Settings:
 
 def command_name(args: argparse.Namespace) -> str:
     """The registry key of the parsed subcommand ("authors add", "db upgrade"...)."""
-    for nested in ("authors_command", "db_command", "followers_command", "deliveries_command"):
+    for nested in ("authors_command", "db_command", "followers_command", "deliveries_command", "mod_command"):
         if getattr(args, nested, None):
             return f"{args.command} {getattr(args, nested)}"
     return args.command

@@ -365,6 +365,8 @@ def thread_lines(root, rows, pending, state) -> list[str]:
     for row in rows:
         comment = row.comment
         markers = []
+        if comment.moderation != "published":
+            markers.append(f"[{comment.moderation}]")  # held, rejected, removed or suspended: not on the page
         if comment.deleted_at is not None:
             markers.append("[deleted]")
         else:
@@ -454,3 +456,6 @@ async def discuss(args: argparse.Namespace, settings: Settings) -> int:
     if document.closed_reason:
         print(f"  comments are closed at the source ({document.closed_reason}); the discussion continues here")
     return 0
+
+
+import node.moderation.commands  # noqa: E402,F401  (registers `fednode mod …` too)

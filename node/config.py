@@ -99,6 +99,23 @@ SETTINGS: tuple[Setting, ...] = (
             "Most client connections open at once; more are answered 503 and closed (keep below the file limit)."),
     Setting("max_header_bytes", int, 65536,
             "Largest request line plus headers accepted, in bytes; larger is answered 431 and closed."),
+    Setting("moderation_first_comments", str, "first",
+            "Hold comments of actors not yet trusted: off, first (until one is approved), a number N "
+            "(until N are approved) or all."),
+    Setting("moderation_hold_new_instances", bool, True,
+            "Hold the first comment from an instance none of whose comments is shown yet."),
+    Setting("moderation_max_mentions", int, 5, "Hold a comment with this many mentions or more (0 = off)."),
+    Setting("moderation_hold_links", bool, True, "Hold a comment with links from an author never approved here."),
+    Setting("moderation_new_account_days", int, 7,
+            "Hold comments of accounts younger than this many days without known followers (0 = off)."),
+    Setting("moderation_patterns", list, [],
+            "RE2 patterns (case-insensitive) whose match in a comment's text holds it."),
+    Setting("moderation_actor_rate", int, 10,
+            "Hold an actor's comments past this many in an hour (0 = off)."),
+    Setting("moderation_instance_rate", int, 60,
+            "Hold an instance's comments past this many in an hour (0 = off)."),
+    Setting("moderation_dry_run", list, [],
+            "Policy rules that only count their matches, without holding or rejecting (see docs/moderation.md)."),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -141,6 +158,15 @@ class Settings:
     header_timeout: int = 15
     max_connections: int = 900
     max_header_bytes: int = 65536
+    moderation_first_comments: str = "first"
+    moderation_hold_new_instances: bool = True
+    moderation_max_mentions: int = 5
+    moderation_hold_links: bool = True
+    moderation_new_account_days: int = 7
+    moderation_patterns: list = field(default_factory=list)
+    moderation_actor_rate: int = 10
+    moderation_instance_rate: int = 60
+    moderation_dry_run: list = field(default_factory=list)
     config_file: str | None = None
     # The settings given in the config file, the environment or as flags (not left at their default).
     explicit: frozenset = frozenset()
@@ -439,6 +465,9 @@ def problems(settings: Settings) -> list[str]:
             found.append(f"metrics_allow: {entry!r} is not an IP address or network (CIDR)")
     if settings.metrics_token and len(settings.metrics_token) < 16:
         found.append("metrics_token: must be at least 16 characters (or empty for none)")
+    from node.moderation.policy import config_problems  # the policy names its own problems
+
+    found += config_problems(settings)
     keys = Path(settings.keys_dir)
     if keys.exists() and not keys.is_dir():
         found.append(f"keys_dir: {keys} exists and is not a folder")

@@ -12,7 +12,7 @@ from typing import AsyncIterator
 from aiohttp import web
 
 from node.app import NODE, Node, create_app
-from node.config import Settings, load
+from node.config import SETTINGS_BY_NAME, Settings, load
 from node.web.server import GuardedRunner
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -25,6 +25,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Every hold rule of node.moderation.policy turned off (blocks, bans and locks still apply).
+POLICY_OFF = {
+    "moderation_first_comments": "off", "moderation_hold_new_instances": False, "moderation_max_mentions": 0,
+    "moderation_hold_links": False, "moderation_new_account_days": 0, "moderation_actor_rate": 0,
+    "moderation_instance_rate": 0,
+}
+# The shipped defaults of the same settings.
+POLICY_DEFAULTS = {name: SETTINGS_BY_NAME[name].default for name in POLICY_OFF}
+
+
 def make_settings(folder: Path, port: int | None = None, **overrides) -> Settings:
     """Settings for a node living in ``folder``, reachable at http://127.0.0.1:<port>.
 
@@ -33,6 +43,10 @@ def make_settings(folder: Path, port: int | None = None, **overrides) -> Setting
     node's own process (``signing_processes=0``): starting signing processes for
     every node would cost seconds per test file.  Tests of signing and delivery
     that must exercise the pool pass ``signing_processes`` themselves.
+
+    The moderation policy's holds are off (``POLICY_OFF``), so a reply shows at
+    once as the threading and federation tests expect; the moderation tests
+    pass the rules they exercise (``POLICY_DEFAULTS`` restores the shipped ones).
     """
     port = port or free_port()
     values = {
@@ -43,6 +57,7 @@ def make_settings(folder: Path, port: int | None = None, **overrides) -> Setting
         "allow_http": True,
         "allow_private_network": True,
         "signing_processes": 0,
+        **POLICY_OFF,
     }
     values.update(overrides)
     return load(config_file=None, environ={}, overrides=values, read_default_file=False)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from node.db.states import ActivityState, DeliveryState, FollowState, check
@@ -51,7 +51,7 @@ class Actor(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_actors_username_domain", "username", "domain"),)
+    __table_args__ = (Index("ix_actors_username_domain", "username", "domain"), Index("ix_actors_domain", "domain"))
 
     @property
     def handle(self) -> str:
@@ -90,10 +90,19 @@ class Object(Base):
     announces_count: Mapped[int] = mapped_column(Integer, default=0)
     raw: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Moderation (node.moderation): only "published" comments are shown, counted and announced.
+    moderation: Mapped[str] = mapped_column(String(16), default="published", server_default="published")
+    locked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # no new replies below it
+    reply_policy: Mapped[str | None] = mapped_column(String(16))  # articles: open|followers|approval|closed (None: open)
+    replies_close_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # articles: closed after this moment
 
     actor: Mapped[Actor] = relationship(lazy="joined")
 
-    __table_args__ = (Index("ix_objects_root_published", "root_id", "published"),)
+    __table_args__ = (
+        Index("ix_objects_root_published", "root_id", "published"),
+        Index("ix_objects_actor_moderation", "actor_id", "moderation"),
+        Index("ix_objects_moderation", "moderation"),
+    )
 
 
 class Activity(Base):
@@ -314,3 +323,88 @@ class DiscussionThread(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     object: Mapped[Object] = relationship(lazy="joined")
+# --- moderation (node.moderation) -------------------------------------------------------------
+
+# A comment is held on arrival or never; "suspended" hides it while its domain is suspended
+# (or its author banned), and lifting that publishes it again.  Only "published" is shown.
+COMMENT_STATES = ("published", "held", "rejected", "removed", "suspended")
+COMMENT_TRANSITIONS = {
+    "published": {"removed", "suspended"},
+    "held": {"published", "rejected", "removed", "suspended"},
+    "rejected": {"published"},
+    "removed": {"published"},
+    "suspended": {"published", "removed"},
+}
+
+
+class DomainBlock(Base):
+    """A domain the moderators block, in Mastodon's terms: ``silence`` (held) or ``suspend`` (refused, hidden)."""
+
+    __tablename__ = "domain_blocks"
+
+    domain: Mapped[str] = mapped_column(String(255), primary_key=True)  # lowercase; subdomains are covered
+    severity: Mapped[str] = mapped_column(String(16))  # silence | suspend
+    reject_media: Mapped[bool] = mapped_column(Boolean, default=False)
+    reject_reports: Mapped[bool] = mapped_column(Boolean, default=False)
+    public_comment: Mapped[str | None] = mapped_column(Text)
+    obfuscate: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(255), default="cli")  # cli, or import:<file name>
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ActorBan(Base):
+    """A remote actor whose activities are refused, until ``expires_at`` (None: for good)."""
+
+    __tablename__ = "actor_bans"
+
+    actor_ap_id: Mapped[str] = mapped_column(URI, primary_key=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    moderator: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Report(Base):
+    """A ``Flag``: received from another server (``direction="in"``) or sent by us (``"out"``)."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ap_id: Mapped[str | None] = mapped_column(URI, unique=True)  # the Flag activity's id
+    direction: Mapped[str] = mapped_column(String(8), default="in")  # in | out
+    reporter_ap_id: Mapped[str] = mapped_column(URI)  # the actor that sent the Flag (often an instance actor)
+    target_actor_ap_id: Mapped[str | None] = mapped_column(URI, index=True)
+    object_ap_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    content: Mapped[str | None] = mapped_column(Text)  # the reporter's comment, plain text
+    state: Mapped[str] = mapped_column(String(16), default="open", index=True)  # open | resolved
+    resolution: Mapped[str | None] = mapped_column(Text)
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ModerationEntry(Base):
+    """The mod log: one line per decision, by a person or by a rule."""
+
+    __tablename__ = "moderation_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    moderator: Mapped[str] = mapped_column(String(255))  # who: a person's name, or "policy"
+    action: Mapped[str] = mapped_column(String(32))  # hold, approve, reject, remove, restore, ban, block...
+    target: Mapped[str] = mapped_column(URI, index=True)  # a comment or actor id, a domain, a report number
+    rule: Mapped[str | None] = mapped_column(String(64))  # the policy rule that decided, if any
+    reason: Mapped[str | None] = mapped_column(Text)
+    root_id: Mapped[int | None] = mapped_column(ForeignKey("objects.id", ondelete="SET NULL"), index=True)
+
+
+class RuleHit(Base):
+    """How often each policy rule matched (``dry_hits``: matched while in dry-run mode)."""
+
+    __tablename__ = "rule_hits"
+
+    rule: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+    dry_hits: Mapped[int] = mapped_column(Integer, default=0)
+    last_hit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

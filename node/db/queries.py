@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -105,6 +105,19 @@ async def list_follow_ids(session: AsyncSession, actor_id: int, which: str, *, l
 
 # --- articles and comments ---------------------------------------------------
 
+# Only comments in this moderation state are listed, counted or announced (node.moderation):
+# held, rejected, removed and suspended ones stay out of every collection.
+SHOWN_STATE = "published"
+# On a discussion page a removed comment stays as a placeholder, so its replies keep their place.
+ON_PAGE_STATES = (SHOWN_STATE, "removed")
+
+
+def shown_clause() -> Any:
+    """Objects anyone may see in a collection: not deleted, public or unlisted, and shown by the moderators."""
+    return and_(Object.deleted_at.is_(None), Object.visibility.in_(("public", "unlisted")),
+                Object.moderation == SHOWN_STATE)
+
+
 async def get_object(session: AsyncSession, ap_id: str) -> Object | None:
     """An article or comment by its ActivityPub id."""
     return await session.scalar(select(Object).where(Object.ap_id == ap_id))
@@ -163,18 +176,20 @@ async def list_replies(
     session: AsyncSession, parent_ap_id: str, *, public_only: bool = True, limit: int = 60, offset: int = 0
 ) -> Sequence[Object]:
     """Direct replies to an object, oldest first (for its ``replies`` collection)."""
-    query = select(Object).where(Object.in_reply_to == parent_ap_id, Object.deleted_at.is_(None))
+    query = select(Object).where(Object.in_reply_to == parent_ap_id, Object.deleted_at.is_(None),
+                                 Object.moderation == SHOWN_STATE)
     if public_only:
-        query = query.where(Object.visibility.in_(("public", "unlisted")))
+        query = query.where(shown_clause())
     query = query.order_by(Object.published, Object.id).limit(limit).offset(offset)
     return (await session.scalars(query)).all()
 
 
 async def count_replies(session: AsyncSession, parent_ap_id: str, *, public_only: bool = True) -> int:
     """How many direct replies an object has."""
-    query = select(func.count(Object.id)).where(Object.in_reply_to == parent_ap_id, Object.deleted_at.is_(None))
+    query = select(func.count(Object.id)).where(Object.in_reply_to == parent_ap_id, Object.deleted_at.is_(None),
+                                                Object.moderation == SHOWN_STATE)
     if public_only:
-        query = query.where(Object.visibility.in_(("public", "unlisted")))
+        query = query.where(shown_clause())
     return int(await session.scalar(query) or 0)
 
 
@@ -185,7 +200,7 @@ async def list_context(
     query = (
         select(Object)
         .where(or_(Object.id == root.id, Object.root_id == root.id))
-        .where(Object.deleted_at.is_(None), Object.visibility.in_(("public", "unlisted")))
+        .where(shown_clause())
         .order_by((Object.id != root.id), Object.published, Object.id)
         .limit(limit)
         .offset(offset)
@@ -198,7 +213,7 @@ async def count_context(session: AsyncSession, root: Object) -> int:
     query = (
         select(func.count(Object.id))
         .where(or_(Object.id == root.id, Object.root_id == root.id))
-        .where(Object.deleted_at.is_(None), Object.visibility.in_(("public", "unlisted")))
+        .where(shown_clause())
     )
     return int(await session.scalar(query) or 0)
 

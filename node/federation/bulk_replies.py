@@ -31,13 +31,15 @@ from node.db.types import utcnow
 from node.federation import comments, outbox
 from node.federation.outcomes import Outcome
 from node.federation.vocab import get_id
+from node.moderation.decide import Incoming, judge_many, moderation_state
+from node.moderation.policy import Verdict
 
 if TYPE_CHECKING:
     from node.app import Node
 
 # The columns the checks read, fetched as plain rows instead of ORM objects.
 _POST_COLUMNS = (Object.id, Object.ap_id, Object.kind, Object.root_id, Object.context, Object.is_local,
-                 Object.deleted_at)
+                 Object.deleted_at, Object.actor_id, Object.locked, Object.reply_policy, Object.replies_close_at)
 
 
 def is_plain_reply(activity: Any, actor_ap_id: str) -> bool:
@@ -98,14 +100,28 @@ async def _store(node: "Node", session: AsyncSession, rows: Sequence[Any]) -> di
         root = roots.get(comments.thread_root_id(parent))
         new.append((row, comments.comment_values(document, author_id, parent, root)))
         taken.add(document["id"])
-        outcomes[row.id] = Outcome.applied()
+
+    # The decide step: the moderation policy judges the run; rejected replies are not stored.
+    judgements = await judge_many(node, session, [
+        Incoming(documents[row.id], values["actor_id"], held[values["in_reply_to"]], roots.get(values["root_id"]))
+        for row, values in new])
+    kept = []
+    for (row, values), judgement in zip(new, judgements):
+        if judgement.verdict is Verdict.REJECT:
+            outcomes[row.id] = Outcome.ignored(f"rejected by the moderation policy ({judgement.rule})")
+            taken.discard(values["ap_id"])
+            continue
+        values["moderation"] = moderation_state(judgement)
+        outcomes[row.id] = Outcome.applied() if judgement.shown else Outcome.applied(values["moderation"])
+        kept.append((row, values))
+    new = kept
 
     if new:
         # A Core executemany: one compiled statement, and none of the ORM's per-row bookkeeping.
         await session.execute(insert(Object.__table__), [values for _, values in new])
         await _count_replies(session, [values for _, values in new])
-        await _announce(node, session, [(row, values) for row, values in new
-                                        if comments.is_announced(roots.get(values["root_id"]), values["visibility"])])
+        await _announce(node, session, [(row, values) for row, values in new if values["moderation"] == "published"
+                                        and comments.is_announced(roots.get(values["root_id"]), values["visibility"])])
         if getattr(node, "crawler", None) is not None:
             await node.crawler.schedule_many([values["root_id"] for _, values in new if values["root_id"] in roots],
                                              session=session)
@@ -115,8 +131,9 @@ async def _store(node: "Node", session: AsyncSession, rows: Sequence[Any]) -> di
 
 
 async def _count_replies(session: AsyncSession, new: list[dict[str, Any]]) -> None:
-    """Add the new public and unlisted comments to their parents' reply counts."""
-    per_parent = Counter(values["parent_id"] for values in new if comments.counts_as_reply(values["visibility"]))
+    """Add the new shown public and unlisted comments to their parents' reply counts."""
+    per_parent = Counter(values["parent_id"] for values in new
+                         if values["moderation"] == "published" and comments.counts_as_reply(values["visibility"]))
     if per_parent:
         table = Object.__table__
         await session.execute(

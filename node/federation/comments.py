@@ -180,19 +180,26 @@ def is_announced(root: Any | None, visibility: str) -> bool:
 async def store_comment(
     node: "Node", session: AsyncSession, document: dict[str, Any], author: Actor, parent: Object,
     *, activity: dict[str, Any] | None = None,
-) -> Object:
-    """Store one reply under ``parent`` (held), then attach any replies that were waiting for it.
+) -> Object | None:
+    """Judge one reply under ``parent`` (held) and store it unless rejected; then attach the replies
+    that were waiting for it.  None when the policy rejected it.
 
     ``bulk_replies.store_replies`` does the same for many plain replies at once; keep them in step.
     """
+    from node.moderation.decide import judge_one, moderation_state
+    from node.moderation.policy import Verdict
+
     root_id = thread_root_id(parent)
     root = await queries.get_object_by_id(session, root_id) if root_id else None
-    comment = Object(**comment_values(document, author.id, parent, root))
+    judgement = await judge_one(node, session, document, author.id, parent, root)
+    if judgement.verdict is Verdict.REJECT:
+        return None
+    comment = Object(**comment_values(document, author.id, parent, root), moderation=moderation_state(judgement))
     session.add(comment)
-    if counts_as_reply(comment.visibility):
+    if judgement.shown and counts_as_reply(comment.visibility):
         parent.replies_count += 1
     await session.flush()
-    if is_announced(root, comment.visibility):
+    if judgement.shown and is_announced(root, comment.visibility):
         await announce_to_group_followers(node, session, comment, activity)
     if root is not None and getattr(node, "crawler", None) is not None:
         await node.crawler.schedule(root.id, session=session)  # read the thread's remote collections soon
@@ -216,7 +223,8 @@ async def attach_pending(node: "Node", session: AsyncSession, parent: Object) ->
                 continue
             child = await store_comment(node, session, pending.raw, author, current)
             attached += 1
-            queue.append(child)
+            if child is not None:
+                queue.append(child)
     return attached
 
 
@@ -251,8 +259,12 @@ async def take_reply(node: "Node", session: AsyncSession, document: dict[str, An
             return Outcome.waiting(f"waiting for an ancestor's author ({exc.reason})")
         parent = await queries.get_object(session, ancestor["id"]) or await store_comment(
             node, session, ancestor, ancestor_author, parent)
-    await store_comment(node, session, document, author, parent, activity=activity)
-    return Outcome.applied()
+        if parent is None:
+            return Outcome.ignored("an ancestor was rejected by the moderation policy")
+    stored = await store_comment(node, session, document, author, parent, activity=activity)
+    if stored is None:
+        return Outcome.ignored("rejected by the moderation policy")
+    return Outcome.applied() if stored.moderation == "published" else Outcome.applied(stored.moderation)
 
 
 def group_announce(node: "Node", site: Actor, comment_ap_id: str, activity: dict[str, Any] | None) -> dict[str, Any]:

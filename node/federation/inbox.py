@@ -1,6 +1,7 @@
 """Taking an activity in: every check, in order, before anything is stored.
 
-size → signature (no key yet) → JSON → blocked domains → key and signature →
+size → signature (no key yet) → JSON → blocked domains, suspended domains and
+banned actors (``node.moderation.gate``) → key and signature →
 signer is the actor → origin rules → de-duplication → store.  Each step can
 refuse with an ``InboxOutcome``; only the last one writes, so a refused
 request leaves nothing behind, and an accepted one is durable before the 202
@@ -83,6 +84,8 @@ class Inbox:
         self.blocked_domains = tuple(blocked_domains)
         self._now = now
         self.writer = InboxWriter(sessions)
+        # node.moderation.gate.Gate: suspended domains and banned actors, refused before anything else
+        self.gate: Any = None
         # Called with the row id, the activity and its actor for each newly stored
         # activity (the processor's notify; it need not read back what we just wrote).
         self.on_stored: Callable[[int, dict[str, Any], str], None] | None = None
@@ -104,6 +107,10 @@ class Inbox:
             return InboxResult(InboxOutcome.MALFORMED, exc.reason)
         if is_blocked(actor_host, self.blocked_domains):
             return InboxResult(InboxOutcome.BLOCKED, f"{actor_host} is blocked here", activity_id)
+        if self.gate is not None:
+            refusal = await self.gate.refusal(actor, actor_host)
+            if refusal is not None:
+                return InboxResult(InboxOutcome.BLOCKED, refusal, activity_id)
         if kind == "Delete" and get_id(activity.get("object")) == actor and not await self._knows(actor):
             # An account we never heard of deleted itself: nothing to do, and
             # fetching its (gone) key would only cost us (Mastodon does the same).

@@ -108,7 +108,7 @@ def content_warning(comment: Object) -> str | None:
 
 def _comment_view(row: ThreadRow) -> CommentView:
     comment = row.comment
-    if comment.deleted_at is not None:
+    if comment.deleted_at is not None or comment.moderation != queries.SHOWN_STATE:
         return CommentView(row, None, None)
     html = comment.content or ""
     if not comment.is_local:
@@ -139,13 +139,15 @@ async def article(request: web.Request, obj: Object, *, template: str = "article
         waiting = await count_waiting_replies(session, obj, thread)
     # Followers-only and direct replies never reach a public page; a public reply
     # to one of them is shown at the top level, marked as answering something not shown.
-    comments = [c for c in thread if c.visibility in PUBLIC]
+    # Held, rejected and suspended comments are on no page; removed ones leave a placeholder.
+    comments = [c for c in thread if c.visibility in PUBLIC and c.moderation in queries.ON_PAGE_STATES]
     page = paginate(flatten(comments, obj.ap_id), page_number, per_page=THREADS_PER_PAGE)
     if page_number > page.count:
         raise web.HTTPNotFound()
     return render(
         template, article=obj, author=obj.actor, comments=[_comment_view(r) for r in page.rows],
-        page=page, total=sum(1 for c in comments if c.deleted_at is None), waiting=waiting,
+        page=page, total=sum(1 for c in comments if c.deleted_at is None and c.moderation == queries.SHOWN_STATE),
+        removed=sum(1 for c in comments if c.moderation == "removed"), waiting=waiting,
         lang=obj.language or "en", headers={"Vary": "Accept"}, **_common(request), **extra,
     )
 
@@ -159,7 +161,8 @@ async def comment_url(session: AsyncSession, comment: Object) -> str | None:
     root = await queries.get_object_by_id(session, comment.root_id) if comment.root_id else None
     if root is None or root.kind != "article" or root.deleted_at is not None:
         return None
-    thread = [c for c in await queries.list_thread(session, root.id) if c.visibility in PUBLIC]
+    thread = [c for c in await queries.list_thread(session, root.id)
+              if c.visibility in PUBLIC and c.moderation in queries.ON_PAGE_STATES]
     top_level = 0
     for row in flatten(thread, root.ap_id):
         top_level += row.depth == 0

@@ -74,4 +74,4 @@ def object_id(activity: dict[str, Any]) -> str | None:
 
 def load_all() -> None:
     """Import every handler module so that their ``@handles`` registrations run."""
-    from node.federation.handlers import follows, reactions, threads  # noqa: F401
+    from node.federation.handlers import follows, reactions, reports, threads  # noqa: F401

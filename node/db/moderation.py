@@ -1,0 +1,275 @@
+"""Named queries of moderation: comment states, domain blocks, bans, reports, rule hits, the mod log.
+
+The actions themselves (what a decision federates) are in ``node.moderation``;
+this module only reads and writes rows, in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from node.db.models import (COMMENT_TRANSITIONS, Actor, ActorBan, DomainBlock, Follow, ModerationEntry, Object,
+                            Report, RuleHit)
+from node.db.queries import insert_or_ignore
+from node.db.types import utcnow
+
+SHOWN = "published"  # the one moderation state whose comments are shown, counted, listed and announced
+
+
+def domain_clause(column: Any, domain: str) -> Any:
+    """``column`` (an actor's host[:port]) is ``domain`` or one of its subdomains, on any port.
+
+    Mastodon's blocks name a domain without a port and cover its subdomains.
+    """
+    name = domain.lower().replace("\\", "").replace("%", "").replace("_", "\\_")
+    return or_(column == domain.lower(), column.like(name + ":%", escape="\\"),
+               column.like("%." + name, escape="\\"), column.like("%." + name + ":%", escape="\\"))
+
+
+# --- comment states -----------------------------------------------------------------------------
+
+def can_move(old: str, new: str) -> bool:
+    """Whether a comment may go from moderation state ``old`` to ``new`` (``COMMENT_TRANSITIONS``)."""
+    return new in COMMENT_TRANSITIONS.get(old, set())
+
+
+async def set_state(session: AsyncSession, comment: Object, new: str) -> str:
+    """Move ``comment`` to ``new``, keeping its parent's public reply count right; returns the old state."""
+    old = comment.moderation
+    if old == new:
+        return old
+    if not can_move(old, new):
+        raise ValueError(f"a {old} comment cannot become {new}")
+    comment.moderation = new
+    counted = comment.deleted_at is None and comment.visibility in ("public", "unlisted") and comment.parent_id
+    if counted and SHOWN in (old, new):
+        change = 1 if new == SHOWN else -1
+        await session.execute(
+            update(Object).where(Object.id == comment.parent_id, Object.replies_count + change >= 0)
+            .values(replies_count=Object.replies_count + change)
+        )
+    return old
+
+
+async def list_comments_in_state(session: AsyncSession, state: str, *, limit: int = 100) -> Sequence[Object]:
+    """Comments in one moderation state (the queue is ``held``), oldest first."""
+    query = (select(Object).where(Object.kind == "comment", Object.moderation == state)
+             .order_by(Object.created_at, Object.id).limit(limit))
+    return (await session.scalars(query)).all()
+
+
+async def count_approved(session: AsyncSession, actor_id: int) -> int:
+    """How many of this actor's comments are shown here: its trust."""
+    query = select(func.count(Object.id)).where(Object.actor_id == actor_id, Object.kind == "comment",
+                                                Object.moderation == SHOWN)
+    return int(await session.scalar(query) or 0)
+
+
+async def approved_counts(session: AsyncSession, actor_ids: Iterable[int]) -> dict[int, int]:
+    """``count_approved`` of several actors in one query."""
+    ids = set(actor_ids)
+    if not ids:
+        return {}
+    query = (select(Object.actor_id, func.count(Object.id))
+             .where(Object.actor_id.in_(ids), Object.kind == "comment", Object.moderation == SHOWN)
+             .group_by(Object.actor_id))
+    found = dict((await session.execute(query)).all())
+    return {actor_id: int(found.get(actor_id, 0)) for actor_id in ids}
+
+
+async def seen_domains(session: AsyncSession, domains: Iterable[str]) -> set[str]:
+    """Which of these instances already have a comment shown here."""
+    wanted = set(domains)
+    if not wanted:
+        return set()
+    query = (select(Actor.domain).distinct().join(Object, Object.actor_id == Actor.id)
+             .where(Actor.domain.in_(wanted), Object.kind == "comment", Object.moderation == SHOWN))
+    return set((await session.scalars(query)).all())
+
+
+async def recent_comment_counts(session: AsyncSession, actor_ids: Iterable[int], domains: Iterable[str],
+                                since: datetime) -> tuple[dict[int, int], dict[str, int]]:
+    """Comments received since ``since``, per actor and per instance (for the rate limits)."""
+    ids, hosts = set(actor_ids), set(domains)
+    per_actor: dict[int, int] = {}
+    per_domain: dict[str, int] = {}
+    if ids:
+        per_actor = dict((await session.execute(
+            select(Object.actor_id, func.count(Object.id))
+            .where(Object.actor_id.in_(ids), Object.kind == "comment", Object.created_at >= since)
+            .group_by(Object.actor_id))).all())
+    if hosts:
+        per_domain = dict((await session.execute(
+            select(Actor.domain, func.count(Object.id)).join(Object, Object.actor_id == Actor.id)
+            .where(Actor.domain.in_(hosts), Object.kind == "comment", Object.created_at >= since)
+            .group_by(Actor.domain))).all())
+    return per_actor, per_domain
+
+
+async def comments_of_domain(session: AsyncSession, domain: str, states: Sequence[str]) -> Sequence[Object]:
+    """Comments in these states written by actors of ``domain`` (and its subdomains)."""
+    query = (select(Object).join(Actor, Actor.id == Object.actor_id)
+             .where(domain_clause(Actor.domain, domain), Actor.is_local.is_(False), Object.kind == "comment",
+                    Object.moderation.in_(states)))
+    return (await session.scalars(query)).all()
+
+
+async def comments_of_actor(session: AsyncSession, actor_id: int, states: Sequence[str]) -> Sequence[Object]:
+    """An actor's comments in these states."""
+    query = select(Object).where(Object.actor_id == actor_id, Object.kind == "comment", Object.moderation.in_(states))
+    return (await session.scalars(query)).all()
+
+
+async def count_removed(session: AsyncSession, root_id: int) -> int:
+    """How many comments of a thread moderators removed (for the article's public line)."""
+    query = select(func.count(Object.id)).where(Object.root_id == root_id, Object.moderation == "removed")
+    return int(await session.scalar(query) or 0)
+
+
+# --- domain blocks ------------------------------------------------------------------------------
+
+async def list_domain_blocks(session: AsyncSession) -> Sequence[DomainBlock]:
+    """Every domain block, by domain."""
+    return (await session.scalars(select(DomainBlock).order_by(DomainBlock.domain))).all()
+
+
+async def get_domain_block(session: AsyncSession, domain: str) -> DomainBlock | None:
+    return await session.get(DomainBlock, domain.lower())
+
+
+async def put_domain_block(session: AsyncSession, domain: str, severity: str, **fields: Any) -> DomainBlock:
+    """Create or change the block of ``domain``."""
+    block = await get_domain_block(session, domain)
+    if block is None:
+        block = DomainBlock(domain=domain.lower(), severity=severity, **fields)
+        session.add(block)
+    else:
+        block.severity = severity
+        for key, value in fields.items():
+            setattr(block, key, value)
+        block.updated_at = utcnow()
+    await session.flush()
+    return block
+
+
+async def drop_domain_block(session: AsyncSession, domain: str) -> bool:
+    """Lift the block of ``domain``; whether there was one."""
+    return bool((await session.execute(delete(DomainBlock).where(DomainBlock.domain == domain.lower()))).rowcount)
+
+
+async def sever_follows_of_domain(session: AsyncSession, domain: str) -> int:
+    """Delete every follow to or from an actor of ``domain`` (a suspension severs them)."""
+    actors = select(Actor.id).where(domain_clause(Actor.domain, domain), Actor.is_local.is_(False))
+    result = await session.execute(delete(Follow).where(or_(Follow.follower_id.in_(actors),
+                                                            Follow.followed_id.in_(actors))))
+    return int(result.rowcount or 0)
+
+
+# --- bans ---------------------------------------------------------------------------------------
+
+async def active_bans(session: AsyncSession, now: datetime | None = None) -> Sequence[ActorBan]:
+    """Bans that have not expired, newest first."""
+    now = now or utcnow()
+    query = (select(ActorBan).where(or_(ActorBan.expires_at.is_(None), ActorBan.expires_at > now))
+             .order_by(ActorBan.created_at.desc()))
+    return (await session.scalars(query)).all()
+
+
+async def is_banned(session: AsyncSession, actor_ap_id: str, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    query = select(ActorBan.actor_ap_id).where(
+        ActorBan.actor_ap_id == actor_ap_id, or_(ActorBan.expires_at.is_(None), ActorBan.expires_at > now))
+    return await session.scalar(query) is not None
+
+
+async def put_ban(session: AsyncSession, actor_ap_id: str, *, moderator: str, reason: str | None,
+                  expires_at: datetime | None) -> ActorBan:
+    ban = await session.get(ActorBan, actor_ap_id)
+    if ban is None:
+        ban = ActorBan(actor_ap_id=actor_ap_id, moderator=moderator, reason=reason, expires_at=expires_at)
+        session.add(ban)
+    else:
+        ban.moderator, ban.reason, ban.expires_at, ban.created_at = moderator, reason, expires_at, utcnow()
+    await session.flush()
+    return ban
+
+
+async def drop_ban(session: AsyncSession, actor_ap_id: str) -> bool:
+    return bool((await session.execute(delete(ActorBan).where(ActorBan.actor_ap_id == actor_ap_id))).rowcount)
+
+
+# --- reports ------------------------------------------------------------------------------------
+
+async def add_report(session: AsyncSession, **values: Any) -> Report | None:
+    """Store a report; None when a report with this Flag id is already stored."""
+    if values.get("ap_id") is not None:
+        existing = await session.scalar(select(Report).where(Report.ap_id == values["ap_id"]))
+        if existing is not None:
+            return None
+    report = Report(**values)
+    session.add(report)
+    await session.flush()
+    return report
+
+
+async def list_reports(session: AsyncSession, *, state: str | None = "open", limit: int = 100) -> Sequence[Report]:
+    query = select(Report).order_by(Report.id.desc()).limit(limit)
+    if state:
+        query = query.where(Report.state == state)
+    return (await session.scalars(query)).all()
+
+
+async def get_report(session: AsyncSession, report_id: int) -> Report | None:
+    return await session.get(Report, report_id)
+
+
+# --- rule hits ----------------------------------------------------------------------------------
+
+async def add_rule_hits(session: AsyncSession, hits: dict[str, int], dry_hits: dict[str, int]) -> None:
+    """Add to the hit counters of the policy rules that matched."""
+    names = set(hits) | set(dry_hits)
+    if not names:
+        return
+    bind = session.get_bind()
+    await session.execute(insert_or_ignore(bind, RuleHit, ["rule"]),
+                          [{"rule": name, "hits": 0, "dry_hits": 0} for name in sorted(names)])
+    now = utcnow()
+    for name in sorted(names):
+        await session.execute(update(RuleHit).where(RuleHit.rule == name).values(
+            hits=RuleHit.hits + hits.get(name, 0), dry_hits=RuleHit.dry_hits + dry_hits.get(name, 0),
+            last_hit_at=now))
+
+
+async def list_rule_hits(session: AsyncSession) -> dict[str, RuleHit]:
+    return {row.rule: row for row in (await session.scalars(select(RuleHit))).all()}
+
+
+# --- the mod log --------------------------------------------------------------------------------
+
+def log_entry(session: AsyncSession, *, moderator: str, action: str, target: str, rule: str | None = None,
+              reason: str | None = None, root_id: int | None = None) -> ModerationEntry:
+    """Add one line to the mod log (in the caller's transaction)."""
+    entry = ModerationEntry(moderator=moderator, action=action, target=target, rule=rule, reason=reason,
+                            root_id=root_id, at=utcnow())
+    session.add(entry)
+    return entry
+
+
+async def list_log(session: AsyncSession, *, limit: int = 50, target: str | None = None,
+                   since: datetime | None = None) -> Sequence[ModerationEntry]:
+    """The mod log, newest first."""
+    query = select(ModerationEntry).order_by(ModerationEntry.id.desc()).limit(limit)
+    if target:
+        query = query.where(ModerationEntry.target == target)
+    if since:
+        query = query.where(ModerationEntry.at >= since)
+    return (await session.scalars(query)).all()
+
+
+def hours_ago(hours: float) -> datetime:
+    return utcnow() - timedelta(hours=hours)
+

@@ -1,0 +1,1 @@
+"""Moderation: the policy at the decide step, moderators' actions, blocklists, reports, the inbox gate."""

@@ -1,0 +1,66 @@
+"""The inbox's moderation gate: suspended domains and banned actors are refused with 403 before storing.
+
+The blocks live in the database (moderators change them with ``fednode mod``
+from another process), so the gate keeps a snapshot and reads it again when it
+is older than ``REFRESH_SECONDS``: a new block takes effect at the inbox within
+that time, and at the decide step (``node.moderation.decide``) at once.  The
+same snapshot extends the fetcher's blocked domains, so a suspended domain is
+never contacted either (deliveries to it are given up).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from datetime import datetime
+from typing import Any, Collection
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from node.db import moderation as db
+from node.db.types import utcnow
+from node.federation.netguard import is_blocked
+
+REFRESH_SECONDS = 10.0
+
+
+class Gate:
+    """Answers "is this actor or host refused here?" from a snapshot of the blocks and bans."""
+
+    def __init__(self, sessions: async_sessionmaker, *, config_blocked: Collection[str] = (),
+                 fetcher: Any = None, clock=time.monotonic) -> None:
+        self.sessions = sessions
+        self.config_blocked = tuple(config_blocked)
+        self.fetcher = fetcher
+        self._clock = clock
+        self._read_at: float | None = None
+        self.suspended: tuple[str, ...] = ()
+        self.bans: dict[str, datetime | None] = {}
+
+    def invalidate(self) -> None:
+        """Read the blocks again before the next answer (this process just changed them)."""
+        self._read_at = None
+
+    async def refresh(self) -> None:
+        async with self.sessions() as session:
+            blocks = await db.list_domain_blocks(session)
+            bans = await db.active_bans(session)
+        self.suspended = tuple(b.domain for b in blocks if b.severity == "suspend")
+        self.bans = {b.actor_ap_id: b.expires_at for b in bans}
+        self._read_at = self._clock()
+        if self.fetcher is not None:
+            blocked = tuple(dict.fromkeys(self.config_blocked + self.suspended))
+            if self.fetcher.policy.blocked_domains != blocked:
+                self.fetcher.policy = dataclasses.replace(self.fetcher.policy, blocked_domains=blocked)
+
+    async def refusal(self, actor_ap_id: str, host: str) -> str | None:
+        """Why this actor's activities are refused here, or None."""
+        if self._read_at is None or self._clock() - self._read_at > REFRESH_SECONDS:
+            await self.refresh()
+        if self.suspended and is_blocked(host, self.suspended):
+            return f"{host} is suspended here"
+        if actor_ap_id in self.bans:
+            expires = self.bans[actor_ap_id]
+            if expires is None or expires > utcnow():
+                return "this actor is banned here"
+        return None

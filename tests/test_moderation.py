@@ -1,0 +1,282 @@
+"""Moderation on a real node: signed replies are held, approved, removed and refused; Flags become reports.
+
+Replies are Mastodon-shaped Create(Note)s signed with real keys and POSTed to
+the node over HTTP; the Group's follower is a fake server that records what
+the node delivers (Announce, Undo, Delete, Reject).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from node.content import Draft
+from node.db import moderation as db
+from node.db import queries
+from node.db.models import Follow, Object
+from node.db.types import utcnow
+from node.federation.vocab import AS_NS
+from node.moderation import actions
+from node.services.publish import publish_article
+from tests.fakes.remote import fake_remote, signed_post
+from tests.support import POLICY_DEFAULTS, make_settings, running_node
+from tests.test_comment_threads import create, note
+from tests.test_follows import follow_of, wait_for
+
+MODERATOR = "mia"
+
+
+async def _setup(node, remote):
+    """An article, a follower of the Group (fan) and two repliers (alice, bob) on the fake server."""
+    async with node.node.sessions.begin() as session:
+        author = await queries.get_local_actor(session, "editor")
+        await publish_article(session, node.settings, Draft("Topic", "topic", "Let us talk."), author)
+    actors = {name: remote.add_actor(name, key_index=i) for i, name in enumerate(("fan", "alice", "bob"))}
+    async with __import__("aiohttp").ClientSession() as http:
+        status, _ = await signed_post(http, node.url("/actors/forum/inbox"),
+                                      follow_of(actors["fan"], node.url("/actors/forum")), actors["fan"])
+        assert status == 202
+    await node.node.processor.drain()
+    await wait_for(lambda: [r for r in remote.received if json.loads(r["body"])["type"] == "Accept"])
+    return actors, node.url("/articles/topic")
+
+
+@pytest.fixture
+async def forum(tmp_path):
+    """A node with the shipped moderation defaults, an article and a fake server with a Group follower."""
+    async with running_node(make_settings(tmp_path, **POLICY_DEFAULTS)) as node:
+        async with fake_remote() as remote:
+            actors, article = await _setup(node, remote)
+            yield node, remote, actors, article
+
+
+@pytest.fixture
+async def open_forum(node):
+    """The same with every hold rule off (blocks, bans and locks still apply)."""
+    async with fake_remote() as remote:
+        actors, article = await _setup(node, remote)
+        yield node, remote, actors, article
+
+
+async def post(node, http, actor, activity) -> tuple[int, dict]:
+    status, body = await signed_post(http, node.url("/inbox"), activity, actor)
+    await node.node.processor.drain()
+    return status, body
+
+
+async def stored(node, ap_id: str) -> Object | None:
+    async with node.node.sessions() as session:
+        return await queries.get_object(session, ap_id)
+
+
+async def page(node, http) -> str:
+    async with http.get(node.url("/articles/topic"), headers={"Accept": "text/html"}) as response:
+        return await response.text()
+
+
+async def replies_total(node, http) -> int:
+    async with http.get(node.url("/articles/topic/replies"), headers={"Accept": "application/activity+json"}) as r:
+        return (await r.json(content_type=None))["totalItems"]
+
+
+def delivered(remote, kind: str) -> list[dict]:
+    """Activities of this type the node delivered to the fake server, oldest first."""
+    return [body for body in (json.loads(r["body"]) for r in remote.received) if body["type"] == kind]
+
+
+async def act(node, action, ref: str, **options):
+    async with node.node.sessions.begin() as session:
+        comment = await actions.find_comment(session, ref)
+        outcome = await action(node.node, session, comment, moderator=MODERATOR, **options)
+    node.node.wake_delivery()
+    return outcome
+
+
+async def test_first_reply_of_an_unknown_actor_is_held_then_approved_and_announced(forum, http):
+    """WordPress's default: the first comment waits; approving shows it, the Group announces it, and
+    the author's next comment is shown at once."""
+    node, remote, actors, article = forum
+    first = create(actors["alice"], note(actors["alice"], article, "<p>Hello there</p>"))
+    status, _ = await post(node, http, actors["alice"], first)
+    assert status == 202
+    held = await stored(node, first["object"]["id"])
+    assert held.moderation == "held"
+    assert "Hello there" not in await page(node, http)
+    assert await replies_total(node, http) == 0
+    assert delivered(remote, "Announce") == []
+
+    await act(node, actions.approve, first["object"]["id"])
+    announce = (await wait_for(lambda: delivered(remote, "Announce")))[0]
+    assert announce["actor"] == node.url("/actors/forum")
+    assert announce["object"]["id"] == first["id"]  # the received Create, wrapped (FEP-1b12)
+    assert "Hello there" in await page(node, http)
+    assert await replies_total(node, http) == 1
+
+    second = create(actors["alice"], note(actors["alice"], article, "<p>Again</p>"))
+    await post(node, http, actors["alice"], second)
+    assert (await stored(node, second["object"]["id"])).moderation == "published"
+    async with node.node.sessions() as session:
+        log = await db.list_log(session)
+        hits = await db.list_rule_hits(session)
+    assert [(e.action, e.moderator) for e in log[:2]] == [("approve", MODERATOR), ("hold", "policy")]
+    assert log[1].rule == "first-comments"
+    assert hits["first-comments"].hits == 1
+
+
+async def test_rejecting_a_held_reply_sends_reject_to_its_author(forum, http):
+    node, remote, actors, article = forum
+    reply = create(actors["bob"], note(actors["bob"], article, "<p>spam</p>"))
+    await post(node, http, actors["bob"], reply)
+    await act(node, actions.reject, reply["object"]["id"], reason="spam")
+    reject = (await wait_for(lambda: delivered(remote, "Reject")))[0]
+    assert (reject["actor"], reject["object"], reject["target"]) == (node.url("/actors/forum"), reply["object"]["id"],
+                                                                     article)
+    assert (await stored(node, reply["object"]["id"])).moderation == "rejected"
+    assert delivered(remote, "Announce") == []
+
+
+async def test_removed_comment_leaves_a_placeholder_and_the_group_withdraws_its_announce(open_forum, http):
+    """Removal keeps the replies in place; the Group's followers get Undo(Announce) and Delete with the reason."""
+    node, remote, actors, article = open_forum
+    parent = create(actors["alice"], note(actors["alice"], article, "<p>rude words</p>"))
+    await post(node, http, actors["alice"], parent)
+    child = create(actors["bob"], note(actors["bob"], parent["object"]["id"], "<p>a calm answer</p>"))
+    await post(node, http, actors["bob"], child)
+    announce = (await wait_for(lambda: delivered(remote, "Announce")))[0]
+
+    await act(node, actions.remove, parent["object"]["id"], reason="insults")
+    html = await page(node, http)
+    assert "rude words" not in html and "[removed by moderators]" in html and "a calm answer" in html
+    assert "1 comment removed by moderators" in html
+    undo = (await wait_for(lambda: delivered(remote, "Undo")))[0]
+    assert undo["object"]["id"] == announce["id"]
+    delete = (await wait_for(lambda: delivered(remote, "Delete")))[0]
+    assert (delete["actor"], delete["object"], delete["summary"]) == (node.url("/actors/forum"),
+                                                                      parent["object"]["id"], "insults")
+
+    await act(node, actions.restore, parent["object"]["id"])
+    assert "rude words" in await page(node, http)
+
+
+async def test_domain_suspension_hides_existing_comments_and_refuses_the_next_reply(open_forum, http):
+    """Mastodon's suspend, retroactive: shown comments disappear, follows are severed, the inbox answers 403;
+    lifting it shows the comments again."""
+    node, remote, actors, article = open_forum
+    reply = create(actors["alice"], note(actors["alice"], article, "<p>before the block</p>"))
+    await post(node, http, actors["alice"], reply)
+    assert "before the block" in await page(node, http)
+
+    async with node.node.sessions.begin() as session:
+        outcome = await actions.block_domain(session, "127.0.0.1", "suspend", moderator=MODERATOR, reason="spam")
+    node.node.gate.invalidate()
+    assert "1 comment(s) hidden" in outcome.summary and "1 follow(s) severed" in outcome.summary
+    assert "before the block" not in await page(node, http)
+    async with node.node.sessions() as session:
+        assert (await session.scalars(select(Follow))).all() == []
+
+    status, body = await signed_post(http, node.url("/inbox"),
+                                     create(actors["bob"], note(actors["bob"], article)), actors["bob"])
+    assert status == 403 and "suspended" in json.dumps(body)
+
+    async with node.node.sessions.begin() as session:
+        await actions.unblock_domain(session, "127.0.0.1", moderator=MODERATOR)
+    node.node.gate.invalidate()
+    assert "before the block" in await page(node, http)
+
+
+async def test_silenced_domain_holds_its_replies(open_forum, http):
+    node, remote, actors, article = open_forum
+    async with node.node.sessions.begin() as session:
+        await actions.block_domain(session, "127.0.0.1", "silence", moderator=MODERATOR)
+    reply = create(actors["alice"], note(actors["alice"], article))
+    status, _ = await post(node, http, actors["alice"], reply)
+    assert status == 202
+    assert (await stored(node, reply["object"]["id"])).moderation == "held"
+
+
+async def test_banned_actor_is_refused_until_the_ban_expires(open_forum, http):
+    node, remote, actors, article = open_forum
+    async with node.node.sessions.begin() as session:
+        await actions.ban(node.node, session, actors["bob"].id, moderator=MODERATOR, reason="spam",
+                          expires_at=utcnow() + timedelta(days=1))
+    node.node.gate.invalidate()
+    status, body = await signed_post(http, node.url("/inbox"),
+                                     create(actors["bob"], note(actors["bob"], article)), actors["bob"])
+    assert status == 403 and "banned" in json.dumps(body)
+    status, _ = await post(node, http, actors["alice"], create(actors["alice"], note(actors["alice"], article)))
+    assert status == 202
+
+    async with node.node.sessions.begin() as session:
+        await actions.ban(node.node, session, actors["bob"].id, moderator=MODERATOR,
+                          expires_at=utcnow() - timedelta(seconds=1))
+    node.node.gate.invalidate()
+    late = create(actors["bob"], note(actors["bob"], article, "<p>after the ban</p>"))
+    status, _ = await post(node, http, actors["bob"], late)
+    assert status == 202
+    assert (await stored(node, late["object"]["id"])).moderation == "published"
+
+
+async def test_ban_with_removal_removes_the_actors_comments(open_forum, http):
+    node, remote, actors, article = open_forum
+    reply = create(actors["bob"], note(actors["bob"], article, "<p>bad</p>"))
+    await post(node, http, actors["bob"], reply)
+    async with node.node.sessions.begin() as session:
+        outcome = await actions.ban(node.node, session, actors["bob"].id, moderator=MODERATOR, reason="spam",
+                                    remove_comments=True)
+    assert "removed 1 comment(s)" in outcome.summary
+    assert (await stored(node, reply["object"]["id"])).moderation == "removed"
+
+
+async def test_reply_to_a_locked_thread_is_rejected_with_a_reject_to_its_server(open_forum, http):
+    """GoToSocial answers a reply its interaction policy refuses with Reject{object: reply, target: post}."""
+    node, remote, actors, article = open_forum
+    async with node.node.sessions.begin() as session:
+        await actions.lock(session, await actions.find_thread(session, "topic"), True, moderator=MODERATOR)
+    reply = create(actors["alice"], note(actors["alice"], article))
+    status, _ = await post(node, http, actors["alice"], reply)
+    assert status == 202  # stored as an activity; the comment itself is refused
+    assert await stored(node, reply["object"]["id"]) is None
+    reject = (await wait_for(lambda: delivered(remote, "Reject")))[0]
+    assert (reject["object"], reject["target"]) == (reply["object"]["id"], article)
+    async with node.node.sessions() as session:
+        entry = (await db.list_log(session, limit=1))[0]
+    assert (entry.action, entry.rule) == ("reject", "locked")
+
+
+async def test_mastodon_flag_becomes_a_report(open_forum, http):
+    """Mastodon's Flag: the instance actor reports an account and some of its statuses, with a comment."""
+    node, remote, actors, article = open_forum
+    reply = create(actors["bob"], note(actors["bob"], article, "<p>spam</p>"))
+    await post(node, http, actors["bob"], reply)
+    instance = remote.add_actor("actor", kind="Application", key_index=3)
+    flag = {"@context": AS_NS, "id": f"{remote.base}/0f7c1b3e-3a2e-4a55-9a57-7f4c0c3d1e2a", "type": "Flag",
+            "actor": instance.id, "content": "Spam with links", "object": [actors["bob"].id, reply["object"]["id"]]}
+    status, _ = await post(node, http, instance, flag)
+    assert status == 202
+    async with node.node.sessions() as session:
+        (report,) = await db.list_reports(session)
+    assert (report.reporter_ap_id, report.target_actor_ap_id, report.content) == (
+        instance.id, actors["bob"].id, "Spam with links")
+    assert report.object_ap_ids == [reply["object"]["id"]]
+
+
+async def test_lemmy_flag_becomes_a_report(open_forum, http):
+    """Lemmy's Report: a person flags one comment, the reason in ``summary``, addressed to the community."""
+    node, remote, actors, article = open_forum
+    reply = create(actors["bob"], note(actors["bob"], article, "<p>spam</p>"))
+    await post(node, http, actors["bob"], reply)
+    flag = {"@context": AS_NS, "id": f"{remote.base}/activities/flag/5d2b4a0e-8a4b-4c9a-a1f6-0b7e6d8b9c10",
+            "type": "Flag", "actor": actors["alice"].id, "to": [node.url("/actors/forum")],
+            "object": reply["object"]["id"], "summary": "This is spam", "audience": node.url("/actors/forum")}
+    status, _ = await post(node, http, actors["alice"], flag)
+    assert status == 202
+    async with node.node.sessions() as session:
+        (report,) = await db.list_reports(session)
+    assert (report.target_actor_ap_id, report.content) == (actors["bob"].id, "This is spam")
+    async with node.node.sessions.begin() as session:
+        await actions.resolve_report(session, report.id, moderator=MODERATOR, resolution="removed the comment")
+    async with node.node.sessions() as session:
+        assert await db.list_reports(session) == []
