@@ -16,6 +16,11 @@ CPU per request.
     reads, no checks).  (a)'s CPU / ((a)'s CPU + (c)) is the best ratio such an
     inbox can reach on this machine.
 
+(d) the moderation policy: after (b), the decide step (node.moderation.decide: its
+    fact queries and the rules, with the shipped defaults) is run again on batches of
+    stored replies in a transaction that is rolled back, with nothing else running;
+    its CPU per reply is printed beside (b)'s whole CPU per reply (target: under 5 %).
+
 It also times the discussion page for threads of 100, 1,000 and 10,000 comments.
 
     python bench/inbox.py [--replies 50000] [--threads 100] [--senders 64]
@@ -265,9 +270,32 @@ async def storage_floor(folder: Path, count: int) -> float:
     return cpu / count
 
 
+async def policy_cost(node, count: int = 2048, batch: int = 128) -> float:
+    """CPU seconds per reply of the decide step, run on ``count`` stored replies in batches of ``batch``."""
+    from sqlalchemy import select
+
+    from node.db.models import Object
+    from node.moderation.decide import Incoming, judge_many
+
+    async with node.node.sessions() as session:
+        rows = (await session.scalars(select(Object).where(Object.kind == "comment").limit(count))).all()
+        parents = {p.id: p for p in (await session.scalars(
+            select(Object).where(Object.id.in_({r.parent_id for r in rows})))).all()}
+    items = [Incoming(r.raw, r.actor_id, parents[r.parent_id], parents.get(r.root_id)) for r in rows
+             if isinstance(r.raw, dict) and r.parent_id in parents]
+    cpu = 0.0
+    for start in range(0, len(items), batch):
+        async with node.node.sessions() as session:
+            began = time.process_time()
+            await judge_many(node.node, session, items[start:start + batch])
+            cpu += time.process_time() - began
+            await session.rollback()  # leave no hold lines or hit counts behind
+    return cpu / max(len(items), 1)
+
+
 async def main(args) -> None:
     from tests.fakes.remote import fake_remote
-    from tests.support import free_port, make_settings, running_node
+    from tests.support import POLICY_DEFAULTS, free_port, make_settings, running_node
 
     print(f"generating {ACTORS} remote keys...", flush=True)
     pems = make_keys(ACTORS)
@@ -296,7 +324,8 @@ async def main(args) -> None:
               f"SQLAlchemy/aiosqlite can reach here: {floor_per_request / (floor_per_request + storage):.2f}", flush=True)
 
         with tempfile.TemporaryDirectory() as folder:
-            settings = make_settings(Path(folder), run_worker=False)
+            # The shipped moderation defaults: every reply goes through the whole policy.
+            settings = make_settings(Path(folder), run_worker=False, **POLICY_DEFAULTS)
             async with running_node(settings) as node:
                 await seed_node(node, args.threads)
                 print(f"signing {args.replies} requests for Fednode...", flush=True)
@@ -315,6 +344,10 @@ async def main(args) -> None:
                 print(f"(b) Fednode stored in threads: {stored:,} comments in {stored_seconds:.1f} s = {stored_rate:,.0f}/s")
                 print(f"ratio (b answered)/(a): {rate / floor_rate:.2f}   ratio (b stored)/(a): {stored_rate / floor_rate:.2f}"
                       "   (target 0.7)")
+                policy = await policy_cost(node)
+                whole = cpu / args.replies
+                print(f"(d) moderation policy: {policy * 1e6:.0f} µs CPU per reply = {policy / whole:.1%} of (b)'s "
+                      f"{whole * 1e6:.0f} µs   (target: under 5 %)  load {os.getloadavg()[0]:.1f}", flush=True)
                 async with aiohttp.ClientSession() as http:
                     for size, seconds in await page_times(node, http):
                         print(f"discussion page, {size:>6} comments: {seconds * 1000:8.1f} ms "

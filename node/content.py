@@ -107,6 +107,10 @@ def slugify(title: str) -> str:
     return slug[:80].strip("-")
 
 
+# Who may reply to an article (node.moderation enforces it; convert advertises it).
+REPLY_POLICIES = ("open", "followers", "approval", "closed")
+
+
 @dataclass(frozen=True)
 class Draft:
     """An article as written: front matter fields plus the Markdown body."""
@@ -116,6 +120,8 @@ class Draft:
     body: str
     tags: list[str] = field(default_factory=list)
     language: str | None = None
+    replies: str | None = None  # who may reply: open | followers | approval | closed (None: unchanged)
+    replies_close_after_days: int | None = None  # closed this many days after publication (None: unchanged)
 
 
 def parse_post(text: str, *, origin: str = "post") -> Draft:
@@ -143,7 +149,7 @@ def parse_post(text: str, *, origin: str = "post") -> Draft:
         ) from None
     if not isinstance(meta, dict):
         raise ContentError(f"{origin}: front matter must be 'key: value' lines")
-    unknown = sorted(set(meta) - {"title", "slug", "tags", "language"})
+    unknown = sorted(set(meta) - {"title", "slug", "tags", "language", "replies", "replies_close_after_days"})
     if unknown:
         raise ContentError(f"{origin}: unknown front matter field(s): {', '.join(map(str, unknown))}")
     title = meta.get("title")
@@ -163,10 +169,17 @@ def parse_post(text: str, *, origin: str = "post") -> Draft:
     language = meta.get("language")
     if language is not None and (not isinstance(language, str) or not LANGUAGE_RE.match(language)):
         raise ContentError(f"{origin}: language {language!r} must be a language tag such as 'en' or 'pt-BR'")
+    replies = meta.get("replies")
+    if replies is not None and replies not in REPLY_POLICIES:
+        raise ContentError(f"{origin}: replies {replies!r} must be one of {', '.join(REPLY_POLICIES)}")
+    close_after = meta.get("replies_close_after_days")
+    if close_after is not None and (isinstance(close_after, bool) or not isinstance(close_after, int) or close_after < 0):
+        raise ContentError(f"{origin}: replies_close_after_days {close_after!r} must be a number of days")
     body = "\n".join(lines[end + 1:]).strip("\n")
     if not body.strip():
         raise ContentError(f"{origin}: the article has no text after the front matter")
-    return Draft(title=title.strip(), slug=slug, body=body, tags=tags, language=language)
+    return Draft(title=title.strip(), slug=slug, body=body, tags=tags, language=language, replies=replies,
+                 replies_close_after_days=close_after)
 
 
 def _parse_tags(raw, origin: str) -> list[str]:

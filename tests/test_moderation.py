@@ -280,3 +280,106 @@ async def test_lemmy_flag_becomes_a_report(open_forum, http):
         await actions.resolve_report(session, report.id, moderator=MODERATOR, resolution="removed the comment")
     async with node.node.sessions() as session:
         assert await db.list_reports(session) == []
+
+
+ARTICLE_WITH_CONTROLS = """---
+title: Members only
+slug: members
+replies: followers
+replies_close_after_days: 30
+---
+Only followers may answer.
+"""
+
+
+async def test_front_matter_reply_controls_are_advertised_and_enforced(open_forum, http):
+    """`replies: followers` is advertised as GoToSocial's interactionPolicy.canReply (and PeerTube/Lemmy's
+    commentsEnabled), and a reply from a non-follower is refused with Reject; a follower's is taken."""
+    from node.content import parse_post
+
+    node, remote, actors, _ = open_forum
+    async with node.node.sessions.begin() as session:
+        author = await queries.get_local_actor(session, "editor")
+        await publish_article(session, node.settings, parse_post(ARTICLE_WITH_CONTROLS), author)
+    article = node.url("/articles/members")
+    async with http.get(article, headers={"Accept": "application/activity+json"}) as response:
+        document = await response.json(content_type=None)
+    can_reply = document["interactionPolicy"]["canReply"]
+    assert node.url("/actors/forum/followers") in can_reply["automaticApproval"]
+    assert "https://www.w3.org/ns/activitystreams#Public" not in can_reply["automaticApproval"]
+    assert document["commentsEnabled"] is True
+    assert "https://gotosocial.org/ns" in document["@context"]
+
+    stranger = create(actors["alice"], note(actors["alice"], article))
+    await post(node, http, actors["alice"], stranger)
+    assert await stored(node, stranger["object"]["id"]) is None
+    reject = (await wait_for(lambda: delivered(remote, "Reject")))[0]
+    assert reject["object"] == stranger["object"]["id"]
+    follower = create(actors["fan"], note(actors["fan"], article, "<p>I follow the forum</p>"))
+    await post(node, http, actors["fan"], follower)
+    assert (await stored(node, follower["object"]["id"])).moderation == "published"
+
+    async with node.node.sessions.begin() as session:
+        await actions.set_reply_policy(session, await actions.find_thread(session, "members"), "closed",
+                                       moderator=MODERATOR)
+    async with http.get(article, headers={"Accept": "application/activity+json"}) as response:
+        assert (await response.json(content_type=None))["commentsEnabled"] is False
+
+
+async def test_flag_out_reaches_the_comments_server_signed_by_the_instance_actor(open_forum, http):
+    """`fednode mod report` sends Mastodon's Flag shape; a strict server verifies the instance actor's signature."""
+    node, remote, actors, article = open_forum
+    remote.verify_posts = True
+    reply = create(actors["bob"], note(actors["bob"], article, "<p>spam</p>"))
+    await post(node, http, actors["bob"], reply)
+    await act(node, actions.report_remote, reply["object"]["id"], reason="spam links")
+    flag = (await wait_for(lambda: delivered(remote, "Flag")))[0]
+    assert flag["actor"] == node.url("/actor")  # the instance actor, as Mastodon reports
+    assert flag["object"] == [actors["bob"].id, reply["object"]["id"]]
+    assert flag["content"] == "spam links"
+    assert any(signer.startswith(flag["actor"]) for signer in remote.verified_signers)
+    async with node.node.sessions() as session:
+        (sent,) = await db.list_reports(session, state=None)
+    assert (sent.direction, sent.target_actor_ap_id) == ("out", actors["bob"].id)
+
+
+def update_of(actor, document: dict, content: str) -> dict:
+    """Mastodon's Update of an edited status: the whole new version, ``updated`` newer than before."""
+    edited = {**document, "content": content, "updated": "2026-11-25T12:00:00Z"}
+    return {"@context": AS_NS, "id": f"{document['id']}#updates/1", "type": "Update", "actor": actor.id,
+            "to": document["to"], "cc": document["cc"], "object": edited}
+
+
+def delete_of(actor, document: dict) -> dict:
+    """Mastodon's Delete of a status: a Tombstone with the status id."""
+    return {"@context": AS_NS, "id": f"{document['id']}#delete", "type": "Delete", "actor": actor.id,
+            "to": ["https://www.w3.org/ns/activitystreams#Public"],
+            "object": {"id": document["id"], "type": "Tombstone", "atomUri": document["id"]}}
+
+
+async def test_group_relays_edits_and_deletes_of_comments_it_announced(open_forum, http):
+    """FEP-1b12: followers of the Group get Announce{Update} and Announce{Delete}, so their copies follow."""
+    node, remote, actors, article = open_forum
+    reply = create(actors["alice"], note(actors["alice"], article, "<p>first version</p>"))
+    await post(node, http, actors["alice"], reply)
+    await wait_for(lambda: delivered(remote, "Announce"))
+    await post(node, http, actors["alice"], update_of(actors["alice"], reply["object"], "<p>second version</p>"))
+    relayed = await wait_for(lambda: [a for a in delivered(remote, "Announce")
+                                      if isinstance(a["object"], dict) and a["object"]["type"] == "Update"])
+    assert relayed[0]["object"]["object"]["content"] == "<p>second version</p>"
+    await post(node, http, actors["alice"], delete_of(actors["alice"], reply["object"]))
+    await wait_for(lambda: [a for a in delivered(remote, "Announce")
+                            if isinstance(a["object"], dict) and a["object"]["type"] == "Delete"])
+
+
+async def test_edits_of_a_held_comment_are_never_relayed(forum, http):
+    node, remote, actors, article = forum
+    reply = create(actors["bob"], note(actors["bob"], article, "<p>held</p>"))
+    await post(node, http, actors["bob"], reply)
+    await post(node, http, actors["bob"], update_of(actors["bob"], reply["object"], "<p>held, edited</p>"))
+    await post(node, http, actors["bob"], delete_of(actors["bob"], reply["object"]))
+    node.node.wake_delivery()
+    async with node.node.sessions() as session:
+        pending = await queries.list_deliveries(session)
+    assert [json.loads(row.body)["type"] for row in pending] == ["Accept"]
+    assert delivered(remote, "Announce") == []

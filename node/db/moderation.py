@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db.models import (COMMENT_TRANSITIONS, Actor, ActorBan, DomainBlock, Follow, ModerationEntry, Object,
                             Report, RuleHit)
-from node.db.queries import insert_or_ignore
+from node.db.queries import SHOWN_STATE, insert_or_ignore
 from node.db.types import utcnow
 
-SHOWN = "published"  # the one moderation state whose comments are shown, counted, listed and announced
+SHOWN = SHOWN_STATE  # the one moderation state whose comments are shown, counted, listed and announced
 
 
 def domain_clause(column: Any, domain: str) -> Any:
@@ -268,6 +268,15 @@ async def list_log(session: AsyncSession, *, limit: int = 50, target: str | None
     if since:
         query = query.where(ModerationEntry.at >= since)
     return (await session.scalars(query)).all()
+
+
+async def hold_reasons(session: AsyncSession, ap_ids: Sequence[str]) -> dict[str, ModerationEntry]:
+    """The policy's latest "hold" line for each of these comments."""
+    if not ap_ids:
+        return {}
+    query = (select(ModerationEntry).where(ModerationEntry.target.in_(list(ap_ids)), ModerationEntry.action == "hold")
+             .order_by(ModerationEntry.id))
+    return {entry.target: entry for entry in (await session.scalars(query)).all()}
 
 
 def hours_ago(hours: float) -> datetime:

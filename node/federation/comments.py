@@ -298,3 +298,4 @@ async def announce_to_group_followers(node: "Node", session: AsyncSession, comme
 async def forget_pending_of(session: AsyncSession, actor_ap_id: str) -> None:
     """Drop the parked replies of an actor (it was deleted)."""
     await session.execute(delete(PendingReply).where(PendingReply.actor_ap_id == actor_ap_id))
+

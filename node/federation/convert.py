@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from node.db.models import Activity, Actor, Object
+from node.db.types import utcnow
 from node.federation.vocab import CONTEXT, PUBLIC
 from node.urls import Urls
 
@@ -92,7 +93,46 @@ def article_to_ap(article: Object, author: Actor, site: Actor, urls: Urls) -> di
     }
     if article.language:
         document["contentMap"] = {article.language: article.content}
+    document.update(reply_controls(article, author, site))
     return document
+
+
+GOTOSOCIAL_NS = "https://gotosocial.org/ns"
+# PeerTube's term, which Lemmy also sends on its posts.
+COMMENTS_ENABLED_TERM = {"pt": "https://joinpeertube.org/ns#", "commentsEnabled": "pt:commentsEnabled"}
+
+
+def replies_open(article: Object) -> bool:
+    """Whether anyone may still reply at all (not closed, not locked, closing time not passed)."""
+    if article.reply_policy == "closed" or article.locked:
+        return False
+    return article.replies_close_at is None or article.replies_close_at > utcnow()
+
+
+def reply_controls(article: Object, author: Actor, site: Actor) -> dict[str, Any]:
+    """Who may reply, as GoToSocial's ``interactionPolicy.canReply`` and PeerTube/Lemmy's ``commentsEnabled``.
+
+    GoToSocial reads ``automaticApproval``/``manualApproval`` (its 0.20 names; ``always`` and
+    ``approvalRequired`` are the older ones, still sent for older servers).  Fednode enforces the
+    same rules on receipt (node.moderation.policy), whatever the replier's server does.
+    """
+    policy = article.reply_policy or "open"
+    if not replies_open(article):
+        automatic, manual = [author.ap_id], []
+    elif policy == "followers":
+        automatic, manual = [author.ap_id, author.followers, site.followers], []
+    elif policy == "approval":
+        automatic, manual = [author.ap_id], [PUBLIC]
+    else:
+        automatic, manual = [PUBLIC], []
+    automatic = [a for a in automatic if a]
+    can_reply = {"automaticApproval": automatic, "manualApproval": manual,
+                 "always": automatic, "approvalRequired": manual}
+    return {
+        "@context": [*CONTEXT, GOTOSOCIAL_NS, COMMENTS_ENABLED_TERM],
+        "interactionPolicy": {"canReply": can_reply},
+        "commentsEnabled": replies_open(article),
+    }
 
 
 def comment_to_ap(comment: Object, author: Actor, site: Actor, urls: Urls) -> dict[str, Any]:
@@ -133,7 +173,7 @@ def create_to_ap(activity: Activity, object_document: dict[str, Any]) -> dict[st
     """A ``Create`` wrapping the current version of its object, addressed like the object."""
     inner = {k: v for k, v in object_document.items() if k != "@context"}
     return {
-        "@context": CONTEXT,
+        "@context": object_document.get("@context", CONTEXT),  # the object's terms (interactionPolicy…)
         "id": activity.ap_id,
         "type": "Create",
         "actor": activity.actor_ap_id,

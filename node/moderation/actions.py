@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from node.moderation.blocklist import Plan
 
 SEVERITIES = ("silence", "suspend")
-REPLY_POLICIES = ("open", "followers", "approval", "closed")
+from node.content import REPLY_POLICIES  # noqa: E402  (one list: front matter and CLI)
 
 
 class ModerationError(NodeError):
@@ -344,3 +344,31 @@ async def resolve_report(session: AsyncSession, report_id: int, *, moderator: st
     report.state, report.resolution, report.resolved_at = "resolved", resolution, utcnow()
     db.log_entry(session, moderator=moderator, action="resolve", target=f"report {report_id}", reason=resolution)
     return Outcome(f"resolved report {report_id}: {resolution}")
+
+
+async def report_remote(node: "Node", session: AsyncSession, comment: Object, *, moderator: str,
+                        reason: str | None = None) -> Outcome:
+    """Report a remote comment to its origin server: a ``Flag`` in Mastodon's shape, signed by the instance actor.
+
+    Mastodon's ``Flag``: ``actor`` the reporting server's instance actor (never the moderator, so
+    the reporter stays anonymous), ``object`` the account then the reported post, ``content`` the
+    comment; delivered to the reported account's inbox.
+    """
+    from node.urls import INSTANCE_ACTOR_USERNAME
+
+    author = comment.actor
+    if comment.is_local or author.is_local:
+        raise ModerationError(f"comment {comment.id} was written here: there is no other server to tell")
+    instance = await queries.get_local_actor(session, INSTANCE_ACTOR_USERNAME)
+    if instance is None:
+        raise ModerationError("the instance actor is missing: run `fednode init`")
+    flag = {"id": outbox.new_activity_id(node.urls), "type": "Flag", "actor": instance.ap_id,
+            "content": reason or "", "object": [author.ap_id, comment.ap_id]}
+    sent = await outbox.deliver_to_actor(session, flag, signer=instance.username, actor=author)
+    await db.add_report(session, ap_id=flag["id"], direction="out", reporter_ap_id=instance.ap_id,
+                        target_actor_ap_id=author.ap_id, object_ap_ids=[comment.ap_id], content=reason,
+                        raw=flag, state="resolved", resolution=f"sent to {author.domain} by {moderator}",
+                        resolved_at=utcnow())
+    db.log_entry(session, moderator=moderator, action="report", target=comment.ap_id, reason=reason,
+                 root_id=comment.root_id)
+    return Outcome(f"reported comment {comment.id} to {author.domain}", sent)

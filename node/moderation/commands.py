@@ -45,6 +45,9 @@ def add_parsers(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser
         parser = action(name, text)
         parser.add_argument("comment", help="the comment's number (from `fednode mod queue`) or its URL")
         parser.add_argument("--reason", help="why (kept in the mod log; sent with a removal)")
+    report = action("report", "report a remote comment to its server (Flag, signed by the instance actor)")
+    report.add_argument("comment", help="the comment's number or URL")
+    report.add_argument("--reason", help="what is wrong (sent to the other server's moderators)")
     for name, text in (("lock", "stop new replies to an article's discussion, or directly under a comment"),
                        ("unlock", "take replies again")):
         parser = action(name, text)
@@ -111,7 +114,7 @@ async def mod_queue(args: argparse.Namespace, settings: Settings) -> int:
     async with opened_node(settings) as node:
         async with node.sessions() as session:
             rows = await db.list_comments_in_state(session, args.state, limit=args.limit)
-            reasons = {e.target: e for e in await db.list_log(session, limit=10_000) if e.action == "hold"}
+            reasons = await db.hold_reasons(session, [comment.ap_id for comment in rows])
     if not rows:
         print(f"no {args.state} comments")
     from node.commands import plain_excerpt
@@ -155,6 +158,12 @@ async def mod_remove(args: argparse.Namespace, settings: Settings) -> int:
 async def mod_restore(args: argparse.Namespace, settings: Settings) -> int:
     """Restore a removed comment."""
     return await _on_comment(args, settings, actions.restore)
+
+
+@command("mod report")
+async def mod_report(args: argparse.Namespace, settings: Settings) -> int:
+    """Report a remote comment to its origin server."""
+    return await _on_comment(args, settings, actions.report_remote)
 
 
 async def _lock(args: argparse.Namespace, settings: Settings, locked: bool) -> int:

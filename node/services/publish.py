@@ -73,6 +73,11 @@ async def publish_article(session: AsyncSession, settings: Settings, draft: Draf
     article.content = html
     article.tags = draft.tags
     article.language = draft.language
+    # Reply controls change only when the front matter names them (`fednode mod replies` may have set them).
+    if draft.replies is not None:
+        article.reply_policy = None if draft.replies == "open" else draft.replies
+    if draft.replies_close_after_days is not None:
+        article.replies_close_at = article.published + timedelta(days=draft.replies_close_after_days)
     await session.flush()
     document = article_to_ap(article, author, site, urls)
     activity = Activity(

@@ -96,8 +96,9 @@ async def apply_edit(session, held: Object, document: dict[str, Any]) -> Outcome
 
 
 async def _announced_by_our_group(ctx: HandlerContext, held: Object) -> bool:
-    """Whether the site Group announced this comment to its followers (a public comment of our thread)."""
-    if held.kind != "comment" or held.root_id is None:
+    """Whether the site Group announced this comment to its followers (a public comment of our thread,
+    shown by the moderators: a held, rejected, removed or suspended one was never announced)."""
+    if held.kind != "comment" or held.root_id is None or held.moderation != "published":
         return False
     root = await queries.get_object_by_id(ctx.session, held.root_id)
     return comments.is_announced(root, held.visibility)
