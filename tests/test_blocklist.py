@@ -76,3 +76,11 @@ def test_cli_imports_previews_exports_and_logs(tmp_path):
     assert sorted(parse(exported), key=str) == sorted(parse(MASTODON_EXPORT)[:2], key=str)
     log = fednode(tmp_path, "mod", "log", env=env).stdout
     assert "mia" in log and "import" in log and "import:list.csv" in log
+
+
+def test_check_config_names_a_pattern_that_does_not_compile(tmp_path):
+    """A moderation pattern RE2 cannot compile is named by `fednode check-config` (exit 1)."""
+    (tmp_path / "fednode.toml").write_text('moderation_patterns = ["casino", "(unclosed"]\n')
+    result = fednode(tmp_path, "check-config")
+    assert result.returncode == 1
+    assert "moderation_patterns" in result.stderr and "(unclosed" in result.stderr
