@@ -435,21 +435,22 @@ async def discuss(args: argparse.Namespace, settings: Settings) -> int:
     """Open the discussion of a web page as the site Group, or show the one it already has."""
     from node.discussions.service import open_discussion, refresh_source
 
+    from node.db import discussions as db
+
     async with opened_node(settings) as node:
         opened = await open_discussion(node, args.url)
-        document = opened.document
         if not opened.created:
-            await refresh_source(node, document)  # a fediverse source may have closed its comments since
-            async with node.sessions() as session:
-                from node.db import discussions as db
-                document = await db.get_document(session, document.id)
+            await refresh_source(node, opened.document)  # a fediverse source may have closed its comments since
+        async with node.sessions() as session:
+            document = await db.get_document(session, opened.document.id)
+            thread_id = document.thread.ap_id if document.thread is not None else ""
     verb = "opened" if opened.created else "already discussed"
     print(f"{verb}: {node.urls.discussion(document.id)}")
     print(f"  page: {document.canonical_url}")
     if document.title:
         print(f"  title: {document.title}")
-    kind = {"link": "a link thread of this site", "fediverse": f"the fediverse post {document.activitypub_id}",
-            "affiliate": f"an affiliated forum's thread {document.thread.ap_id if document.thread else ''}"}
+    kind = {"link": "a link thread of this site", "fediverse": f"the fediverse post {thread_id}",
+            "affiliate": f"an affiliated forum's thread {thread_id}"}
     print(f"  thread: {kind.get(document.kind, document.kind)}")
     if opened.deliveries:
         print(f"  announced to {opened.deliveries} inbox(es)")

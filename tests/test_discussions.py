@@ -314,3 +314,27 @@ async def test_unknown_discussion_numbers_answer_404(node, http):
     for path in ("/discussions/999", "/discussions/99999999999999999999", "/discussions/999/replies"):
         async with http.get(node.url(path)) as response:
             assert response.status == 404, path
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+async def test_fednode_discuss_opens_then_finds_the_thread(tmp_path, site):
+    """`fednode discuss URL` opens the discussion as the Group; run again with another alias, it shows the same one."""
+    from tests.test_cli import fednode
+
+    site.page("/cli-story", article_html("From the terminal", site_name="Daily"))
+    settings = make_settings(tmp_path)
+    flags = ["--base-url", settings.base_url, "--database-url", settings.database_url, "--keys-dir",
+             settings.keys_dir, "--allow-http", "--allow-private-network", "--signing-processes", "0"]
+    first = await asyncio.to_thread(fednode, tmp_path, "discuss", site.url("/cli-story?utm_source=x"), *flags)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines()[:4] == [
+        f"opened: {settings.base}/discussions/1", f"  page: {site.url('/cli-story')}",
+        "  title: From the terminal", "  thread: a link thread of this site"]
+    second = await asyncio.to_thread(fednode, tmp_path, "discuss", site.url("/cli-story/#top"), *flags)
+    assert second.returncode == 0 and second.stdout.startswith(f"already discussed: {settings.base}/discussions/1")
+    refused = await asyncio.to_thread(fednode, tmp_path, "discuss", "ftp://files.example/x", *flags)
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == "fednode: only http and https pages can be discussed, not ftp:"
+    assert site.hits("/cli-story") == 1

@@ -119,7 +119,8 @@ async def discussion(request: web.Request) -> web.Response:
             site = await queries.get_local_actor(session, node.settings.site_username)
         return ap_response(link_thread_to_ap(thread, document, thread.actor, site, node.urls))
     async with node.sessions() as session:
-        others = [{"href": safe_href(t.object.url) or safe_href(t.object.ap_id), "where": t.object.actor.domain}
+        # A link thread's ``url`` is the page it discusses: link its id, which serves the thread's own page.
+        others = [{"href": safe_href(t.object.ap_id), "where": t.object.actor.domain}
                   for t in await db.list_threads(session, document.id) if t.object_id != thread.id]
     return await pages.article(request, thread, template="discussion.html", document=document,
                                page_href=safe_href(document.canonical_url), others=[o for o in others if o["href"]])
