@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db.models import DiscussionAlias, DiscussionDocument, DiscussionThread, Object
@@ -95,3 +95,34 @@ async def list_documents(session: AsyncSession, *, limit: int = 50) -> Sequence[
     """The newest documents first."""
     query = select(DiscussionDocument).order_by(DiscussionDocument.id.desc()).limit(limit)
     return (await session.scalars(query)).all()
+
+
+def _summary_statement():
+    """The lookup's one statement, built once (a lookup runs it for most pages readers open)."""
+    comments = (select(func.count()).select_from(Object).where(
+        Object.root_id == DiscussionDocument.thread_id, Object.kind == "comment", Object.deleted_at.is_(None),
+        Object.visibility.in_(("public", "unlisted"))).correlate(DiscussionDocument).scalar_subquery())
+    return (select(DiscussionDocument.id, DiscussionDocument.kind, DiscussionDocument.canonical_url,
+                   DiscussionDocument.title, DiscussionDocument.site_name, DiscussionDocument.description,
+                   DiscussionDocument.closed_reason, Object.ap_id.label("thread_ap_id"), comments.label("comments"))
+            .select_from(DiscussionAlias)
+            .join(DiscussionDocument, DiscussionDocument.id == DiscussionAlias.document_id)
+            .outerjoin(Object, Object.id == DiscussionDocument.thread_id)
+            .where(DiscussionAlias.url.in_(bindparam("keys", expanding=True)))
+            .order_by(DiscussionDocument.id).limit(1))
+
+
+_SUMMARY = _summary_statement()
+
+
+async def find_summary(session: AsyncSession, keys: Iterable[str]) -> dict | None:
+    """What a lookup answers about the document filed under any of ``keys`` (no ORM objects).
+
+    The JSON lookup is what browser extensions and embeds ask for every page a reader
+    opens, so it is one round trip for a miss and two for a hit (this, then the aliases).
+    """
+    keys = list(dict.fromkeys(keys))
+    if not keys:
+        return None
+    row = (await session.execute(_SUMMARY, {"keys": keys})).first()
+    return dict(row._mapping) if row is not None else None

@@ -16,7 +16,8 @@ from node.db import discussions as db
 from node.db import queries
 from node.db.models import DiscussionDocument, Object
 from node.discussions.convert import link_thread_to_ap
-from node.discussions.resolve import DiscussionError
+from node.discussions.canonical import lookup_keys
+from node.discussions.resolve import DiscussionError, requested_form
 from node.discussions.service import find
 from node.federation import convert
 from node.web import pages
@@ -60,35 +61,35 @@ async def lookup_json(request: web.Request) -> web.Response:
     asked = request.query.get("url", "").strip()
     if not asked:
         return web.json_response({"error": "give the page's address as ?url="}, status=400, headers=CORS)
+    try:
+        canonical = requested_form(asked)
+    except DiscussionError as exc:
+        return web.json_response({"error": exc.reason}, status=400, headers=CORS)
     async with node.sessions() as session:
-        try:
-            canonical, document = await find(session, asked)
-        except DiscussionError as exc:
-            return web.json_response({"error": exc.reason}, status=400, headers=CORS)
-        if document is None:
-            return web.json_response({
-                "error": "no discussion of this page yet", "canonical": canonical,
-                "open": "members open discussions from the site; the operator with `fednode discuss URL`",
-            }, status=404, headers=CORS)
-        summary = await describe(node, session, document)
-    return web.json_response({"canonical": canonical, "discussion": summary}, headers=CORS)
+        found = await db.find_summary(session, lookup_keys(canonical))
+        aliases = list(await db.list_aliases(session, found["id"])) if found is not None else []
+    if found is None:
+        return web.json_response({
+            "error": "no discussion of this page yet", "canonical": canonical,
+            "open": "members open discussions from the site; the operator with `fednode discuss URL`",
+        }, status=404, headers=CORS)
+    return web.json_response({"canonical": canonical, "discussion": describe(node, found, aliases)}, headers=CORS)
 
 
-async def describe(node, session, document: DiscussionDocument) -> dict[str, Any]:
-    """What the JSON lookup says about a document and its thread."""
-    thread = document.thread
+def describe(node, found: dict[str, Any], aliases: list[str]) -> dict[str, Any]:
+    """What the JSON lookup says about a document (a ``find_summary`` row) and its thread."""
     return {
-        "page": node.urls.discussion(document.id),
-        "id": thread.ap_id if thread is not None else None,
-        "kind": document.kind,
-        "url": document.canonical_url,
-        "aliases": list(await db.list_aliases(session, document.id)),
-        "title": document.title,
-        "site_name": document.site_name,
-        "description": document.description,
-        "comments": await db.count_comments(session, thread.id) if thread is not None else 0,
-        "closed_at_source": document.closed_reason is not None,
-        "closed_reason": document.closed_reason,
+        "page": node.urls.discussion(found["id"]),
+        "id": found["thread_ap_id"],
+        "kind": found["kind"],
+        "url": found["canonical_url"],
+        "aliases": aliases,
+        "title": found["title"],
+        "site_name": found["site_name"],
+        "description": found["description"],
+        "comments": int(found["comments"] or 0),
+        "closed_at_source": found["closed_reason"] is not None,
+        "closed_reason": found["closed_reason"],
     }
 
 
