@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from node.db import discussions as db
 from node.db.models import DiscussionDocument, Follow, Object
+from node.discussions.resolve import DiscussionError
 from node.discussions.service import open_discussion, refresh_source
 from node.federation.vocab import PUBLIC
 from node.services import following
@@ -230,3 +231,46 @@ async def test_two_forums_that_open_the_same_page_at_once_link_to_each_other(tmp
             assert "Also discussed at" in html
             other_id = other.url(f"/discussions/{(opened_b if other is b else opened_a).document.id}")
             assert f'href="{other_id}"' in html, html[html.index("Also discussed"):][:400]
+
+
+async def test_a_lock_or_a_delete_arriving_later_closes_comments_at_the_source(node, remote, http):
+    """Lemmy locks the post (a signed Update with commentsEnabled: false), then deletes it: labelled each time, still here."""
+    from tests.fakes.remote import signed_post
+
+    community = remote.add_actor("news", kind="Group")
+    post_id = f"{remote.base}/post/43"
+    post = {"id": post_id, "type": "Page", "attributedTo": community.id, "name": "Open for now",
+            "content": "<p>open</p>", "to": [community.id, PUBLIC], "cc": [], "commentsEnabled": True,
+            "published": "2026-12-01T10:00:00Z"}
+    remote.serve("/post/43", {"@context": "https://www.w3.org/ns/activitystreams", **post})
+    opened = await open_discussion(node.node, post_id)
+
+    async def closed_reason():
+        async with http.get(node.url("/discussions.json"), params={"url": post_id}) as response:
+            return (await response.json())["discussion"]["closed_reason"]
+
+    assert await closed_reason() is None
+    locked = {**post, "commentsEnabled": False, "updated": "2026-12-02T10:00:00Z"}
+    update = {"@context": "https://www.w3.org/ns/activitystreams", "id": f"{post_id}/update/1", "type": "Update",
+              "actor": community.id, "object": locked, "to": [PUBLIC]}
+    assert (await signed_post(http, node.url("/inbox"), update, community))[0] == 202
+    await node.node.processor.drain()
+    assert await closed_reason() == "the source locked its comments"
+    delete = {"@context": "https://www.w3.org/ns/activitystreams", "id": f"{post_id}/delete/1", "type": "Delete",
+              "actor": community.id, "object": post_id, "to": [PUBLIC]}
+    assert (await signed_post(http, node.url("/inbox"), delete, community))[0] == 202
+    await node.node.processor.drain()
+    async with http.get(node.url(f"/discussions/{opened.document.id}"), headers={"Accept": "text/html"}) as response:
+        assert response.status == 200
+        assert "Comments are closed at the source" in await response.text()
+    assert await closed_reason() == "the source deleted the post"
+
+
+async def test_a_blocked_site_cannot_be_discussed(tmp_path, site):
+    """The operator's blocked_domains hold for pages too: refused before any request."""
+    site.page("/story", article_html("Blocked"))
+    async with running_node(make_settings(tmp_path, blocked_domains=["127.0.0.1"])) as running:
+        with pytest.raises(DiscussionError) as caught:
+            await open_discussion(running.node, site.url("/story"))
+        assert caught.value.reason == "that site is blocked on this node"
+    assert site.requests == []

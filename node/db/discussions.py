@@ -104,7 +104,9 @@ def _summary_statement():
         Object.visibility.in_(("public", "unlisted"))).correlate(DiscussionDocument).scalar_subquery())
     return (select(DiscussionDocument.id, DiscussionDocument.kind, DiscussionDocument.canonical_url,
                    DiscussionDocument.title, DiscussionDocument.site_name, DiscussionDocument.description,
-                   DiscussionDocument.closed_reason, Object.ap_id.label("thread_ap_id"), comments.label("comments"))
+                   DiscussionDocument.closed_reason, Object.ap_id.label("thread_ap_id"),
+                   Object.raw.label("thread_raw"), Object.deleted_at.label("thread_deleted_at"),
+                   comments.label("comments"))
             .select_from(DiscussionAlias)
             .join(DiscussionDocument, DiscussionDocument.id == DiscussionAlias.document_id)
             .outerjoin(Object, Object.id == DiscussionDocument.thread_id)

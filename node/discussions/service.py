@@ -227,6 +227,23 @@ async def mark_closed(session: AsyncSession, document_id: int, reason: str | Non
     row.closed_at = utcnow() if reason else None
 
 
+def closed_reason_now(recorded: str | None, kind: str, thread_raw: Any, thread_deleted: bool) -> str | None:
+    """Why the source's comments are closed, as of what we hold now; None when open.
+
+    What was recorded when the discussion was opened or refreshed, else what the post we
+    hold says today: an ``Update`` that locked it (Lemmy) or changed its reply policy, or a
+    ``Delete`` that left it a placeholder.  Derived when read, so no activity handler
+    has to know about discussions.
+    """
+    if recorded:
+        return recorded
+    if kind != "fediverse":
+        return None
+    if thread_deleted:
+        return CLOSED_GONE
+    return closed_at_source(thread_raw) if isinstance(thread_raw, dict) else None
+
+
 def linked_page(document: dict[str, Any]) -> str | None:
     """The external page a fediverse post is about (FEP-8967 / Lemmy link post): its first ``Link`` attachment."""
     for item in as_list(document.get("attachment")):

@@ -18,7 +18,7 @@ from node.db.models import DiscussionDocument, Object
 from node.discussions.convert import link_thread_to_ap
 from node.discussions.canonical import lookup_keys
 from node.discussions.resolve import DiscussionError, requested_form
-from node.discussions.service import find
+from node.discussions.service import closed_reason_now, find
 from node.federation import convert
 from node.web import pages
 from node.web.ap import CONTEXT_PAGE, REPLIES_PAGE, ap_response, paged_collection
@@ -78,6 +78,8 @@ async def lookup_json(request: web.Request) -> web.Response:
 
 def describe(node, found: dict[str, Any], aliases: list[str]) -> dict[str, Any]:
     """What the JSON lookup says about a document (a ``find_summary`` row) and its thread."""
+    closed = closed_reason_now(found["closed_reason"], found["kind"], found["thread_raw"],
+                               found["thread_deleted_at"] is not None)
     return {
         "page": node.urls.discussion(found["id"]),
         "id": found["thread_ap_id"],
@@ -88,8 +90,8 @@ def describe(node, found: dict[str, Any], aliases: list[str]) -> dict[str, Any]:
         "site_name": found["site_name"],
         "description": found["description"],
         "comments": int(found["comments"] or 0),
-        "closed_at_source": found["closed_reason"] is not None,
-        "closed_reason": found["closed_reason"],
+        "closed_at_source": closed is not None,
+        "closed_reason": closed,
     }
 
 
@@ -123,7 +125,8 @@ async def discussion(request: web.Request) -> web.Response:
         # A link thread's ``url`` is the page it discusses: link its id, which serves the thread's own page.
         others = [{"href": safe_href(t.object.ap_id), "where": t.object.actor.domain}
                   for t in await db.list_threads(session, document.id) if t.object_id != thread.id]
-    return await pages.article(request, thread, template="discussion.html", document=document,
+    closed = closed_reason_now(document.closed_reason, document.kind, thread.raw, thread.deleted_at is not None)
+    return await pages.article(request, thread, template="discussion.html", document=document, closed=closed,
                                page_href=safe_href(document.canonical_url), others=[o for o in others if o["href"]])
 
 
