@@ -338,3 +338,25 @@ async def test_fednode_discuss_opens_then_finds_the_thread(tmp_path, site):
     assert refused.returncode == 2
     assert refused.stderr.strip() == "fednode: only http and https pages can be discussed, not ftp:"
     assert site.hits("/cli-story") == 1
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+async def test_one_thread_per_page_on_postgresql(tmp_path, site, http):
+    """The same open, alias and lookup path on PostgreSQL (asyncpg)."""
+    from tests.support import postgres_database
+
+    site.page("/pg", article_html("On PostgreSQL", canonical=site.url("/pg")))
+    site.redirect("/pg-short", site.url("/pg"))
+    async with postgres_database() as url:
+        async with running_node(make_settings(tmp_path, database_url=url)) as running:
+            opened = await open_discussion(running.node, site.url("/pg-short?utm_source=x"))
+            assert opened.created
+            assert not (await open_discussion(running.node, site.url("/pg/"))).created
+            status, body, _ = await lookup(http, running, site.url("/pg-short"))
+            assert status == 200 and body["discussion"]["comments"] == 0
+            assert sorted(body["discussion"]["aliases"]) == sorted([site.url("/pg"), site.url("/pg-short")])
+            status, _, _ = await lookup(http, running, site.url("/elsewhere"))
+            assert status == 404
