@@ -360,3 +360,14 @@ async def test_one_thread_per_page_on_postgresql(tmp_path, site, http):
             assert sorted(body["discussion"]["aliases"]) == sorted([site.url("/pg"), site.url("/pg-short")])
             status, _, _ = await lookup(http, running, site.url("/elsewhere"))
             assert status == 404
+
+
+async def test_link_threads_are_listed_as_discussions_not_as_the_sites_articles(node, site, http):
+    site.page("/listed", article_html("Somebody else's story"))
+    await open_discussion(node.node, site.url("/listed"))
+    async with http.get(node.url("/")) as response:
+        index = await response.text()
+    async with http.get(node.url("/discussions")) as response:
+        listing = await response.text()
+    assert "Somebody else&#39;s story" not in index and 'href="/discussions"' in index
+    assert "Somebody else&#39;s story" in listing

@@ -136,10 +136,14 @@ async def get_article_by_slug(session: AsyncSession, slug: str) -> Object | None
 async def list_articles(
     session: AsyncSession, *, local_only: bool = True, actor_id: int | None = None, limit: int = 50, offset: int = 0
 ) -> Sequence[Object]:
-    """Articles that are not deleted (by one actor when ``actor_id`` is given), newest first."""
+    """Articles that are not deleted (by one actor when ``actor_id`` is given), newest first.
+
+    Local ones are the site's own articles, which have a slug: a link thread (a discussion of
+    another site's page, node.discussions) is a local thread root too, listed on /discussions.
+    """
     query = select(Object).where(Object.kind == "article", Object.deleted_at.is_(None))
     if local_only:
-        query = query.where(Object.is_local.is_(True))
+        query = query.where(Object.is_local.is_(True), Object.slug.is_not(None))
     if actor_id is not None:
         query = query.where(Object.actor_id == actor_id)
     query = query.order_by(Object.published.desc(), Object.id.desc()).limit(limit).offset(offset)
