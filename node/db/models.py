@@ -121,6 +121,11 @@ class Activity(Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A processor applying a received activity holds it until ``lease_until`` (node.db.activities).
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_activities_waiting", "status", "id"),)
 
     @validates("status")
     def _move(self, _key: str, new: str) -> str:

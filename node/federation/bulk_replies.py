@@ -19,15 +19,14 @@ processor applies it the usual way.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Sequence
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.db import queries
-from node.db.models import Activity, Actor, Object, PendingReply, Tombstone
-from node.db.states import ActivityState, may_become
-from node.db.types import utcnow
+from node.db import activities, queries
+from node.db.models import Actor, Object, PendingReply, Tombstone
 from node.federation import comments, outbox
 from node.federation.outcomes import Outcome
 from node.federation.vocab import get_id
@@ -56,14 +55,17 @@ def is_plain_reply(activity: Any, actor_ap_id: str) -> bool:
     )
 
 
-async def store_replies(node: "Node", rows: Sequence[Any]) -> dict[int, Outcome]:
+async def store_replies(node: "Node", rows: Sequence[Any], *, owner: str, now: datetime) -> dict[int, Outcome]:
     """Apply the plain replies among ``rows`` (each with ``id``, ``raw``, ``actor_ap_id``) in one transaction.
 
-    Returns the outcome of each activity row it settled (and recorded on the row);
-    rows missing from the result are for the usual, one-at-a-time path.
+    Returns the outcome of each activity row it settled (and recorded on the row,
+    which ``owner`` holds; ``LeaseLost`` rolls everything back otherwise); rows
+    missing from the result are for the usual, one-at-a-time path.
     """
     async with node.sessions.begin() as session:
-        return await _store(node, session, rows)
+        outcomes = await _store(node, session, rows)
+        await activities.settle_activities(session, owner, outcomes, now=now)
+        return outcomes
 
 
 async def _store(node: "Node", session: AsyncSession, rows: Sequence[Any]) -> dict[int, Outcome]:
@@ -126,7 +128,6 @@ async def _store(node: "Node", session: AsyncSession, rows: Sequence[Any]) -> di
             await node.crawler.schedule_many([values["root_id"] for _, values in new if values["root_id"] in roots],
                                              session=session)
         await _attach_waiting(node, session, taken)
-    await _record(session, outcomes)
     return outcomes
 
 
@@ -165,18 +166,3 @@ async def _attach_waiting(node: "Node", session: AsyncSession, new_ap_ids: set[s
         parent = await queries.get_object(session, ap_id)
         if parent is not None:
             await comments.attach_pending(node, session, parent)
-
-
-async def _record(session: AsyncSession, outcomes: dict[int, Outcome]) -> None:
-    """Write each settled activity row's status, as ``Processor.apply`` does."""
-    if not outcomes:
-        return
-    table = Activity.__table__
-    now = utcnow()
-    await session.execute(
-        update(table).where(table.c.id == bindparam("row"),
-                            may_become(table.c.status, ActivityState, ActivityState.APPLIED)).values(
-            status=bindparam("new_status"), error=bindparam("why"), processed_at=now),
-        [{"row": row_id, "new_status": outcome.state.value, "why": outcome.error}
-         for row_id, outcome in outcomes.items()],
-    )

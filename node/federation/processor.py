@@ -1,25 +1,34 @@
 """Applying stored activities, after the inbox has answered.
 
 The inbox stores each accepted activity with status ``received`` and answers
-202; this processor applies it through ``handlers.DISPATCH`` in its own
-transaction and records the outcome on the row.  Because the row is written
-before the 202, a crash loses nothing: on start, every row still ``received``
-is applied again (handlers are idempotent).
+202; a processor claims rows with a lease (``node.db.activities``), applies
+each through ``handlers.DISPATCH`` and records the outcome on the row while it
+still holds the lease.  Any number of processors, in this process or others on
+the same database, can run: each row is applied by the one that claimed it,
+and a row left half-done by a crash is claimed again when its lease runs out
+and applied again (handlers are idempotent).  Because the row is written before
+the 202, a crash loses nothing.
 
-It takes what has queued up in batches, in arrival order: a run of plain
-replies (the bulk of a busy inbox) is stored in one transaction by
-``bulk_replies``; anything else, and whatever that leaves, is applied one at a
-time.
+The inbox of this process hands over what it stored (``notify``), so those rows
+are claimed at once without being read back; rows stored elsewhere (another
+process, or left by a crash) are found by polling, after a short grace that
+leaves them to the process that stored them.
+
+Claimed rows are applied in arrival order: a run of plain replies (the bulk of
+a busy inbox) is stored in one transaction by ``bulk_replies``; anything else,
+and whatever that leaves, is applied one at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, NamedTuple
+import secrets
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
-from sqlalchemy import select
-
+from node.db import activities
+from node.db.activities import LeaseLost
 from node.db.models import Activity
 from node.db.states import ActivityState
 from node.db.types import utcnow
@@ -32,7 +41,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("fednode.processor")
 
-BATCH = 128  # activities taken from the queue at once
+BATCH = 128                       # activities claimed at once
+LEASE = timedelta(minutes=10)     # a claimed row not settled by then (its processor died) is free again
+POLL_SECONDS = 2.0                # how often rows stored by other processes are looked for
+GRACE = timedelta(seconds=2)      # rows nobody told us about are left this long to the process that stored them
 
 
 class Received(NamedTuple):
@@ -44,14 +56,17 @@ class Received(NamedTuple):
 
 
 class Processor:
-    """Applies received activities one at a time, in arrival order."""
+    """Claims received activities and applies them, in arrival order."""
 
-    def __init__(self, node: "Node") -> None:
+    def __init__(self, node: "Node", *, clock: Callable[[], datetime] = utcnow, owner: str | None = None) -> None:
         self.node = node
-        self.queue: asyncio.Queue[int] = asyncio.Queue()
+        self.clock = clock  # the lease tests move time instead of sleeping
+        self.owner = owner or f"processor-{secrets.token_hex(6)}"
         # Activities the inbox handed over with their row id, so they need not be read back.
         self._handed: dict[int, Received] = {}
+        self._notified: set[int] = set()
         self._task: asyncio.Task | None = None
+        self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         handlers.load_all()
@@ -61,16 +76,12 @@ class Processor:
         self._idle.clear()
         if activity is not None and actor_ap_id is not None:
             self._handed[row_id] = Received(row_id, activity, actor_ap_id)
-        self.queue.put_nowait(row_id)
+        self._notified.add(row_id)
+        self._wake.set()
 
     async def start(self) -> None:
-        """Queue every activity left ``received`` (by a crash) and start applying."""
-        async with self.node.sessions() as session:
-            pending = (await session.scalars(
-                select(Activity.id).where(Activity.status == ActivityState.RECEIVED, Activity.is_local.is_(False)).order_by(Activity.id)
-            )).all()
-        for row_id in pending:
-            self.notify(row_id)
+        """Start applying: first every row left ``received`` (by a crash), then whatever arrives."""
+        self._idle.clear()
         self._task = asyncio.create_task(self._run(), name="fednode-processor")
 
     async def stop(self) -> None:
@@ -78,25 +89,67 @@ class Processor:
         self._task = None
 
     async def drain(self) -> None:
-        """Wait until everything queued so far has been applied (used by tests and the CLI)."""
+        """Wait until everything notified so far has been applied (used by tests and the CLI)."""
         await self._idle.wait()
 
     async def _run(self) -> None:
+        everything = True  # at start: every free row, however fresh (this process may have stored it before a crash)
         while True:
-            row_ids = [await self.queue.get()]
-            while len(row_ids) < BATCH and not self.queue.empty():
-                row_ids.append(self.queue.get_nowait())
+            self._wake.clear()
             try:
-                await self.apply_many(row_ids)
+                done = await self.run_once(everything=everything)
+            except asyncio.CancelledError:
+                raise
             except Exception:  # one bad batch must not stop the others
-                log.exception("applying activity rows %s..%s failed", row_ids[0], row_ids[-1])
-            if self.queue.empty():
+                log.exception("applying received activities failed")
+                done = 0
+            if done:
+                continue
+            everything = False
+            if not self._wake.is_set() and not self._notified:
                 self._idle.set()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=POLL_SECONDS)
+            except TimeoutError:
+                pass
+
+    async def run_once(self, *, everything: bool = False) -> int:
+        """Claim one batch and apply it; how many rows were claimed (0: nothing to do)."""
+        now = self.clock()
+        notified = sorted(self._notified)[:BATCH]
+        async with self.node.sessions.begin() as session:
+            if notified:
+                self._notified.difference_update(notified)
+                claimed = await activities.claim_activities(session, self.owner, BATCH, LEASE, now=now, ids=notified)
+            else:
+                claimed = await activities.claim_activities(
+                    session, self.owner, BATCH, LEASE, now=now, received_before=None if everything else now - GRACE)
+        for row_id in notified:
+            if row_id not in claimed:
+                self._handed.pop(row_id, None)  # applied already, or another processor has it
+        if claimed:
+            await self._apply_claimed(claimed)
+        return len(claimed) or len(notified)
 
     async def apply_many(self, row_ids: list[int]) -> None:
-        """Apply these stored activities in order: runs of plain replies together, the rest one by one."""
-        handed = {row_id: self._handed.pop(row_id) for row_id in row_ids if row_id in self._handed}
-        rows = await self._still_received(row_ids, handed)
+        """Claim and apply these stored activities in order (rows not waiting, or held by another, are left)."""
+        async with self.node.sessions.begin() as session:
+            claimed = await activities.claim_activities(session, self.owner, len(row_ids), LEASE, now=self.clock(),
+                                                        ids=row_ids)
+        await self._apply_claimed(claimed)
+
+    async def apply(self, row_id: int) -> ActivityState | None:
+        """Claim and apply one stored activity; the state recorded on its row (None: it was not waiting)."""
+        async with self.node.sessions.begin() as session:
+            claimed = await activities.claim_activities(session, self.owner, 1, LEASE, now=self.clock(), ids=[row_id])
+        if not claimed:
+            return None
+        outcome = await self._apply_one(row_id)
+        return None if outcome is None else outcome.state
+
+    async def _apply_claimed(self, claimed: list[int]) -> None:
+        """Apply rows this processor holds, in order: runs of plain replies together, the rest one by one."""
+        rows = await self._rows(claimed)
         run: list[Received] = []
         for row in rows:
             if bulk_replies.is_plain_reply(row.raw, row.actor_ap_id):
@@ -107,24 +160,24 @@ class Processor:
             await self._apply_one(row.id)
         await self._apply_run(run)
 
-    async def _still_received(self, row_ids: list[int], handed: dict[int, Received]) -> list[Received]:
-        """The rows among ``row_ids`` not applied yet, in arrival order (the inbox's copies where it gave them)."""
-        async with self.node.sessions() as session:
-            waiting = set((await session.scalars(
-                select(Activity.id).where(Activity.id.in_(row_ids), Activity.status == ActivityState.RECEIVED)
-            )).all())
-            unknown = sorted(waiting - handed.keys())
-            read = {row.id: Received(row.id, row.raw, row.actor_ap_id) for row in (await session.execute(
-                select(Activity.id, Activity.raw, Activity.actor_ap_id).where(Activity.id.in_(unknown))
-            )).all()} if unknown else {}
-        rows = (handed.get(row_id) or read.get(row_id) for row_id in sorted(waiting))
-        return [row for row in rows if row is not None]
+    async def _rows(self, claimed: list[int]) -> list[Received]:
+        """The claimed rows in arrival order (the inbox's copies where it gave them)."""
+        handed = {row_id: self._handed.pop(row_id) for row_id in claimed if row_id in self._handed}
+        unknown = [row_id for row_id in claimed if row_id not in handed]
+        if unknown:
+            async with self.node.sessions() as session:
+                for row in await activities.read_activities(session, unknown):
+                    handed[row.id] = Received(row.id, row.raw, row.actor_ap_id)
+        return [handed[row_id] for row_id in claimed if row_id in handed]
 
     async def _apply_run(self, run: list[Received]) -> None:
         if not run:
             return
         try:
-            outcomes = await bulk_replies.store_replies(self.node, run)
+            outcomes = await bulk_replies.store_replies(self.node, run, owner=self.owner, now=self.clock())
+        except LeaseLost:  # nothing was committed; each row alone finds out whether it is still ours
+            log.warning("a run of %d replies lost its lease; applying them one by one", len(run))
+            outcomes = {}
         except Exception:  # nothing of the run was committed: apply each alone, which records failures
             log.exception("storing %d replies together failed; applying them one by one", len(run))
             outcomes = {}
@@ -134,21 +187,22 @@ class Processor:
             if row.id not in outcomes:
                 await self._apply_one(row.id)
 
-    async def _apply_one(self, row_id: int) -> None:
+    async def _apply_one(self, row_id: int) -> Outcome | None:
+        """Apply one claimed row and record its outcome; None when it is not ours any more or failed."""
         try:
             outcome = await self.apply_row(row_id)
-            if outcome is not None and outcome.wrote:
-                self.node.wake_delivery()  # an Accept (or an announce) may have been queued
+        except LeaseLost:
+            log.warning("activity row %s was taken by another processor before it was settled", row_id)
+            return None
         except Exception:  # one bad activity must not stop the others
             log.exception("applying activity row %s failed", row_id)
-
-    async def apply(self, row_id: int) -> ActivityState | None:
-        """Apply one stored activity; the state recorded on its row (None: it was not waiting)."""
-        outcome = await self.apply_row(row_id)
-        return None if outcome is None else outcome.state
+            return None
+        if outcome is not None and outcome.wrote:
+            self.node.wake_delivery()  # an Accept (or an announce) may have been queued
+        return outcome
 
     async def apply_row(self, row_id: int) -> Outcome | None:
-        """Apply one stored activity and record the outcome; returns it (None: the row was not waiting)."""
+        """Apply one row this processor has claimed and record the outcome; None: the row is not waiting."""
         try:
             async with self.node.sessions.begin() as session:
                 row = await session.get(Activity, row_id)
@@ -158,15 +212,12 @@ class Processor:
                 outcome = Outcome.ignored("nothing handles this") if handler is None else await handler(
                     handlers.HandlerContext(self.node, session, row)
                 )
-                row.status = outcome.state
-                row.error = outcome.error
-                row.processed_at = utcnow()
+                await activities.settle_activities(session, self.owner, {row_id: outcome}, now=self.clock())
                 return outcome
+        except LeaseLost:
+            raise
         except Exception as exc:
-            async with self.node.sessions.begin() as session:
-                row = await session.get(Activity, row_id)
-                if row is not None and row.status == ActivityState.RECEIVED:  # never over an outcome
-                    row.status = ActivityState.FAILED
-                    row.error = f"{exc.__class__.__name__}: {exc}"[:2000]
-                    row.processed_at = utcnow()
+            async with self.node.sessions.begin() as session:  # never over an outcome, nor another's row
+                await activities.fail_activity(session, self.owner, row_id, f"{exc.__class__.__name__}: {exc}",
+                                               now=self.clock())
             raise

@@ -1,0 +1,166 @@
+"""Received activities are claimed with a lease: any number of processors apply each exactly once.
+
+Time is moved with the processors' clock seam, never waited for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from node.app import open_node
+from node.content import Draft
+from node.db import activities, queries
+from node.db.activities import LeaseLost
+from node.db.models import Activity, Object
+from node.db.types import utcnow
+from node.federation.outcomes import Outcome
+from node.federation.processor import LEASE, Processor
+from node.services.publish import publish_article
+from tests.support import make_settings, postgres_database
+
+PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
+SENDERS = [f"https://social{i}.example/users/u{i}" for i in range(10)]
+
+
+def reply(number: int, article: str) -> tuple[str, dict]:
+    """A Mastodon-shaped Create of a public reply to ``article``, by one of ten remote accounts."""
+    actor = SENDERS[number % len(SENDERS)]
+    note = {"id": f"{actor}/statuses/{number}", "type": "Note", "attributedTo": actor, "inReplyTo": article,
+            "content": f"<p>reply {number}</p>", "published": "2026-12-01T10:00:00Z", "to": [PUBLIC],
+            "cc": [f"{actor}/followers"]}
+    return actor, {"id": note["id"] + "/activity", "type": "Create", "actor": actor, "to": [PUBLIC], "object": note}
+
+
+@contextlib.asynccontextmanager
+async def two_nodes(database_url: str | None, tmp_path):
+    """Two nodes (two engines, as two processes would have) on one database, with an article."""
+    overrides = {"database_url": database_url} if database_url else {}
+    settings = make_settings(tmp_path, **overrides)
+    first = await open_node(settings)
+    second = await open_node(settings)
+    try:
+        async with first.sessions.begin() as session:
+            author = await queries.get_local_actor(session, "editor")
+            published = await publish_article(session, settings, Draft("Topic", "topic", "Let us talk."), author)
+            for actor in SENDERS:
+                await queries.upsert_remote_actor(session, dict(
+                    ap_id=actor, ap_type="Person", username=actor.rsplit("/", 1)[1], domain=actor.split("/")[2],
+                    inbox=actor + "/inbox", raw={"id": actor}))
+        yield first, second, published.article.ap_id
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def store_received(node, activities_: list[tuple[str, dict]]) -> list[int]:
+    async with node.sessions.begin() as session:
+        rows = [Activity(ap_id=a["id"], ap_type=a["type"], actor_ap_id=actor, object_ap_id=a["object"]["id"],
+                         status="received", raw=a) for actor, a in activities_]
+        session.add_all(rows)
+    return [row.id for row in rows]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request):
+    if request.param == "sqlite":
+        yield None
+    else:
+        async with postgres_database() as url:
+            yield url
+
+
+async def test_two_processors_on_one_database_apply_a_thousand_activities_exactly_once(
+        database_url, tmp_path, monkeypatch):
+    """Both claim from the same queue at once; every row is settled by exactly one, and stored once."""
+    settled: Counter[int] = Counter()
+    by_owner: dict[str, set[int]] = {}
+    real_settle = activities.settle_activities
+
+    async def counting_settle(session, owner, outcomes, *, now):
+        await real_settle(session, owner, outcomes, now=now)
+        settled.update(list(outcomes))
+        by_owner.setdefault(owner, set()).update(outcomes)
+
+    monkeypatch.setattr(activities, "settle_activities", counting_settle)
+    async with two_nodes(database_url, tmp_path) as (first, second, article):
+        ids = await store_received(first, [reply(n, article) for n in range(1000)])
+        processors = [Processor(first), Processor(second)]
+        for processor in processors:
+            await processor.start()
+        try:
+            async def all_settled() -> None:
+                while True:
+                    async with first.sessions() as session:
+                        if await activities.count_waiting(session) == 0:
+                            return
+                    await asyncio.sleep(0.05)
+            await asyncio.wait_for(all_settled(), timeout=120)
+        finally:
+            for processor in processors:
+                await processor.stop()
+        async with first.sessions() as session:
+            statuses = Counter((await session.scalars(select(Activity.status).where(Activity.is_local.is_(False)))).all())
+            held = await queries.get_object(session, article)
+            comments = await session.scalar(select(func.count(Object.id)).where(Object.root_id == held.id))
+    assert set(settled) == set(ids) and set(settled.values()) == {1}
+    assert sum(len(rows) for rows in by_owner.values()) == 1000  # no row settled by both
+    assert (statuses, comments, held.replies_count) == (Counter({"applied": 1000}), 1000, 1000)
+
+
+async def test_a_claimed_row_is_left_to_its_owner_until_the_lease_runs_out(tmp_path):
+    """A processor that died holding a row: the row waits for its lease, then another applies it."""
+    async with two_nodes(None, tmp_path) as (first, second, article):
+        [row_id] = await store_received(first, [reply(1, article)])
+        start = utcnow()
+        async with first.sessions.begin() as session:  # the processor that will die
+            assert await activities.claim_activities(session, "dead", 10, LEASE, now=start) == [row_id]
+        clock = [start + timedelta(minutes=1)]
+        survivor = Processor(second, clock=lambda: clock[0])
+        assert await survivor.run_once(everything=True) == 0  # still leased
+        clock[0] = start + LEASE + timedelta(seconds=1)
+        assert await survivor.run_once(everything=True) == 1
+        async with first.sessions() as session:
+            row = await session.get(Activity, row_id)
+            stored = await queries.get_object(session, reply(1, article)[1]["object"]["id"])
+        assert (row.status, row.lease_owner, stored is not None) == ("applied", None, True)
+
+
+async def test_a_row_applied_again_after_a_crash_is_not_stored_twice(tmp_path):
+    """The effects are there but the row still says received (a crash between): applying again changes nothing."""
+    async with two_nodes(None, tmp_path) as (first, second, article):
+        actor, create = reply(2, article)
+        [done] = await store_received(first, [(actor, create)])
+        await Processor(first).apply_many([done])
+        # The same activity stored again under another id, as if its outcome had never been recorded.
+        again = {**create, "id": create["id"] + "#again"}
+        [row_id] = await store_received(first, [(actor, again)])
+        await Processor(second).apply_many([row_id])
+        async with first.sessions() as session:
+            row = await session.get(Activity, row_id)
+            count = await session.scalar(select(func.count(Object.id)).where(Object.ap_id == create["object"]["id"]))
+            held = await queries.get_object(session, article)
+        assert (row.status, row.error, count, held.replies_count) == ("ignored", "ignored: already stored", 1, 1)
+
+
+async def test_a_failure_never_overwrites_an_outcome_and_only_the_owner_settles(tmp_path):
+    async with two_nodes(None, tmp_path) as (first, second, article):
+        [row_id] = await store_received(first, [reply(3, article)])
+        now = utcnow()
+        async with first.sessions.begin() as session:
+            await activities.claim_activities(session, "owner", 1, LEASE, now=now)
+        with pytest.raises(LeaseLost):
+            async with first.sessions.begin() as session:
+                await activities.settle_activities(session, "someone else", {row_id: Outcome.applied()}, now=now)
+        async with first.sessions.begin() as session:
+            await activities.settle_activities(session, "owner", {row_id: Outcome.applied()}, now=now)
+        async with first.sessions.begin() as session:
+            assert await activities.fail_activity(session, "owner", row_id, "RuntimeError: late", now=now) is False
+        async with first.sessions() as session:
+            row = await session.get(Activity, row_id)
+        assert (row.status, row.error) == ("applied", None)
