@@ -67,7 +67,7 @@ class Node:
         settings = self.settings
         self.delivery = DeliveryWorker(
             self, concurrency=settings.delivery_concurrency, per_host=settings.delivery_per_host,
-            lease_seconds=settings.delivery_lease_seconds,
+            lease_seconds=settings.delivery_lease_seconds, slow_lane=settings.delivery_slow_lane,
         )
         await self.delivery.start()
         return self.delivery
@@ -106,6 +106,8 @@ async def open_node(settings: Settings, *, migrate: bool = True) -> Node:
     fetcher = Fetcher(
         fetch_policy(settings), signer=instance_signer(settings, sign_pool),
         user_agent=f"Fednode/{__version__} (+{settings.base}/)", sign_pool=sign_pool,
+        # Both delivery lanes full, and room for fetches beside them.
+        connection_limit=settings.delivery_concurrency + settings.delivery_slow_lane + 64,
     )
     resolver = KeyResolver(fetcher, sessions, local_host=settings.host)
     inbox = Inbox(sessions, resolver, blocked_domains=settings.blocked_domains)

@@ -69,6 +69,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Run the delivery worker inside `fednode serve`; turn off when `fednode worker` runs separately."),
     Setting("delivery_concurrency", int, 32, "How many deliveries are sent at the same time, in all."),
     Setting("delivery_per_host", int, 4, "How many deliveries are sent at the same time to one server."),
+    Setting("delivery_slow_lane", int, 128,
+            "How many deliveries to slow or unreachable servers may wait at the same time, apart from the others."),
     Setting("delivery_lease_seconds", int, 120,
             "How long a worker holds the deliveries it claimed; a crashed worker's claims are retried after this."),
     Setting("signing_processes", int, -1,
@@ -143,6 +145,7 @@ class Settings:
     delivery_concurrency: int
     delivery_per_host: int
     delivery_lease_seconds: int
+    delivery_slow_lane: int
     signing_processes: int
     max_body_bytes: int
     blocked_domains: list = field(default_factory=list)
@@ -438,7 +441,7 @@ def problems(settings: Settings) -> list[str]:
             found.append(f"{name}: {getattr(settings, name)!r} must be 1-30 characters of a-z, 0-9 and _")
     if settings.site_username == settings.default_author:
         found.append("default_author: must differ from site_username")
-    for name in ("delivery_concurrency", "delivery_per_host", "delivery_lease_seconds"):
+    for name in ("delivery_concurrency", "delivery_per_host", "delivery_lease_seconds", "delivery_slow_lane"):
         if getattr(settings, name) < 1:
             found.append(f"{name}: must be at least 1")
     if settings.signing_processes < -1:

@@ -635,3 +635,52 @@ async def test_a_busy_host_does_not_hold_back_other_hosts(quiet, remote):
     assert len(order) == 10
     assert {order.index("/users/b0/inbox"), order.index("/users/b1/inbox")} <= {0, 1, 2, 3}
 
+
+
+async def test_a_host_that_does_not_answer_moves_to_the_slow_lane_and_holds_back_no_one(quiet, remote):
+    """Rows for a host that takes 3 s leave the fast lane after slow_after; live hosts' rows go out meanwhile."""
+    # Given four rows for a host that answers only after 3 s, and six for a host answering at once,
+    # with two fast slots that the slow host's rows take first
+    slow = [own_inbox_actor(remote, f"s{n}", host="localhost") for n in range(4)]
+    live = [own_inbox_actor(remote, f"l{n}") for n in range(6)]
+    for actor in slow:
+        remote.script(f"/users/{actor.document['preferredUsername']}/inbox", Answer(status=202, delay=3.0))
+    await add_followers(quiet.node, *slow, *live)
+    await publish(quiet.node)
+    # When one worker delivers them with a fast lane of two and a slow lane of four
+    await worker_for(quiet.node, concurrency=2, slow_lane=4, slow_after=0.3).run_once()
+    # Then every row is delivered, and each live row was recorded before any slow one
+    rows = await deliveries(quiet.node)
+    assert {r.status for r in rows} == {"delivered"}
+    slow_done = min(r.finished_at for r in rows if "localhost" in r.inbox)
+    assert all(r.finished_at < slow_done for r in rows if "127.0.0.1" in r.inbox)
+
+
+async def test_the_worker_loop_claims_new_rows_while_a_slow_one_is_in_flight(quiet, remote):
+    """The background loop does not wait for a round to finish: an article published later reaches a
+    live inbox while an earlier row for a slow host is still waiting for its answer."""
+    # Given a worker running in the background, delivering a row to a host that answers after 3 s
+    slow = own_inbox_actor(remote, "slow", host="localhost")
+    remote.script("/users/slow/inbox", Answer(status=202, delay=3.0), Answer(status=202, delay=3.0))
+    await add_followers(quiet.node, slow)
+    await publish(quiet.node, "first")
+    worker = worker_for(quiet.node, concurrency=2, slow_lane=2, slow_after=0.3, poll_interval=0.05)
+    await worker.start()
+    try:
+        await asyncio.sleep(0.5)
+        # When a live follower arrives and a second article is published
+        live = own_inbox_actor(remote, "live")
+        await add_followers(quiet.node, live)
+        await publish(quiet.node, "second")
+        worker.wake()
+        for _ in range(100):
+            rows = {(r.activity_ap_id, r.inbox): r for r in await deliveries(quiet.node)}
+            if any(r.status == "delivered" and r.inbox == live.inbox for r in rows.values()):
+                break
+            await asyncio.sleep(0.02)
+        # Then the live inbox has the second article while the slow row is still pending
+        statuses = {r.inbox: r.status for r in rows.values()}
+        assert statuses[live.inbox] == "delivered"
+        assert [r.status for r in rows.values() if r.inbox == slow.inbox] == ["pending", "pending"]
+    finally:
+        await worker.stop()

@@ -54,6 +54,10 @@ DELIVERIES = Delivery.__table__
 FAILURE_DAYS_THRESHOLD = 7  # Mastodon's DeliveryFailureTracker
 BREAKER_THRESHOLD = 10  # consecutive failures to one host (Mastodon's Stoplight)
 BREAKER_COOL_OFF = 60.0  # seconds
+# A request not answered within this long leaves the fast lane for the slow one; live
+# servers answer in well under a second, dead ones only time out (5 s connect, 10 s read).
+SLOW_AFTER = 2.0  # seconds
+SLOW_MEMORY = 600.0  # seconds a host that was slow or failed keeps going to the slow lane
 
 
 @dataclass(frozen=True)
@@ -69,29 +73,49 @@ class Attempt:
 
 
 class DeliveryWorker:
-    """One worker: a loop of claim → post concurrently → record."""
+    """One worker: claims due rows in batches and keeps them flowing through two lanes.
+
+    The background loop (``start``) claims more rows as soon as there is room, so a
+    row that takes long never holds back the rows claimed after it; ``run_once``
+    claims one batch and waits for all of it (tests and tools).
+    """
 
     def __init__(
         self, node: "Node", *, concurrency: int = 32, per_host: int = 4, lease_seconds: int = 120,
-        poll_interval: float = 1.0, rng: random.Random | None = None, clock=None,
+        slow_lane: int = 128, slow_after: float = SLOW_AFTER, poll_interval: float = 1.0,
+        rng: random.Random | None = None, clock=None,
     ) -> None:
         self.node = node
         self.concurrency = concurrency
         self.per_host = per_host
+        self.slow_lane = slow_lane
+        self.slow_after = slow_after
         self.lease = timedelta(seconds=lease_seconds)
         self.poll_interval = poll_interval
         self.rng = rng or random.Random()
         self.token = uuid.uuid4().hex
-        self.breaker = HostBreaker(BREAKER_THRESHOLD, BREAKER_COOL_OFF, clock or time.monotonic)
+        self.clock = clock or time.monotonic
+        self.breaker = HostBreaker(BREAKER_THRESHOLD, BREAKER_COOL_OFF, self.clock)
+        # Rows claimed and not finished: the loop claims more while there is room.
+        self.max_claimed = concurrency * 4 + slow_lane
+        self._fast = asyncio.Semaphore(concurrency)
+        self._slow = asyncio.Semaphore(slow_lane)
+        self._turns: dict[str, _Turn] = {}  # per-host limits, for hosts with rows in hand
+        self._slow_hosts: dict[str, float] = {}  # host -> until when it goes to the slow lane
+        self._claimed: set[int] = set()
         self._signers: dict[str, ActorSigner] = {}
-        self._bodies: dict[str, BodyDigests] = {}  # this round's bodies, encoded and hashed once each
-        self._recorded_hosts: set[str] = set()  # hosts of this round with a row in ``hosts``
-        self._wake = asyncio.Event()
+        self._bodies: dict[str, BodyDigests] = {}  # recent bodies, encoded and hashed once each
+        self._recorded_hosts: set[str] = set()  # hosts known to have a row in ``hosts``
+        self._unavailable: set[str] = set()
+        self._ledger = _Ledger(self._record)
+        self._nudge = asyncio.Event()  # new rows queued, or room freed while the loop waited for it
+        self._waiting_for_room = False
         self._task: asyncio.Task | None = None
+        self._rows: set[asyncio.Task] = set()
 
     def wake(self) -> None:
         """Look for due deliveries now instead of at the next poll."""
-        self._wake.set()
+        self._nudge.set()
 
     async def start(self) -> None:
         pool = self.node.fetcher.sign_pool
@@ -105,69 +129,142 @@ class DeliveryWorker:
     async def stop(self) -> None:
         await cancel(self._task)
         self._task = None
+        # Rows in flight are dropped: their lease runs out and they are claimed again.
+        for task in list(self._rows):
+            await cancel(task)
 
     async def _loop(self) -> None:
         while True:
-            try:
-                done = await self.run_once()
-            except Exception:  # a database hiccup must not end deliveries for good
-                log.exception("delivery round failed")
-                done = 0
-            if done == 0:
-                self._wake.clear()
+            room = self.max_claimed - len(self._claimed)
+            asked, got = 0, 0
+            if room >= min(self.concurrency, self.max_claimed // 2):
+                asked = room
                 try:
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-                except TimeoutError:
-                    pass
+                    got = len(await self._claim_and_start(room))
+                except Exception:  # a database hiccup must not end deliveries for good
+                    log.exception("delivery claim failed")
+            else:
+                self._waiting_for_room = True
+            if asked and got >= asked:
+                continue  # a full batch: more may be due
+            self._nudge.clear()
+            try:
+                await asyncio.wait_for(self._nudge.wait(), self.poll_interval)
+            except TimeoutError:
+                pass
+
+    async def _claim_and_start(self, limit: int) -> list[Delivery]:
+        busy = [host for host, turn in self._turns.items() if turn.rows >= 2 * self.per_host]
+        rows = await self.claim(limit, busy_hosts=busy)
+        if rows:
+            await self._learn_hosts({row.host for row in rows})
+            for row in rows:
+                task = asyncio.create_task(self._deliver(row))
+                self._rows.add(task)
+                task.add_done_callback(self._row_done)
+            log.info("delivery: %d claimed, %d in hand", len(rows), len(self._claimed))
+        return rows
+
+    def _row_done(self, task: asyncio.Task) -> None:
+        self._rows.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery failed unexpectedly", exc_info=task.exception())
 
     async def run_once(self, limit: int | None = None) -> int:
         """Claim up to ``limit`` due deliveries, post them, record the results; return how many."""
         rows = await self.claim(limit or self.concurrency * 8)
         if not rows:
             return 0
-        self._bodies = {}
-        unavailable, self._recorded_hosts = await self._host_records({row.host for row in rows})
-        # One connection for the round's ledger writes: a fresh session per group commit would
-        # also pay a pool checkout, its ping and the reset on return, each a trip to the
-        # database thread.  Writes are serialised by the ledger, so one connection is enough.
-        async with self.node.engine.connect() as connection:
-            return await self._round(rows, unavailable, connection)
-
-    async def _round(self, rows: list[Delivery], unavailable: set[str], connection) -> int:
-        everyone = asyncio.Semaphore(self.concurrency)
-        hosts: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(self.per_host))
-        ledger = _Ledger(lambda batch, results: self._record(batch, results, connection))
-
-        async def one(row: Delivery) -> None:
-            if row.host in unavailable:
-                await ledger.record(row, Attempt(row.id, row.host, None, f"{row.host} is marked unavailable", None,
-                                                 give_up=True))
-                return
-            # The host's turn first, then a slot in all: rows waiting for a busy host must
-            # not sit on slots that rows for other hosts could use meanwhile.  The request is
-            # signed in between: signing sends nothing, so it need not hold a slot either.
-            async with hosts[row.host]:
-                signed = await self._sign_ahead(row)
-                await everyone.acquire()
-                try:
-                    result = await self._attempt(row, signed)
-                except BaseException:
-                    everyone.release()
-                    raise
-            # The slot is held until the outcome is written, so at most ``concurrency`` rows
-            # are ever sent but not yet recorded: after a crash, only those are sent twice.
-            try:
-                if result is not _LEASE_LOST:
-                    await ledger.record(row, result)
-            finally:
-                everyone.release()
-
-        outcomes = await asyncio.gather(*(one(row) for row in rows), return_exceptions=True)
+        await self._learn_hosts({row.host for row in rows})
+        outcomes = await asyncio.gather(*(self._deliver(row) for row in rows), return_exceptions=True)
         errors = [o for o in outcomes if isinstance(o, BaseException)]
         if errors:
             raise errors[0]
         log.info("delivery round: %d claimed", len(rows))
         return len(rows)
+
+    async def _deliver(self, row: Delivery) -> None:
+        """Post one claimed row in its host's turn and its lane, and record the outcome."""
+        self._claimed.add(row.id)
+        turn = self._turns.get(row.host)
+        if turn is None:
+            turn = self._turns[row.host] = _Turn(asyncio.Semaphore(self.per_host))
+        turn.rows += 1
+        try:
+            if row.host in self._unavailable:
+                await self._ledger.record(row, Attempt(row.id, row.host, None, f"{row.host} is marked unavailable",
+                                                       None, give_up=True))
+                return
+            # The host's turn first, then a lane slot: rows waiting for a busy host must
+            # not sit on slots that rows for other hosts could use meanwhile.  The request is
+            # signed in between: signing sends nothing, so it need not hold a slot either.
+            async with turn.limit:
+                signed = await self._sign_ahead(row)
+                lane = self._slow if self._is_slow(row.host) else self._fast
+                await lane.acquire()
+                try:
+                    result, lane = await self._attempt_in_lane(row, signed, lane)
+                except BaseException:
+                    lane.release()
+                    raise
+            # The slot is held until the outcome is written, so at most ``concurrency`` +
+            # ``slow_lane`` rows are ever sent but not yet recorded: after a crash, only
+            # those are sent twice.
+            try:
+                if result is not _LEASE_LOST:
+                    await self._ledger.record(row, result)
+            finally:
+                lane.release()
+        finally:
+            turn.rows -= 1
+            if turn.rows == 0:
+                del self._turns[row.host]
+            self._claimed.discard(row.id)
+            if self._waiting_for_room and self.max_claimed - len(self._claimed) >= self.concurrency:
+                self._waiting_for_room = False
+                self._nudge.set()
+
+    async def _attempt_in_lane(self, row: Delivery, signed: SignedPost | None, lane: asyncio.Semaphore):
+        """Post the row; one not answered within ``slow_after`` moves to the slow lane.
+
+        A dead host costs a fast slot for ``slow_after`` seconds, not for the whole
+        connect and read timeouts; its next rows go straight to the slow lane.  When the
+        slow lane is full the request keeps its fast slot (back-pressure, not a drop).
+        """
+        if lane is self._slow:
+            result = await self._attempt(row, signed)
+            if isinstance(result, Attempt) and classify(result.status) is Verdict.DONE:
+                self._slow_hosts.pop(row.host, None)
+            elif isinstance(result, Attempt):
+                self._mark_slow(row.host)
+            return result, lane
+        post = asyncio.ensure_future(self._attempt(row, signed))
+        try:
+            done, _ = await asyncio.wait({post}, timeout=self.slow_after)
+            if not done:
+                await self._slow.acquire()
+                self._fast.release()
+                lane = self._slow
+                self._mark_slow(row.host)
+            return await post, lane
+        finally:
+            if not post.done():
+                post.cancel()
+
+    def _is_slow(self, host: str) -> bool:
+        until = self._slow_hosts.get(host)
+        if until is None:
+            return False
+        if until <= self.clock():
+            del self._slow_hosts[host]
+            return False
+        return True
+
+    def _mark_slow(self, host: str) -> None:
+        if len(self._slow_hosts) > 50_000:  # forget the expired ones before growing further
+            now = self.clock()
+            self._slow_hosts = {h: until for h, until in self._slow_hosts.items() if until > now}
+        self._slow_hosts[host] = self.clock() + SLOW_MEMORY
 
     async def _sign_ahead(self, row: Delivery) -> SignedPost | None:
         """The row's request signed while it waits for a slot; None if it will not be sent now."""
@@ -201,9 +298,13 @@ class DeliveryWorker:
         elif verdict is Verdict.RETRY:
             self.breaker.failed(result.host)
 
-    async def claim(self, limit: int) -> list[Delivery]:
-        """Lease due rows to this worker (an expired lease counts as free).
+    async def claim(self, limit: int, *, busy_hosts: list[str] = ()) -> list[Delivery]:
+        """Lease up to ``limit`` due rows to this worker (an expired lease counts as free).
 
+        On PostgreSQL the candidates are locked with ``FOR UPDATE SKIP LOCKED``, so
+        workers claiming at the same moment take different rows instead of waiting for
+        each other; SQLite has one writer at a time and needs nothing.  Rows for
+        ``busy_hosts`` (this worker already holds plenty for them) are left to others.
         The rows come back as read-only records with the ``Delivery`` attributes
         (``id``, ``inbox``, ``body``, ...), not as ORM objects: nothing changes them.
         """
@@ -211,18 +312,21 @@ class DeliveryWorker:
         table = DELIVERIES
         free = or_(table.c.lease_until.is_(None), table.c.lease_until < now)
         due = and_(table.c.status == DeliveryState.PENDING, table.c.next_attempt_at <= now, free)
-        candidates = select(table.c.id).where(due).order_by(table.c.next_attempt_at, table.c.id).limit(limit)
+        candidates = select(table.c.id).where(due)
+        if busy_hosts:
+            candidates = candidates.where(table.c.host.not_in(busy_hosts))
+        candidates = (candidates.order_by(table.c.next_attempt_at, table.c.id).limit(limit)
+                      .with_for_update(skip_locked=True))
         async with self.node.sessions.begin() as session:
-            # One UPDATE: atomic on SQLite; on PostgreSQL the repeated condition drops
-            # rows another worker leased in the meantime.
-            await session.execute(
+            # One UPDATE … RETURNING: atomic on SQLite; on PostgreSQL the repeated condition
+            # drops rows another worker leased in the meantime.
+            claimed = await session.execute(
                 update(table)
                 .where(table.c.id.in_(candidates.scalar_subquery()), due)
                 .values(lease_until=now + self.lease, lease_owner=self.token)
+                .returning(*table.c)
             )
-        async with self.node.sessions() as session:
-            query = select(table).where(table.c.lease_owner == self.token, table.c.status == DeliveryState.PENDING)
-            return list((await session.execute(query)).all())
+            return sorted(claimed.all(), key=lambda row: (row.next_attempt_at, row.id))
 
     def _signer(self, username: str) -> ActorSigner:
         if username not in self._signers:
@@ -233,6 +337,8 @@ class DeliveryWorker:
         """The body as bytes with its digests, computed once per round for all rows sharing it."""
         digests = self._bodies.get(body)
         if digests is None:
+            if len(self._bodies) >= 64:  # a fan-out shares one body; keep only recent ones
+                self._bodies.clear()
             digests = self._bodies[body] = BodyDigests(body.encode("utf-8"))
         return digests
 
@@ -248,18 +354,26 @@ class DeliveryWorker:
         error = None if 200 <= posted.status < 300 else f"HTTP {posted.status}: {posted.excerpt[:300]}"
         return Attempt(row.id, row.host, posted.status, error, posted.retry_after)
 
-    async def _host_records(self, hosts: set[str]) -> tuple[set[str], set[str]]:
-        """Of these hosts: (those marked unavailable, those with any failure record at all)."""
+    async def _learn_hosts(self, hosts: set[str]) -> None:
+        """What the hosts table says about these hosts: unavailable, recorded, failing lately."""
         async with self.node.sessions() as session:
-            query = select(Host.domain, Host.unavailable_since).where(Host.domain.in_(hosts))
+            query = select(Host.domain, Host.unavailable_since, Host.last_failure_at, Host.last_success_at).where(
+                Host.domain.in_(hosts))
             found = (await session.execute(query)).all()
-        return {domain for domain, since in found if since is not None}, {domain for domain, _ in found}
+        self._unavailable -= hosts
+        self._unavailable |= {domain for domain, since, _, _ in found if since is not None}
+        self._recorded_hosts |= {domain for domain, *_ in found}
+        for domain, _, failed_at, succeeded_at in found:
+            # A host whose last answer was a failure starts in the slow lane.
+            if failed_at is not None and (succeeded_at is None or failed_at > succeeded_at):
+                if not self._is_slow(domain):
+                    self._mark_slow(domain)
 
-    async def _record(self, rows: list[Delivery], results: list[Attempt | None], connection=None) -> None:
+    async def _record(self, rows: list[Delivery], results: list[Attempt | None]) -> None:
         """Write every outcome in one transaction, and update what we know of each host.
 
         Only successes on hosts without a failure record, the common case, are written
-        on ``connection`` (when given); anything else goes through an ORM session.
+        on a bare connection; anything else goes through an ORM session.
         """
         now = utcnow()
         changes: list[dict[str, Any]] = []
@@ -294,8 +408,8 @@ class DeliveryWorker:
             metrics.delivery_attempted("failed" if "status" in change else "retry", result.host)
             changes.append(change)
         cleared = succeeded & self._recorded_hosts
-        if connection is not None and not changes and not cleared and not failed:
-            async with connection.begin():
+        if not changes and not cleared and not failed:
+            async with self.node.engine.begin() as connection:
                 await _mark_delivered(connection, delivered, now)
             log.debug("recorded %d outcomes, all delivered", len(rows))
             return
@@ -322,6 +436,14 @@ async def _mark_delivered(executor, delivered: dict[int, list[int]], now: dateti
             .values(status=DeliveryState.DELIVERED, attempts=DELIVERIES.c.attempts + 1, finished_at=now,
                     last_status=status, last_error=None, lease_until=None, lease_owner=None)
         )
+
+
+@dataclass
+class _Turn:
+    """A host's turn: its per-host limit, and how many rows of it this worker holds."""
+
+    limit: asyncio.Semaphore
+    rows: int = 0
 
 
 @dataclass

@@ -215,8 +215,11 @@ class Fetcher:
 
     def __init__(self, policy: FetchPolicy, *, signer: Signer | None = None, user_agent: str = "Fednode/0.1",
                  scheme_memory: SchemeMemory | None = None, resolver: AbstractResolver | None = None,
-                 is_allowed_address: AddressCheck | None = None, sign_pool: Any = None) -> None:
+                 is_allowed_address: AddressCheck | None = None, sign_pool: Any = None,
+                 connection_limit: int = 100) -> None:
         self.policy = policy
+        # Open connections in all (aiohttp's pool); the delivery lanes need more than the default.
+        self.connection_limit = connection_limit
         # The signing processes (node.federation.signpool.SignPool) the signers use; the
         # Fetcher owns it and shuts it down in ``close``.
         self.sign_pool = sign_pool
@@ -544,7 +547,7 @@ class Fetcher:
             self._resolver = GuardedResolver(inner, self._address_allowed)
             policy = self.policy
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(resolver=self._resolver),
+                connector=aiohttp.TCPConnector(resolver=self._resolver, limit=self.connection_limit),
                 timeout=aiohttp.ClientTimeout(total=policy.total_timeout, sock_connect=policy.connect_timeout,
                                               sock_read=policy.read_timeout),
                 # No proxy from the environment: a proxy would resolve names itself and
