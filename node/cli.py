@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_sub.add_parser("upgrade", parents=[parent], help="apply pending migrations")
     db_sub.add_parser("current", parents=[parent], help="print the schema revision")
+    copy = db_sub.add_parser("copy", parents=[parent],
+                             help="copy the whole database into another, empty one (SQLite to PostgreSQL)")
+    copy.add_argument("--to", required=True, metavar="URL", dest="copy_to",
+                      help="the target database, e.g. postgresql://fednode@localhost/fednode")
 
     discuss = sub.add_parser("discuss", parents=[parent],
                              help="open the discussion of a web page (or show the one it has), as the site Group")

@@ -8,10 +8,11 @@ Runs inside ``fednode serve`` and alone as ``fednode worker``.  Claims are
 leases (``lease_until``): rows a crashed worker had claimed become due again
 when the lease runs out, so nothing is lost.  Each outcome is written as soon
 as it is known (group commits), so only the rows in flight at a crash, at most
-``concurrency``, can be posted twice; receivers de-duplicate them by activity
-id.  Concurrency is bounded in all
-and per host; a host that keeps failing is paused for a while (circuit
-breaker), and one failing on seven distinct days with no success is marked
+``concurrency + slow_lane``, can be posted twice; receivers de-duplicate them by
+activity id.  Concurrency is bounded per host and per lane: a fast lane for hosts
+that answer, a slow lane for requests not answered within ``SLOW_AFTER`` and for
+hosts that failed lately, so dead servers never hold back live ones.  A host that
+keeps failing is paused for a while (circuit breaker), and one failing on seven distinct days with no success is marked
 unavailable and skipped until it succeeds again or sends us a signed request.
 """
 
