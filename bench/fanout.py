@@ -488,7 +488,8 @@ def main() -> None:
     parser.add_argument("--followers", type=int, default=10_000)
     parser.add_argument("--hosts", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs; the median is reported")
-    parser.add_argument("--concurrency", type=int, default=32, help="delivery_concurrency (default as the setting)")
+    parser.add_argument("--concurrency", type=int, default=32,
+                        help="delivery_concurrency (default 32: the sink answers at once, more slots add nothing)")
     parser.add_argument("--per-host", type=int, default=4, help="delivery_per_host (default as the setting)")
     parser.add_argument("--claim", type=int, default=None, help="rows claimed per round (default: the worker's own)")
     parser.add_argument("--processes", type=int, default=1,

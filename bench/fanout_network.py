@@ -274,12 +274,16 @@ def run_in_fresh_process(args, processes: int, queue) -> None:
 
 
 def main() -> None:
+    from node.config import SETTINGS_BY_NAME
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--followers", type=int, default=100_000)
     parser.add_argument("--hosts", type=int, default=10_000)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2], help="delivery worker processes per run")
-    parser.add_argument("--concurrency", type=int, default=64, help="delivery_concurrency (fast lane)")
-    parser.add_argument("--slow-lane", type=int, default=128, help="delivery_slow_lane")
+    parser.add_argument("--concurrency", type=int, default=SETTINGS_BY_NAME["delivery_concurrency"].default,
+                        help="delivery_concurrency, the fast lane (default: the setting's)")
+    parser.add_argument("--slow-lane", type=int, default=SETTINGS_BY_NAME["delivery_slow_lane"].default,
+                        help="delivery_slow_lane (default: the setting's)")
     parser.add_argument("--signing-processes", type=int, default=-1)
     parser.add_argument("--timeout", type=float, default=300, help="give up observing after this many seconds")
     args = parser.parse_args()

@@ -158,6 +158,7 @@ class DeliveryWorker:
         busy = [host for host, turn in self._turns.items() if turn.rows >= 2 * self.per_host]
         rows = await self.claim(limit, busy_hosts=busy)
         if rows:
+            self._claimed.update(row.id for row in rows)  # counted now: the loop may claim again before they start
             await self._learn_hosts({row.host for row in rows})
             for row in rows:
                 task = asyncio.create_task(self._deliver(row))
