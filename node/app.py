@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from node import __version__
 from node.config import Settings
+from node.db import wakeups
 from node.db.engine import make_engine, make_sessionmaker, upgrade
+from node.db.wakeups import Wakeups
 from node.federation.actors import KeyResolver
 from node.federation.crawl import Crawler
 from node.federation.delivery import DeliveryWorker
@@ -49,6 +51,7 @@ class Node:
     metrics: Metrics = field(default_factory=Metrics)  # this process's Prometheus registry
     gate: "Gate | None" = None  # suspended domains and banned actors (node.moderation.gate)
     policy: "Policy | None" = None  # the moderation policy, compiled on first use (node.moderation.decide)
+    wakeups: "Wakeups | None" = None  # LISTEN/NOTIFY between processes (PostgreSQL)
 
     async def close(self) -> None:
         """Stop the background work and release the HTTP client and the database connections."""
@@ -59,6 +62,8 @@ class Node:
             await self.processor.stop()
         if self.crawler is not None:
             await self.crawler.stop()
+        if self.wakeups is not None:
+            await self.wakeups.close()
         await self.fetcher.close()  # and with it the signing processes (fetcher.sign_pool)
         await self.engine.dispose()
 
@@ -70,6 +75,8 @@ class Node:
             lease_seconds=settings.delivery_lease_seconds, slow_lane=settings.delivery_slow_lane,
         )
         await self.delivery.start()
+        if self.wakeups is not None:  # deliveries queued by other processes wake this worker at once
+            self.wakeups.on(wakeups.DELIVERIES, self.delivery.wake)
         return self.delivery
 
     def wake_delivery(self) -> None:
@@ -118,6 +125,7 @@ async def open_node(settings: Settings, *, migrate: bool = True) -> Node:
     return Node(
         settings=settings, urls=Urls(settings.base), engine=engine, sessions=sessions,
         fetcher=fetcher, resolver=resolver, inbox=inbox, metrics=metrics, gate=gate,
+        wakeups=wakeups.Wakeups(settings.database_url),
     )
 
 

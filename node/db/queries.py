@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node.db import wakeups
 from node.db.models import Activity, Actor, Delivery, Follow, Host, Object, PendingReply
 from node.db.states import DeliveryState, FollowState, may_become
 from node.db.types import utcnow
@@ -324,6 +325,8 @@ async def retry_deliveries(session: AsyncSession, ids: Sequence[int] | None = No
         for host in (await session.scalars(select(Host).where(Host.domain.in_(hosts)))).all():
             host.unavailable_since = None
             host.failure_days = []
+    if rows:
+        await wakeups.announce(session, wakeups.DELIVERIES)  # the running workers send them now
     return len(rows)
 
 

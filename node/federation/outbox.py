@@ -16,6 +16,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node.db import wakeups
 from node.db.models import Activity, Actor, Delivery, Follow, Host
 from node.db.states import ActivityState, DeliveryState, FollowState
 from node.db.types import utcnow
@@ -104,6 +105,7 @@ async def enqueue_many(
     if rows:
         # A Core insert of the table: the same rows, without the ORM's per-row bookkeeping.
         await session.execute(insert(Delivery.__table__), rows)
+        await wakeups.announce(session, wakeups.DELIVERIES)  # workers in other processes start at once
     return len(rows)
 
 
