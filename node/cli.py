@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--force", action="store_true", help=force_help)
     demo = sub.add_parser("demo", parents=[parent], help="seed the sample discussion and run the node (same as serve --demo)")
     demo.add_argument("--force", action="store_true", help=force_help)
+    for parser_ in (serve, demo):
+        parser_.add_argument("--workers", type=int, default=1, metavar="N",
+                             help="run N web processes on the one port (PostgreSQL only; default 1)")
+        # A child of `serve --workers N` serves on the socket its parent bound (not for people).
+        parser_.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
     sub.add_parser("init", parents=[parent], help="prepare a node: config file, keys, database, site actor, first author")
     publish = sub.add_parser("publish", parents=[parent], help="publish (or edit) an article from a Markdown file")
     publish.add_argument("file", type=Path, help="Markdown file with front matter (title, slug, tags, language)")
@@ -144,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     import node.commands  # noqa: F401  (registers the subcommands)
 
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # `serve --workers` starts children with it
     name = command_name(args)
     try:
         try:

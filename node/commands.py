@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -30,6 +31,18 @@ CONFIG_ENV_VAR = ENV_PREFIX + "CONFIG"
 @command("serve")
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     """Run the web server until interrupted."""
+    if args.listen_fd is not None:  # one of the web processes of `serve --workers N`
+        listener = socket.socket(fileno=args.listen_fd)
+        server.serve(create_app(settings), settings, lambda: None, sock=listener)
+        return 0
+    workers = args.workers
+    if workers < 1:
+        raise NodeError("--workers must be at least 1")
+    if workers > 1 and not settings.database_url.startswith("postgresql"):
+        raise NodeError(
+            f"--workers {workers} needs PostgreSQL: SQLite lets one process write at a time, so more web "
+            "processes would only queue for its lock. Run one process, or move the node with "
+            "`fednode db copy --to postgresql://...` (docs/scaling.md)")
     if getattr(args, "demo", False):
         refuse_demo_on_a_public_node(args, settings)
     # Bind before anything else: a busy port is reported (exit 2) before any "ready" line or seeding.
@@ -37,18 +50,46 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if getattr(args, "demo", False):
             demo_seed(settings)
-        app = create_app(settings)
+        if workers > 1:
+            migrate_once(settings)  # before the children start, so they do not race to migrate
+        else:
+            app = create_app(settings)
     except BaseException:
         listener.close()
         raise
 
     def announce() -> None:
-        print("\n".join(announcement(settings)), flush=True)
+        lines = announcement(settings)
+        if workers > 1:
+            lines[0] += f" [{workers} web processes]"
+        print("\n".join(lines), flush=True)
 
+    if workers > 1:
+        from node.supervisor import WebProcesses
+
+        # The children seed nothing: the demo (if any) is in the database already.
+        argv = [arg for arg in args.argv if arg not in ("--demo", "--force")]
+        if args.command == "demo":
+            argv[argv.index("demo")] = "serve"
+        return WebProcesses(listener, workers, argv).run(announce)
     # Not web.run_app: the server holds every connection to the idle, header and
     # connection limits of the settings (node.web.server).
     server.serve(app, settings, announce, sock=listener)
     return 0
+
+
+def migrate_once(settings: Settings) -> None:
+    """Bring the database to the newest schema (the web processes then find it current)."""
+    import asyncio
+
+    async def run() -> None:
+        engine = make_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
 
 
 def refuse_demo_on_a_public_node(args: argparse.Namespace, settings: Settings) -> None:

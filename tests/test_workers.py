@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +19,8 @@ from node.db import queries, wakeups
 from node.federation.delivery import DeliveryWorker
 from node.services.publish import publish_article
 from tests.fakes.remote import fake_remote
-from tests.support import make_settings, postgres_database
+from tests.support import free_port, is_alive, make_settings, postgres_database
+from tests.test_cli import clean_env, fednode
 from tests.test_delivery import add_followers, own_inbox_actor
 
 pytestmark = pytest.mark.postgres
@@ -77,3 +85,76 @@ async def test_workers_claiming_at_once_on_postgresql_take_different_rows(tmp_pa
 
 async def _true(value: bool) -> bool:
     return value
+
+
+# --- fednode serve --workers N ---------------------------------------------------------------------
+
+def children_of(pid: int) -> set[int]:
+    """The live child processes of ``pid`` (from /proc; Linux only)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.add(int(entry.name))
+    return found
+
+
+def get(port: int, path: str = "/healthz") -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+        return response.status
+
+
+def test_serve_refuses_more_than_one_web_process_on_sqlite(tmp_path):
+    """`serve --workers 2` on SQLite exits 2 and says why and what to do, before binding anything."""
+    result = fednode(tmp_path, "serve", "--workers", "2", "--listen-port", str(free_port()))
+    assert result.returncode == 2
+    assert "--workers 2 needs PostgreSQL" in result.stderr
+    assert "fednode db copy" in result.stderr
+
+
+async def test_serve_runs_n_web_processes_on_one_port_and_replaces_one_that_dies(tmp_path):
+    """Two web processes share the port; one killed with SIGKILL is replaced while the other answers; SIGTERM stops all."""
+    async with postgres_database() as url:
+        port = free_port()
+        parent = subprocess.Popen(
+            [sys.executable, "-m", "node", "serve", "--workers", "2", "--listen-port", str(port),
+             "--database-url", url, "--keys-dir", str(tmp_path / "keys")],
+            cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            async def both_up() -> bool:
+                return len(children_of(parent.pid)) == 2 and await asyncio.to_thread(_answers, port)
+
+            assert await wait_for(both_up, 60), parent.stderr.read() if parent.poll() is not None else ""
+            first = children_of(parent.pid)
+            victim = min(first)
+            os.kill(victim, signal.SIGKILL)
+            # The survivor answers meanwhile (the listening socket stays open in the parent and the other child)
+            assert all([await asyncio.to_thread(get, port) == 200 for _ in range(5)])
+
+            async def replaced() -> bool:
+                now = children_of(parent.pid)
+                return len(now) == 2 and victim not in now
+
+            assert await wait_for(replaced, 60)
+            assert await wait_for(lambda: asyncio.to_thread(_answers, port), 60)
+            last = children_of(parent.pid)
+            parent.send_signal(signal.SIGTERM)
+            out, _ = await asyncio.to_thread(parent.communicate, timeout=60)
+            assert parent.returncode == 0
+            assert "[2 web processes]" in out
+            assert not any(is_alive(pid) for pid in last)
+        finally:
+            if parent.poll() is None:
+                parent.kill()
+                parent.wait()
+
+
+def _answers(port: int) -> bool:
+    try:
+        return get(port, "/readyz") == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
