@@ -35,6 +35,9 @@ from tests.support import is_alive, make_settings
 REPO = Path(__file__).resolve().parent.parent
 HOSTS, PER_HOST, ARTICLES = 30, 10, 3
 CONCURRENCY = 16
+# Requests not answered within 2 s (a loaded machine) wait in the slow lane beside the fast
+# one: the bound on requests sent but not yet recorded is the two lanes together.
+SLOW_LANE = 4
 SINK_DELAY = 0.05
 
 
@@ -80,7 +83,8 @@ def start_server(settings, folder: Path, log_name: str) -> subprocess.Popen:
              "--listen-port", str(settings.listen_port), "--database-url", settings.database_url,
              "--keys-dir", settings.keys_dir, "--allow-http", "--allow-private-network",
              "--delivery-lease-seconds", "2", "--delivery-concurrency", str(CONCURRENCY),
-             "--delivery-per-host", str(CONCURRENCY), "--signing-processes", "2", "--log-level", "WARNING"],
+             "--delivery-per-host", str(CONCURRENCY), "--delivery-slow-lane", str(SLOW_LANE),
+             "--signing-processes", "2", "--log-level", "WARNING"],
             cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
     finally:
@@ -147,7 +151,7 @@ async def test_sigkill_in_the_middle_of_a_fan_out_loses_nothing(tmp_path):
         assert set(received) == expected
         # And duplicates are only the requests in flight at the kill
         duplicates = sum(count - 1 for count in received.values())
-        assert duplicates <= CONCURRENCY, f"{duplicates} duplicates"
+        assert duplicates <= CONCURRENCY + SLOW_LANE, f"{duplicates} duplicates"
         # And the ledger ends with every row delivered and no lease left
         assert await ledger(settings) == {"delivered": len(expected), "leased": 0}
 
