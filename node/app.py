@@ -16,6 +16,7 @@ from node.db import wakeups
 from node.db.engine import make_engine, make_sessionmaker, upgrade
 from node.db.wakeups import Wakeups
 from node.federation.actors import KeyResolver
+from node.federation.actor_updates import send_changed_actors
 from node.federation.crawl import Crawler
 from node.federation.delivery import DeliveryWorker
 from node.federation.fetch import Fetcher, FetchPolicy
@@ -176,6 +177,7 @@ def create_app(settings: Settings) -> web.Application:
         node.processor = Processor(node)
         node.inbox.on_stored = node.processor.notify
         await node.processor.start()
+        await send_changed_actors(node)  # a renamed site reaches its followers (queued, delivered below)
         if settings.run_worker:
             await node.start_delivery()
         app[NODE] = node

@@ -50,6 +50,9 @@ class Actor(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Local actors: SHA-256 of the actor document last sent to followers in an Update
+    # (or found at first start), so a changed name or summary is sent once, at start-up.
+    sent_document_hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_actors_username_domain", "username", "domain"), Index("ix_actors_domain", "domain"))
 

@@ -69,9 +69,13 @@ async def ensure_site(session: AsyncSession, settings: Settings) -> dict[str, bo
         session, settings, INSTANCE_ACTOR_USERNAME, "Application", settings.host,
         "Signs this node's requests to other servers.",
     )
-    _, created[f"site group @{settings.site_username}"] = await ensure_local_actor(
+    group, created[f"site group @{settings.site_username}"] = await ensure_local_actor(
         session, settings, settings.site_username, "Group", settings.site_name, settings.site_summary,
     )
+    # The configuration is the Group's source of truth: a renamed site renames its actor
+    # (``federation.actor_updates`` then tells the followers, at the server's start).
+    if (group.name, group.summary) != (settings.site_name, summary_html(settings.site_summary)):
+        group.name, group.summary = settings.site_name, summary_html(settings.site_summary)
     _, created[f"author @{settings.default_author}"] = await ensure_local_actor(
         session, settings, settings.default_author, "Person", settings.default_author.capitalize(),
     )

@@ -1,0 +1,67 @@
+"""Telling followers when a local actor's public document changed: an ``Update`` of the actor.
+
+The site Group's name and summary come from the configuration (``site_name``,
+``site_summary``): pages and NodeInfo show a change at once, but every follower's
+server keeps the copy of the actor it fetched.  So at start-up each local actor's
+document is hashed and compared with the hash of the one last sent; when they
+differ, an ``Update`` carrying the whole document is queued for the actor's
+followers (Mastodon, Misskey, Lemmy… refresh their copy of an account on it) and
+the new hash is kept, so an unchanged configuration sends nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from node.db import queries
+from node.db.models import Actor
+from node.federation import convert, outbox
+from node.federation.vocab import PUBLIC
+
+if TYPE_CHECKING:
+    from node.app import Node
+
+log = logging.getLogger("fednode.actors")
+
+
+def document_hash(document: dict[str, Any]) -> str:
+    """SHA-256 of a document's canonical JSON (sorted keys): equal documents, equal hashes."""
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def actor_update(node: "Node", actor: Actor, document: dict[str, Any]) -> dict[str, Any]:
+    """The ``Update`` of ``actor`` with its current document, to Public and its followers."""
+    return {
+        "id": outbox.new_activity_id(node.urls), "type": "Update", "actor": actor.ap_id,
+        "object": document, "to": [PUBLIC], "cc": [actor.followers],
+    }
+
+
+async def send_changed_actors(node: "Node") -> list[str]:
+    """Queue an ``Update`` for the followers of each local actor whose document changed; their usernames.
+
+    The instance actor is left out: nobody follows it.  An actor without a recorded hash
+    (a database from before this was kept) is sent once: its followers may hold a stale copy.
+    """
+    sent: list[str] = []
+    async with node.sessions.begin() as session:
+        for actor in await queries.list_local_actors(session):
+            if actor.ap_type == "Application":
+                continue
+            document = convert.actor_to_ap(actor, node.urls, manually_approves=node.settings.manual_approval)
+            digest = document_hash(document)
+            if digest == actor.sent_document_hash:
+                continue
+            queued = await outbox.deliver_to_followers(
+                session, actor_update(node, actor, document), signer=actor.username, followed=[actor])
+            actor.sent_document_hash = digest
+            if queued:
+                sent.append(actor.username)
+    if sent:
+        log.info("actor documents changed: Update queued for the followers of %s", ", ".join(sent))
+        node.wake_delivery()
+    return sent

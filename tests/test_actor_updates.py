@@ -1,0 +1,85 @@
+"""A renamed site reaches the fediverse: at start-up, a changed actor document is sent as an Update.
+
+A node is followed by an account on a fake server (Mastodon-shaped, checking our
+signatures), stopped, and started again with another ``site_name``/``site_summary``:
+the follower receives, signed, an ``Update`` of the Group with the new document.
+An unchanged configuration sends nothing, however often the node restarts.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+
+from node.db.models import Activity
+from node.federation.vocab import ACTIVITY_JSON, PUBLIC
+from tests.fakes.remote import fake_remote, signed_post
+from tests.support import free_port, make_settings, running_node
+from tests.test_follows import follow_of, wait_for
+
+
+def received(remote, kind: str) -> list[dict]:
+    return [body for body in (json.loads(r["body"]) for r in remote.received) if body["type"] == kind]
+
+
+async def updates_queued(node) -> int:
+    """The Updates this node has queued so far (each is stored as a local activity)."""
+    async with node.node.sessions() as session:
+        return await session.scalar(select(func.count(Activity.id)).where(
+            Activity.is_local.is_(True), Activity.ap_type == "Update"))
+
+
+async def test_renamed_site_sends_an_update_of_its_group_to_followers_at_start(tmp_path, http):
+    """After a restart with a new ``site_name`` and ``site_summary``, followers get the Group's new document."""
+    port = free_port()
+    async with fake_remote() as remote:
+        remote.verify_posts = True  # the Update must verify with our key, as a strict server checks it
+        alice = remote.add_actor("alice")
+        # Given a node whose Group is followed by alice
+        async with running_node(make_settings(tmp_path, port)) as node:
+            status, _ = await signed_post(http, node.url("/inbox"), follow_of(alice, node.url("/actors/forum")), alice)
+            assert status == 202
+            await wait_for(lambda: received(remote, "Accept"))
+        # When the operator renames the site and starts the node again
+        renamed = make_settings(tmp_path, port, site_name="Riverside Forum", site_summary="Talk about the river.")
+        async with running_node(renamed) as node:
+            # Then alice's server receives an Update of the Group carrying the new name and summary
+            [update] = await wait_for(lambda: received(remote, "Update"))
+            assert (update["actor"], update["object"]["id"]) == (node.url("/actors/forum"), node.url("/actors/forum"))
+            assert (update["object"]["name"], update["object"]["summary"]) == (
+                "Riverside Forum", "<p>Talk about the river.</p>")
+            assert PUBLIC in update["to"] and node.url("/actors/forum/followers") in update["cc"]
+            # And the Group's own document says the same
+            async with http.get(node.url("/actors/forum"), headers={"Accept": ACTIVITY_JSON}) as response:
+                assert (await response.json(content_type=None))["name"] == "Riverside Forum"
+
+
+async def test_unchanged_configuration_sends_no_update_on_restart(tmp_path, http):
+    """Starting the node again with the same settings queues no Update, with or without followers."""
+    port = free_port()
+    async with fake_remote() as remote:
+        alice = remote.add_actor("alice")
+        async with running_node(make_settings(tmp_path, port)) as node:
+            status, _ = await signed_post(http, node.url("/inbox"), follow_of(alice, node.url("/actors/forum")), alice)
+            assert status == 202
+            await wait_for(lambda: received(remote, "Accept"))
+            assert await updates_queued(node) == 0
+        for _ in range(2):
+            async with running_node(make_settings(tmp_path, port)) as node:
+                assert await updates_queued(node) == 0
+        assert received(remote, "Update") == []
+
+
+async def test_rename_is_sent_once_not_at_every_start(tmp_path, http):
+    """The Update of a rename is sent at the first start with the new name only."""
+    port = free_port()
+    async with fake_remote() as remote:
+        alice = remote.add_actor("alice")
+        async with running_node(make_settings(tmp_path, port)) as node:
+            await signed_post(http, node.url("/inbox"), follow_of(alice, node.url("/actors/forum")), alice)
+            await wait_for(lambda: received(remote, "Accept"))
+        for _ in range(2):
+            async with running_node(make_settings(tmp_path, port, site_name="Riverside Forum")) as node:
+                await wait_for(lambda: received(remote, "Update"))
+                assert await updates_queued(node) == 1
