@@ -63,8 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
         parser_.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
     sub.add_parser("init", parents=[parent], help="prepare a node: config file, keys, database, site actor, first author")
     publish = sub.add_parser("publish", parents=[parent], help="publish (or edit) an article from a Markdown file")
-    publish.add_argument("file", type=Path, help="Markdown file with front matter (title, slug, tags, language)")
+    publish.add_argument("file", type=Path,
+                         help="Markdown file with front matter (title, slug, tags, language, date, description, draft)")
     publish.add_argument("--author", help="username of the local author (default: the default_author setting)")
+    publish.add_argument("--update", action="store_true",
+                         help="edit the existing article with this slug (needed when the slug comes from the title)")
     sub.add_parser("articles", parents=[parent], help="list published articles")
     authors = sub.add_parser("authors", parents=[parent], help="manage local authors")
     authors_sub = authors.add_subparsers(dest="authors_command", metavar="ACTION", required=True)

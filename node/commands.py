@@ -150,12 +150,28 @@ async def publish(args: argparse.Namespace, settings: Settings) -> int:
     draft = parse_post(text, origin=str(path))
     async with opened_node(settings) as node:
         async with node.sessions.begin() as session:
+            if draft.draft:
+                return await _kept_as_draft(session, path, draft)
             username = args.author or settings.default_author
             author = await queries.get_local_actor(session, username)
             if author is None or author.ap_type != "Person":
                 raise ContentError(f"no local author {username!r}; add one with `fednode authors add {username}`")
-            result = await publish_article(session, settings, draft, author)
-    print(f"{'published' if result.created else 'updated'}: {result.article.url}")
+            try:
+                result = await publish_article(session, settings, draft, author, update=args.update)
+            except ContentError as exc:
+                raise ContentError(f"{path}: {exc.reason}") from None
+    said = "published" if result.created else "updated" if result.changed else "unchanged"
+    print(f"{said}: {result.article.url}")
+    return 0
+
+
+async def _kept_as_draft(session, path: Path, draft) -> int:
+    """``draft: true``: nothing is stored or delivered; say so, and what happens to an earlier version."""
+    print(f"draft, not published: {path} (remove 'draft: true' to publish it)")
+    existing = await queries.get_article_by_slug(session, draft.slug)
+    if existing is not None and existing.deleted_at is None and draft.slug_given:
+        print(f"note: {existing.url} was published before and stays as it is; "
+              f"`fednode delete {draft.slug}` takes it down")
     return 0
 
 

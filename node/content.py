@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
 
 import nh3
 import yaml
@@ -110,6 +111,10 @@ def slugify(title: str) -> str:
 # Who may reply to an article (node.moderation enforces it; convert advertises it).
 REPLY_POLICIES = ("open", "followers", "approval", "closed")
 
+FRONT_MATTER_FIELDS = ("title", "slug", "tags", "language", "replies", "replies_close_after_days",
+                       "date", "description", "draft")
+DESCRIPTION_MAX = 500
+
 
 @dataclass(frozen=True)
 class Draft:
@@ -122,6 +127,12 @@ class Draft:
     language: str | None = None
     replies: str | None = None  # who may reply: open | followers | approval | closed (None: unchanged)
     replies_close_after_days: int | None = None  # closed this many days after publication (None: unchanged)
+    # False when the slug was made from the title: then an existing article with that slug
+    # belongs to another post, and is edited only when the author says so (--update).
+    slug_given: bool = True
+    date: datetime | None = None  # front matter `date`: when it was first published (backdating)
+    description: str | None = None  # front matter `description`: a plain-text summary
+    draft: bool = False  # front matter `draft: true`: not to be published yet
 
 
 def parse_post(text: str, *, origin: str = "post") -> Draft:
@@ -149,13 +160,14 @@ def parse_post(text: str, *, origin: str = "post") -> Draft:
         ) from None
     if not isinstance(meta, dict):
         raise ContentError(f"{origin}: front matter must be 'key: value' lines")
-    unknown = sorted(set(meta) - {"title", "slug", "tags", "language", "replies", "replies_close_after_days"})
+    unknown = sorted(set(meta) - set(FRONT_MATTER_FIELDS))
     if unknown:
         raise ContentError(f"{origin}: unknown front matter field(s): {', '.join(map(str, unknown))}")
     title = meta.get("title")
     if not isinstance(title, str) or not title.strip():
         raise ContentError(f"{origin}: front matter needs a 'title'")
     slug = meta.get("slug")
+    slug_given = slug is not None
     if slug is None:
         slug = slugify(title)
         if not slug:
@@ -178,8 +190,43 @@ def parse_post(text: str, *, origin: str = "post") -> Draft:
     body = "\n".join(lines[end + 1:]).strip("\n")
     if not body.strip():
         raise ContentError(f"{origin}: the article has no text after the front matter")
-    return Draft(title=title.strip(), slug=slug, body=body, tags=tags, language=language, replies=replies,
-                 replies_close_after_days=close_after)
+    draft = meta.get("draft", False)
+    if not isinstance(draft, bool):
+        raise ContentError(f"{origin}: draft {draft!r} must be true or false")
+    description = meta.get("description")
+    if description is not None:
+        if not isinstance(description, str):
+            raise ContentError(f"{origin}: description must be text (put it in quotes)")
+        description = " ".join(description.split()) or None
+        if description and len(description) > DESCRIPTION_MAX:
+            raise ContentError(f"{origin}: description is {len(description)} characters; keep it under {DESCRIPTION_MAX}")
+    return Draft(title=title.strip(), slug=slug, body=body, tags=tags, language=language, slug_given=slug_given,
+                 replies=replies, replies_close_after_days=close_after,
+                 date=_parse_date(meta.get("date"), origin), description=description, draft=draft)
+
+
+def _parse_date(raw, origin: str) -> datetime | None:
+    """Front matter ``date`` (YAML date or timestamp, or ISO 8601 text) as an aware UTC datetime.
+
+    A date without a time is midnight UTC; a time without a zone is UTC. A date in the future
+    is refused: publishing now with a later date would show a post "from the future".
+    """
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ContentError(f"{origin}: date {raw!r} must be a date such as 2024-05-01 or 2024-05-01T09:30:00Z") from None
+    if isinstance(raw, date) and not isinstance(raw, datetime):
+        raw = datetime(raw.year, raw.month, raw.day)
+    if not isinstance(raw, datetime):
+        raise ContentError(f"{origin}: date {raw!r} must be a date such as 2024-05-01 or 2024-05-01T09:30:00Z")
+    moment = raw.replace(tzinfo=timezone.utc) if raw.tzinfo is None else raw.astimezone(timezone.utc)
+    if moment > datetime.now(timezone.utc):
+        raise ContentError(f"{origin}: date {moment:%Y-%m-%d %H:%M} UTC is in the future; "
+                           "publish it then, or keep it back with 'draft: true'")
+    return moment
 
 
 def _parse_tags(raw, origin: str) -> list[str]:

@@ -77,6 +77,7 @@ class Object(Base):
     name: Mapped[str | None] = mapped_column(Text)  # the title of an article
     content: Mapped[str | None] = mapped_column(Text)  # sanitised HTML
     source: Mapped[str | None] = mapped_column(Text)  # Markdown of local objects
+    summary: Mapped[str | None] = mapped_column(Text)  # plain text: a local article's front matter description
     language: Mapped[str | None] = mapped_column(String(35))
     url: Mapped[str | None] = mapped_column(URI)
     in_reply_to: Mapped[str | None] = mapped_column(URI, index=True)

@@ -1,7 +1,10 @@
 """Publishing local articles: a new slug creates an article, a known slug edits it, delete removes it.
 
 Each change records its activity (Create, Update, Delete) and queues it for the
-followers of the author and of the site in the same transaction.
+followers of the author and of the site in the same transaction. A slug made from
+the title edits an existing article only when asked to (``update``): two posts
+with the same title must not overwrite each other. Publishing what is already
+there changes nothing (no Update, no "edited" mark).
 """
 
 from __future__ import annotations
@@ -29,8 +32,12 @@ class Published:
 
     article: Object
     created: bool
-    activity: Activity
+    activity: Activity | None  # None when nothing changed
     deliveries: int = 0  # how many inboxes it was queued for
+
+    @property
+    def changed(self) -> bool:
+        return self.activity is not None
 
 
 def _edit_time(now: datetime, previous: datetime) -> datetime:
@@ -44,12 +51,31 @@ def _edit_time(now: datetime, previous: datetime) -> datetime:
     return max(now, earliest)
 
 
-async def publish_article(session: AsyncSession, settings: Settings, draft: Draft, author: Actor) -> Published:
-    """Create or edit the article ``draft.slug`` by ``author`` and record Create/Update."""
+def _same_as(article: Object, draft: Draft, html: str) -> bool:
+    """Whether publishing ``draft`` would change nothing a reader or a follower sees."""
+    if draft.replies is not None and article.reply_policy != (None if draft.replies == "open" else draft.replies):
+        return False
+    if draft.replies_close_after_days is not None and article.replies_close_at != (
+            article.published + timedelta(days=draft.replies_close_after_days)):
+        return False
+    return (article.name, article.source, article.content, list(article.tags or []), article.language,
+            article.summary) == (draft.title, draft.body, html, list(draft.tags), draft.language, draft.description)
+
+
+async def publish_article(session: AsyncSession, settings: Settings, draft: Draft, author: Actor, *,
+                          update: bool = False) -> Published:
+    """Create or edit the article ``draft.slug`` by ``author`` and record Create/Update.
+
+    An existing article is edited only when the draft names its slug itself or ``update`` is
+    set; a slug made from the title that is taken is refused with what to do. ``update`` on a
+    slug that has no article is refused too (a mistyped slug must not create a new article).
+    """
     urls = Urls(settings.base)
     site = await queries.get_local_actor(session, settings.site_username)
     if site is None:
         raise ContentError("the site is not set up yet: run `fednode init`")
+    if draft.draft:
+        raise ContentError("this post is a draft ('draft: true'); remove that line to publish it")
     now = utcnow()
     html = render_markdown(draft.body)
     article = await queries.get_article_by_slug(session, draft.slug)
@@ -58,15 +84,27 @@ async def publish_article(session: AsyncSession, settings: Settings, draft: Draf
         raise ContentError(f"slug {draft.slug!r} belonged to a deleted article; choose another slug")
     created = article is None
     if created:
+        if update:
+            raise ContentError(f"no article with slug {draft.slug!r} to update; see `fednode articles`")
         url = urls.article(draft.slug)
         article = Object(
             ap_id=url, ap_type="Article", kind="article", is_local=True, actor_id=author.id,
-            slug=draft.slug, url=url, published=now, context=urls.context(url), visibility="public",
+            slug=draft.slug, url=url, published=draft.date or now, context=urls.context(url), visibility="public",
         )
         session.add(article)
+    elif not (draft.slug_given or update):
+        raise ContentError(
+            f"the title gives the slug {draft.slug!r}, which is already the article {article.name!r} "
+            f"({article.published:%Y-%m-%d}). To edit that article, publish with --update (or put "
+            f"'slug: {draft.slug}' in the front matter); for a new article, add another slug, e.g. "
+            f"'slug: {draft.slug}-2'"
+        )
     elif article.actor_id != author.id:
         raise ContentError(f"slug {draft.slug!r} is an article by someone else; pick another slug")
+    elif _same_as(article, draft, html):
+        return Published(article=article, created=False, activity=None)
     else:
+        # A later `date` does not move `published`: remote servers keep the first one they saw.
         article.updated = _edit_time(now, article.updated or article.published)
     article.name = draft.title
     article.source = draft.body
@@ -78,6 +116,7 @@ async def publish_article(session: AsyncSession, settings: Settings, draft: Draf
         article.reply_policy = None if draft.replies == "open" else draft.replies
     if draft.replies_close_after_days is not None:
         article.replies_close_at = article.published + timedelta(days=draft.replies_close_after_days)
+    article.summary = draft.description
     await session.flush()
     document = article_to_ap(article, author, site, urls)
     activity = Activity(
