@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -29,13 +30,25 @@ def command(name: str) -> Callable[[Command], Command]:
     return register
 
 
-def _settings_parent() -> argparse.ArgumentParser:
+SETTINGS_EPILOG = (
+    "Every setting is also accepted here as a flag (--listen-port 8081, --base-url URL, ...): "
+    "`fednode --help` lists them all, docs/configuration.md explains each, docs/cli.md each command."
+)
+
+
+def _settings_parent(*, listed: bool) -> argparse.ArgumentParser:
+    """The options every command accepts: --config and one flag per setting.
+
+    Only ``fednode --help`` lists the ~20 setting flags (``listed``); a command's own help would
+    bury its options under them, so there they are accepted but not shown.
+    """
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
                         help=f"config file (default: $FEDNODE_CONFIG or ./{DEFAULT_CONFIG_FILE})")
     group = parent.add_argument_group("settings (see docs/configuration.md)")
     for setting in SETTINGS:
-        kwargs: dict[str, Any] = {"dest": f"setting_{setting.name}", "default": argparse.SUPPRESS, "help": setting.help}
+        kwargs: dict[str, Any] = {"dest": f"setting_{setting.name}", "default": argparse.SUPPRESS,
+                                  "help": setting.help if listed else argparse.SUPPRESS}
         if setting.type is bool:
             group.add_argument(setting.flag, action=argparse.BooleanOptionalAction, **kwargs)
         else:
@@ -45,8 +58,11 @@ def _settings_parent() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parent = _settings_parent()
-    parser = argparse.ArgumentParser(prog="fednode", description="A federated discussion forum node.", parents=[parent])
+    parent = _settings_parent(listed=False)  # for the commands
+    parser = argparse.ArgumentParser(prog="fednode", description="A federated discussion forum node.",
+                                     usage="fednode [--version] COMMAND [options] [--config PATH] [--<setting> VALUE ...]",
+                                     epilog="`fednode COMMAND --help` shows a command's own options; docs/cli.md describes each.",
+                                     parents=[_settings_parent(listed=True)])
     parser.add_argument("--version", action="version", version=f"fednode {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -77,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     authors_sub.add_parser("list", parents=[parent], help="list local authors")
     delete = sub.add_parser("delete", parents=[parent], help="delete an article (its URL answers 410; followers get Delete)")
     delete.add_argument("slug", help="the article's slug (see `fednode articles`)")
+    delete.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
 
     follow = sub.add_parser("follow", parents=[parent], help="make the site follow another site or account")
     follow.add_argument("target", help="@user@host, user@host or an actor URL")
@@ -122,7 +139,24 @@ def build_parser() -> argparse.ArgumentParser:
     from node.moderation.commands import add_parsers as add_moderation_parsers
 
     add_moderation_parsers(sub, parent)
+
+    _describe_commands(parser)
     return parser
+
+
+def _describe_commands(parser: argparse.ArgumentParser, prefix: str = "fednode") -> None:
+    """Give every command's own ``--help`` a description (its one-line help) and the settings epilog."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        helps = {choice.dest: choice.help for choice in action._choices_actions}
+        for name, child in action.choices.items():
+            text = helps.get(name) or ""
+            if child.description is None and text:
+                child.description = text[0].upper() + text[1:] + "."
+            if child.epilog is None:
+                child.epilog = SETTINGS_EPILOG
+            _describe_commands(child, f"{prefix} {name}")
 
 
 def settings_from_args(args: argparse.Namespace, environ=None) -> Settings:
@@ -172,12 +206,18 @@ def main(argv: list[str] | None = None) -> int:
         result = COMMANDS[name](args, settings)
         if asyncio.iscoroutine(result):
             result = asyncio.run(result)
+        sys.stdout.flush()  # a closed pipe shows here, inside the try, not at interpreter exit
         return int(result or 0)
     except NodeError as exc:
         print(f"fednode: {exc.reason}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`fednode thread topic | head`): stop quietly, like other Unix
+        # tools, and keep Python from complaining when it flushes stdout on exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the broken pipe
 
 
 def write_config_file(path: Path, settings: Settings) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import socket
 import sys
 from pathlib import Path
@@ -283,9 +284,27 @@ async def delete(args: argparse.Namespace, settings: Settings) -> int:
     """Delete an article: 410 from now on, and a Delete queued for its followers."""
     async with opened_node(settings) as node:
         async with node.sessions.begin() as session:
+            if not args.yes:
+                article = await queries.get_article_by_slug(session, args.slug)
+                if article is not None and article.is_local and article.deleted_at is None and not confirmed(
+                    f"Delete {article.name!r} ({article.url})? Its URL will answer 410 Gone and followers get a "
+                    "Delete; this cannot be undone. [y/N] "
+                ):
+                    print("not deleted (answer y, or pass --yes to delete without asking)", file=sys.stderr)
+                    return 1
             result = await delete_article(session, settings, args.slug)
     print(f"deleted: {result.article.ap_id} (Delete queued for {result.deliveries} inbox(es))")
     return 0
+
+
+def confirmed(question: str) -> bool:
+    """Ask on the terminal; only "y" or "yes" is a yes (no input, as from a script, is a no)."""
+    try:
+        answer = input(question)
+    except EOFError:
+        print(file=sys.stderr)
+        return False
+    return answer.strip().lower() in ("y", "yes")
 
 
 @command("follow")
@@ -379,7 +398,8 @@ async def deliveries(args: argparse.Namespace, settings: Settings) -> int:
     print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no deliveries yet")
     for row in rows:
         kind = json.loads(row.body).get("type", "?")
-        when = f"next {row.next_attempt_at:%Y-%m-%d %H:%M:%S}" if row.status == "pending" else f"at {row.finished_at:%Y-%m-%d %H:%M:%S}"
+        when = (f"next {row.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC" if row.status == "pending"
+                else f"at {row.finished_at:%Y-%m-%d %H:%M:%S} UTC")
         print(f"{row.id:>7} {row.status:<9} {kind:<7} attempts {row.attempts:<2} {when}  {row.inbox}")
         print(f"          {row.activity_ap_id}" + (f"\n          last error: {row.last_error}" if row.last_error else ""))
     return 0
@@ -430,13 +450,29 @@ def worker(args: argparse.Namespace, settings: Settings) -> int:
 THREAD_EXCERPT = 60
 
 
-def plain_excerpt(html: str | None, limit: int = THREAD_EXCERPT) -> str:
-    """The first ``limit`` characters of a post's text: tags dropped, entities decoded, spaces folded."""
-    import html as htmllib
-    import re
+_BLOCK_TAG = re.compile(r"</?(?:p|br|div|li|ul|ol|blockquote|pre|h[1-6]|tr|td|th|table)\b[^>]*>", re.IGNORECASE)
+_ANY_TAG = re.compile(r"<[^>]*>")
 
-    text = " ".join(htmllib.unescape(re.sub(r"<[^>]*>", " ", html or "")).split())
+
+def plain_excerpt(html: str | None, limit: int = THREAD_EXCERPT) -> str:
+    """The first ``limit`` characters of a post's text: tags dropped, entities decoded, spaces folded.
+
+    Block tags separate words; inline tags do not, so ``@<span>alice</span>`` (how Mastodon
+    marks up a mention) reads ``@alice`` as on the page, not ``@ alice``.
+    """
+    import html as htmllib
+
+    text = _ANY_TAG.sub("", _BLOCK_TAG.sub(" ", html or ""))
+    text = " ".join(htmllib.unescape(text).split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def comment_excerpt(comment) -> str:
+    """A comment's text as its page shows it: a remote reply's leading @-mentions folded away."""
+    from node.web.render import fold_leading_mentions
+
+    html = comment.content if comment.is_local else fold_leading_mentions(comment.content)
+    return plain_excerpt(html)
 
 
 def _when(moment) -> str:
@@ -469,7 +505,7 @@ def thread_lines(root, rows, pending, state) -> list[str]:
             markers.append("[parent missing]")
         if row.in_reply_to_number:
             markers.append(f"(re {row.in_reply_to_number})")
-        text = "" if comment.deleted_at is not None else plain_excerpt(comment.content)
+        text = "" if comment.deleted_at is not None else comment_excerpt(comment)
         parts = [row.number, f"@{row.author.handle}", _when(comment.published), text, *markers]
         lines.append("  " * (row.indent + 1) + "  ".join(p for p in parts if p))
     lines.append("still being fetched:")

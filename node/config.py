@@ -51,7 +51,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("database_url", str, "sqlite+aiosqlite:///fednode.db",
             "SQLAlchemy URL of the database: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db."),
     Setting("keys_dir", str, "keys", "Folder that holds the actors' private keys (PEM, mode 0600)."),
-    Setting("site_username", str, "forum", "Handle of the site's Group actor (the forum), e.g. forum@example.org."),
+    Setting("site_username", str, "forum", "Username of the site's Group actor (the forum): 1-30 of a-z, 0-9 and _, e.g. forum "
+            "(its handle is then @forum@<host of base_url>)."),
     Setting("site_name", str, "Fednode forum", "Display name of the site and of its Group actor."),
     Setting("site_summary", str, "A discussion forum on the fediverse.",
             "Short plain-text description of the site, shown on its profile and in NodeInfo."),

@@ -154,3 +154,29 @@ async def test_thread_of_an_unknown_article_fails_with_a_reason(settings, tmp_pa
     # Then it refuses, naming the slug
     assert result.returncode == 2
     assert "no article 'nope'" in result.stderr
+
+
+async def test_thread_folds_leading_mentions_as_the_page_does(settings, tmp_path):
+    """A Mastodon reply starting "@forum thanks" reads "thanks" (as on the page); a mention inside stays "@bob"."""
+    # Given replies in Mastodon's mention markup
+    mention = ('<span class="h-card" translate="no"><a href="{url}" class="u-url mention">@<span>{name}</span></a>'
+               '</span>')
+    node = await open_node(settings)
+    try:
+        async with node.sessions.begin() as session:
+            editor = await queries.get_local_actor(session, "editor")
+            root = (await publish_article(session, settings, Draft("Topic", "topic", "Let us talk."), editor)).article
+            alice = await remote_actor(session, "alice")
+            session.add(reply(alice, root, root, 1,
+                              f"<p>{mention.format(url=BASE + '/actors/forum', name='forum')} thanks for this</p>"))
+            session.add(reply(alice, root, root, 2,
+                              f"<p>I agree with {mention.format(url=REMOTE + '/users/bob', name='bob')}</p>"))
+    finally:
+        await node.close()
+    # When the thread is printed
+    result = fednode(tmp_path, "thread", "topic", *flags(settings))
+    # Then the leading mention is folded and the inner one reads as written
+    assert result.returncode == 0, result.stderr
+    assert "  1  @alice@remote.example  2026-11-24 10:01 UTC  thanks for this" in result.stdout.splitlines()
+    assert "  2  @alice@remote.example  2026-11-24 10:02 UTC  I agree with @bob" in result.stdout.splitlines()
+    assert "@ " not in result.stdout
