@@ -119,6 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("ids", type=int, nargs="*", help="only these deliveries (default: every failed or waiting one)")
     sub.add_parser("worker", parents=[parent], help="run only the delivery worker (and inbox processing), no web server")
 
+    backup = sub.add_parser("backup", parents=[parent],
+                            help="write the database (a consistent copy), the keys and the config file into one archive")
+    backup.add_argument("--output", "-o", type=Path, metavar="FILE",
+                        help="the archive to write (default: fednode-backup-<UTC date and time>.tar.gz here)")
+    restore = sub.add_parser("restore", parents=[parent],
+                             help="put a backup's config file, database and keys back (the node must be stopped)")
+    restore.add_argument("archive", type=Path, help="a file written by `fednode backup`")
+    restore.add_argument("--force", action="store_true",
+                         help="replace an existing database, config file or different keys")
+
     sub.add_parser("check-config", parents=[parent], help="check the settings and explain each problem")
     db = sub.add_parser("db", parents=[parent], help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -162,14 +172,14 @@ def _describe_commands(parser: argparse.ArgumentParser, prefix: str = "fednode")
 def settings_from_args(args: argparse.Namespace, environ=None) -> Settings:
     """Settings from the config file, the environment and the flags given.
 
-    ``init`` may name a config file that does not exist yet: it is the one it writes.
+    ``init`` and ``restore`` may name a config file that does not exist yet: it is the one they write.
     """
     overrides = {
         key[len("setting_"):]: value for key, value in vars(args).items() if key.startswith("setting_")
     }
     return load(
         getattr(args, "config", None), environ=environ, overrides=overrides,
-        missing_ok=getattr(args, "command", None) == "init",
+        missing_ok=getattr(args, "command", None) in ("init", "restore"),
     )
 
 

@@ -8,6 +8,7 @@ import os
 import re
 import socket
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -208,6 +209,61 @@ async def authors_list(args: argparse.Namespace, settings: Settings) -> int:
             people = await queries.list_local_actors(session, "Person")
     for actor in people:
         print(f"@{actor.handle:<40} {actor.name}")
+    return 0
+
+
+@command("backup")
+def backup(args: argparse.Namespace, settings: Settings) -> int:
+    """Write one archive holding a consistent copy of the database, the keys and the config file."""
+    from node.services.backup import make_backup
+
+    output = args.output or Path(f"fednode-backup-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}.tar.gz")
+    manifest = make_backup(settings, output)
+    held = [f"database at revision {manifest.revision}" if manifest.database else None,
+            f"{len(manifest.keys)} keys", f"config {settings.config_file}" if manifest.config else None]
+    print(f"backup written: {output} ({', '.join(h for h in held if h)}); mode 0600: it holds the private keys")
+    if manifest.database is None:
+        print("note: the PostgreSQL database is not in the archive; back it up with `pg_dump -Fc` (docs/operations.md)")
+    if manifest.config is None:
+        print("note: this node has no config file (a development node): the archive holds its database and keys")
+    return 0
+
+
+@command("restore")
+def restore(args: argparse.Namespace, settings: Settings) -> int:
+    """Put a backup back: the config file first (its paths apply), then the database and the keys."""
+    import tempfile
+
+    from node.cli import settings_from_args
+    from node.services.backup import read_backup, restore_config, restore_data
+
+    archive = read_backup(args.archive)
+    config_path = Path(getattr(args, "config", None) or os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_FILE)
+    target = settings
+    if archive.manifest.config:
+        # The archived config's relative paths mean its folder: read it as if it were in place.
+        config_path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=config_path.parent, suffix=".toml") as staged:
+            staged.write(archive.files["fednode.toml"])
+            staged.flush()
+            target = settings_from_args(argparse.Namespace(**{**vars(args), "config": staged.name}))
+        found = problems(target)
+        if found:
+            raise ContentError("the archived config file has problems: " + "; ".join(found))
+    restore_data(archive, target, force=args.force, check_only=True)  # every refusal before any write
+    wrote_config = restore_config(archive, config_path, force=args.force)
+    restored = restore_data(archive, target, force=args.force)
+    if wrote_config:
+        print(f"config: {config_path}")
+    if restored.database:
+        print(f"database: {restored.database} (revision {archive.manifest.revision}; newer versions migrate it on start)")
+    print(f"keys: {len(restored.keys)} restored, {len(restored.kept_keys)} already there, in {Path(target.keys_dir)}")
+    if archive.manifest.database is None:
+        print("note: the archive holds no database (PostgreSQL): restore it with `pg_restore` (docs/operations.md)")
+    if archive.manifest.base_url != target.base:
+        print(f"note: the backup was of {archive.manifest.base_url}, and this node's public URL is {target.base}: "
+              "set base_url to the backup's (ids are stored absolute)")
+    print(f"restored from {args.archive}; start the node with `fednode serve`")
     return 0
 
 
