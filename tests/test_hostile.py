@@ -396,6 +396,33 @@ async def test_a_database_locked_past_the_busy_timeout_answers_503_with_retry_af
         assert status == 202, body
 
 
+@pytest.mark.postgres
+@pytest.mark.allow_server_errors  # 503 while the table is locked, on purpose
+async def test_a_postgresql_lock_past_the_busy_timeout_answers_503_too(tmp_path, remote, http):
+    """On PostgreSQL the busy timeout is the lock_timeout: a table locked past it gives 503, not a hung request."""
+    import asyncpg
+
+    from tests.support import postgres_database
+
+    async with postgres_database() as url:
+        settings = make_settings(tmp_path, database_url=url, database_busy_timeout=1)
+        async with running_node(settings) as node:
+            alice = remote.add_actor("alice")
+            assert (await signed_post(http, node.url("/inbox"), reply_to(node.url("/a"), alice), alice))[0] == 202
+            await node.node.processor.drain()
+            locker = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+            try:
+                transaction = locker.transaction()
+                await transaction.start()
+                await locker.execute("LOCK TABLE activities IN ACCESS EXCLUSIVE MODE")
+                status, headers, body = await signed_request(http, node.url("/inbox"), reply_to(node.url("/a"), alice), alice)
+                await transaction.rollback()
+            finally:
+                await locker.close()
+    assert status == 503, body
+    assert headers.get("Retry-After", "").isdigit()
+
+
 # --- 10. disconnects are not errors; redirects are ASCII -----------------------------------------
 
 

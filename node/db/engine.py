@@ -34,7 +34,12 @@ def make_engine(database_url: str, *, busy_timeout: float = 30) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect",
                      lambda connection, record: _sqlite_pragmas(connection, record, busy_timeout))
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, pool_timeout=busy_timeout)
+    # lock_timeout: a statement waiting longer than busy_timeout for a lock fails (55P03,
+    # answered 503) instead of holding its request forever, as SQLite's busy timeout does.
+    return create_async_engine(
+        url, pool_size=10, max_overflow=10, pool_pre_ping=True, pool_timeout=busy_timeout,
+        connect_args={"server_settings": {"lock_timeout": str(int(busy_timeout * 1000))}},
+    )
 
 
 def create_private_file(path: Path) -> None:
