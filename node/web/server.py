@@ -69,13 +69,18 @@ HEADERS_TOO_SLOW = _plain_response("408 Request Timeout", "request headers took 
 
 
 class GuardedRequestHandler(RequestHandler):
-    """aiohttp's connection protocol, with the idle, header and connection limits applied."""
+    """aiohttp's connection protocol, with the idle, header and connection limits applied.
+
+    The common request arrives with all its headers in one read and costs two
+    attribute checks; only headers that arrive in pieces start a deadline.
+    """
 
     def __init__(self, manager: web.Server, *, limits: ConnectionLimits, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self._limits = limits
         self._header_bytes = 0
-        self._deadline: asyncio.TimerHandle | None = None
+        self._header_deadline: asyncio.TimerHandle | None = None
+        self._idle_deadline: asyncio.TimerHandle | None = None
         self._received_any = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -87,30 +92,33 @@ class GuardedRequestHandler(RequestHandler):
             return
         # Closes a connection that never sends a byte (aiohttp's keep-alive timer
         # covers the time between requests).
-        self._deadline = self._loop.call_later(self._limits.idle_timeout, self._idle_expired)
+        self._idle_deadline = self._loop.call_later(self._limits.idle_timeout, self._idle_expired)
 
     def data_received(self, data: bytes) -> None:
         if self._force_close or self._close:
             return
-        reading_headers = self._awaiting_request()
-        if reading_headers and self._header_bytes == 0:
-            self._cancel_deadline()
-            self._deadline = self._loop.call_later(self._limits.header_timeout, self._headers_expired)
         self._received_any = True
+        reading_headers = self._awaiting_request()
         super().data_received(data)
         if not reading_headers:
+            return  # a body, or bytes behind a request being handled
+        if not self._awaiting_request():  # this read completed a request's headers
+            if self._header_bytes:
+                self._header_bytes = 0
+                self._cancel_header_deadline()
             return
-        if not self._awaiting_request():  # this chunk completed a request's headers
-            self._header_bytes = 0
-            self._cancel_deadline()
-            return
+        if not self._header_bytes:  # the first piece of unfinished headers: the clock starts
+            self._header_deadline = self._loop.call_later(self._limits.header_timeout, self._headers_expired)
         self._header_bytes += len(data)
         if self._header_bytes > self._limits.max_header_bytes:
             log.info("closing a connection that sent over %d bytes of headers", self._limits.max_header_bytes)
             self._refuse(HEADERS_TOO_LARGE)
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        self._cancel_deadline()
+        self._cancel_header_deadline()
+        if self._idle_deadline is not None:
+            self._idle_deadline.cancel()
+            self._idle_deadline = None
         super().connection_lost(exc)
 
     def _awaiting_request(self) -> bool:
@@ -119,23 +127,23 @@ class GuardedRequestHandler(RequestHandler):
         return waiter is not None and not waiter.done() and not self._messages
 
     def _idle_expired(self) -> None:
-        self._deadline = None
+        self._idle_deadline = None
         if not self._received_any:
             self._refuse(b"")
 
     def _headers_expired(self) -> None:
-        self._deadline = None
+        self._header_deadline = None
         if self._header_bytes and self._awaiting_request():
             log.info("closing a connection whose headers took over %ss", self._limits.header_timeout)
             self._refuse(HEADERS_TOO_SLOW)
 
-    def _cancel_deadline(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+    def _cancel_header_deadline(self) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+            self._header_deadline = None
 
     def _refuse(self, answer: bytes) -> None:
-        self._cancel_deadline()
+        self._cancel_header_deadline()
         transport = self.transport
         if transport is not None and answer:
             transport.write(answer)  # flushed before the close takes effect
