@@ -536,13 +536,22 @@ def _when(moment) -> str:
 
 
 def thread_lines(root, rows, pending, state) -> list[str]:
+    from node.db.discussion import is_counted
+
     """The text ``fednode thread`` prints: the article, its comments as a numbered tree
     (``node.threads.flatten`` rows), then the replies still waiting and the crawl schedule."""
     where = "" if root.is_local else " (remote)"
     lines = [root.name or "(untitled)", f"{root.url or root.ap_id}{where}  by @{root.actor.handle}  {_when(root.published)}"]
     if root.deleted_at is not None:
         lines[0] += "  [deleted]"
-    lines.append(f"{len(rows)} comment{'' if len(rows) == 1 else 's'}" if rows else "no comments yet")
+    # The count the pages show (node.db.discussion.is_counted); hidden and deleted ones are listed but not counted.
+    counted = sum(1 for row in rows if is_counted(row.comment))
+    extra = len(rows) - counted
+    if rows:
+        lines.append(f"{counted} comment{'' if counted == 1 else 's'}"
+                     + (f" (and {extra} deleted or not public, listed but not counted)" if extra else ""))
+    else:
+        lines.append("no comments yet")
     for row in rows:
         comment = row.comment
         markers = []

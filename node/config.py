@@ -120,6 +120,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Hold an instance's comments past this many in an hour (0 = off)."),
     Setting("moderation_dry_run", list, [],
             "Policy rules that only count their matches, without holding or rejecting (see docs/moderation.md)."),
+    Setting("discussion_page_size", int, 150,
+            "Most comments one page of a discussion shows; later and deeper replies continue on pages of their own."),
+    Setting("media_max_bytes", int, 8 * 1024 * 1024,
+            "Largest remote image the media proxy passes on to readers, in bytes (larger ones are shown as links)."),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -172,6 +176,8 @@ class Settings:
     moderation_actor_rate: int = 10
     moderation_instance_rate: int = 60
     moderation_dry_run: list = field(default_factory=list)
+    discussion_page_size: int = 150
+    media_max_bytes: int = 8 * 1024 * 1024
     config_file: str | None = None
     # The settings given in the config file, the environment or as flags (not left at their default).
     explicit: frozenset = frozenset()
@@ -459,6 +465,10 @@ def problems(settings: Settings) -> list[str]:
             found.append(f"{name}: must be at least 1")
     if settings.max_header_bytes < 8192:
         found.append("max_header_bytes: must be at least 8192 (one long header line)")
+    if settings.discussion_page_size < 10:
+        found.append("discussion_page_size: must be at least 10")
+    if settings.media_max_bytes < 1024:
+        found.append("media_max_bytes: must be at least 1024")
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         found.append(f"log_level: {settings.log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
     if settings.log_format not in ("text", "json"):

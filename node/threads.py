@@ -1,8 +1,10 @@
 """Ordering a discussion for display: a flat list of comments becomes numbered, nested rows.
 
-Pure: no database, no HTML.  Comments are numbered like a blog's (1, 1.1, 1.1.1),
-siblings oldest first; indentation stops at ``max_indent`` and deeper rows say
-which comment they answer instead.
+Pure: no database, no HTML; for ``fednode thread``, which shows a whole thread
+(the web pages read one bounded page at a time: ``node.web.discussion``).
+Comments are numbered like a blog's (1, 1.1, 1.1.1), siblings in the order we
+received them (row id: a sender's ``published`` date cannot move a reply up);
+indentation stops at ``max_indent`` and deeper rows say which comment they answer.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ class ThreadRow:
 
 
 def flatten(comments: Sequence[Any], root_ap_id: str, *, max_indent: int = MAX_INDENT) -> list[ThreadRow]:
-    """Order ``comments`` (objects with ap_id, in_reply_to, published, id, actor) under ``root_ap_id``.
+    """Order ``comments`` (objects with ap_id, in_reply_to, id, actor) under ``root_ap_id``, as received.
 
     A comment whose parent is missing is shown at the top level and marked ``orphan``;
     a cycle (which only forged data can make) is broken rather than looping.
@@ -45,11 +47,11 @@ def flatten(comments: Sequence[Any], root_ap_id: str, *, max_indent: int = MAX_I
             tops.append((comment, True))
 
     def order(items):
-        return sorted(items, key=lambda c: (c.published, c.id))
+        return sorted(items, key=lambda c: c.id)
 
     rows: list[ThreadRow] = []
     seen: set[str] = set()
-    tops.sort(key=lambda pair: (pair[0].published, pair[0].id))
+    tops.sort(key=lambda pair: pair[0].id)
     # An explicit stack instead of recursion: threads can be thousands deep.
     stack: list[tuple[Any, int, str, str | None, bool]] = [
         (c, 0, str(i), None, orphan) for i, (c, orphan) in reversed(list(enumerate(tops, 1)))

@@ -14,7 +14,8 @@ from node.db.models import Object
 from node.federation.vocab import AS_NS, PUBLIC
 from node.services.publish import publish_article
 from node.threads import MAX_INDENT
-from node.web.pages import THREADS_PER_PAGE, comment_url
+from node.web.discussion import TOP_PER_PAGE as THREADS_PER_PAGE
+from node.web.pages import comment_url
 from tests.fakes.remote import fake_remote
 from tests.test_comment_threads import create, deliver, note
 
@@ -53,6 +54,13 @@ def comment_block(html: str, number: str) -> str:
     """The HTML of the comment numbered ``number`` (up to the next comment)."""
     start = html.index(f'id="comment-{number}"')
     following = html.find('<li class="comment', start)
+    return html[start:following if following >= 0 else len(html)]
+
+
+def block_with(html: str, text: str) -> str:
+    """The HTML of the comment whose text holds ``text`` (from its ``<li>`` to the next comment's)."""
+    start = html.rindex('<li class="comment', 0, html.index(text))
+    following = html.find('<li class="comment', start + 1)
     return html[start:following if following >= 0 else len(html)]
 
 
@@ -217,19 +225,22 @@ async def test_every_comment_and_the_article_have_a_reply_link(thread, http):
 
 
 async def test_deep_thread_stops_indenting_and_says_what_it_answers(thread, http):
-    """Past the indent cap, comments stay at the cap and say "in reply to" the comment they answer."""
+    """Past the indent cap, comments stay at the cap and say "in reply to" whom, linking to that comment's anchor."""
     # Given a chain of replies two levels deeper than the indent cap
     node, remote, actors, article = thread
-    parent = article
+    parent, chain = article, []
     for level in range(MAX_INDENT + 3):
         who = actors["alice" if level % 2 == 0 else "bob"]
         parent = (await reply(node, http, who, parent, f"<p>level {level}</p>"))["id"]
+        chain.append(parent)
     # When the page is opened
     _, html = await page(node, http)
     # Then no comment is indented past the cap, the deepest name their parent, and shallower ones do not
     assert max(int(d) for d in re.findall(r'class="comment depth-(\d+)', html)) == MAX_INDENT
     deepest = ".".join(["1"] * (MAX_INDENT + 3))
-    assert f'in reply to <a href="#comment-{deepest[:-2]}">{deepest[:-2]}</a>' in comment_block(html, deepest)
+    async with node.node.sessions() as session:
+        answered = await queries.get_object(session, chain[-2])
+    assert f'in reply to <a href="#c-{answered.id}">Alice Liddell</a>' in comment_block(html, deepest)
     assert "in reply to" not in comment_block(html, "1.1")
 
 
@@ -244,7 +255,7 @@ async def test_followers_only_reply_is_not_on_the_page(thread, http):
     # Then the private text is nowhere, nor counted, and Bob's answer says it answers something not shown
     assert "just for friends" not in html
     assert "Discussion (1)" in html
-    assert "in reply to a message not shown here" in comment_block(html, "1")
+    assert "in reply to a message not shown here" in block_with(html, "public answer")
 
 
 async def test_replies_waiting_for_their_parent_are_announced(thread, http):
@@ -367,14 +378,15 @@ async def test_small_discussion_has_no_page_links(thread, http):
 
 
 async def test_a_comment_on_the_second_page_is_found_there(thread, http):
-    """The place of comment 52 is page 2 at #comment-52, and that page holds the anchor."""
+    """The place of the 52nd comment is page 2 at its stable anchor #c-<id>; that page holds it and its old anchor."""
     # Given 55 top-level comments
     node, remote, actors, article = thread
     await add_top_level_comments(node, article, 55)
     # When the place of the 52nd is asked for
     async with node.node.sessions() as session:
-        place = await comment_url(session, await queries.get_object(session, "https://remote.example/users/zed/statuses/52"))
-    # Then it is on page 2, and the anchor is there
-    assert place == article + "?page=2#comment-52"
+        comment = await queries.get_object(session, "https://remote.example/users/zed/statuses/52")
+        place = await comment_url(session, comment, page_size=node.settings.discussion_page_size)
+    # Then it is on page 2, and both anchors are there
+    assert place == article + f"?page=2#c-{comment.id}"
     _, html = await page(node, http, "?page=2")
-    assert 'id="comment-52"' in html
+    assert f'id="c-{comment.id}"' in html and 'id="comment-52"' in html

@@ -93,12 +93,15 @@ class Object(Base):
     likes_count: Mapped[int] = mapped_column(Integer, default=0)
     announces_count: Mapped[int] = mapped_column(Integer, default=0)
     raw: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # when we received it
     # Moderation (node.moderation): only "published" comments are shown, counted and announced.
     moderation: Mapped[str] = mapped_column(String(16), default="published", server_default="published")
     locked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # no new replies below it
     reply_policy: Mapped[str | None] = mapped_column(String(16))  # articles: open|followers|approval|closed (None: open)
     replies_close_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # articles: closed after this moment
+    # Set on insert and on every UPDATE (ORM or Core): the newest in a thread is the
+    # thread's version, which keys the cache of rendered discussion pages (node.db.discussion).
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     actor: Mapped[Actor] = relationship(lazy="joined")
 
@@ -106,6 +109,8 @@ class Object(Base):
         Index("ix_objects_root_published", "root_id", "published"),
         Index("ix_objects_actor_moderation", "actor_id", "moderation"),
         Index("ix_objects_moderation", "moderation"),
+        Index("ix_objects_root_changed", "root_id", "changed_at"),
+        Index("ix_objects_parent_order", "parent_id", "id"),
     )
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from node.db import wakeups
 from node.db.models import Activity, Actor, Delivery, Follow, Host, Object, PendingReply
@@ -172,9 +173,9 @@ async def count_articles(session: AsyncSession, *, local_only: bool = True) -> i
 
 
 async def list_thread(session: AsyncSession, root_id: int) -> Sequence[Object]:
-    """Every comment under an article (deleted placeholders included), oldest first."""
+    """Every comment under an article (deleted placeholders included), in the order we received them."""
     query = select(Object).where(Object.root_id == root_id, Object.kind == "comment")
-    return (await session.scalars(query.order_by(Object.published, Object.id))).all()
+    return (await session.scalars(query.order_by(Object.id))).all()
 
 
 async def list_replies(
@@ -349,9 +350,12 @@ async def list_pending_for_thread(session: AsyncSession, root: Object, thread: S
     named = [root.context, root.ap_id, *(c.context for c in thread)]
     named += [get_id(c.raw.get("context")) for c in (root, *thread) if isinstance(c.raw, dict)]
     contexts = list(dict.fromkeys(c for c in named if isinstance(c, str)))  # the article's own first
-    thread_ids = select(Object.ap_id).where(or_(Object.id == root.id, Object.root_id == root.id))
+    # Correlated: each parked reply costs one lookup of the post it answers, whatever the thread's size.
+    answered = aliased(Object)
+    in_thread = exists().where(answered.ap_id == PendingReply.in_reply_to,
+                               or_(answered.id == root.id, answered.root_id == root.id))
     query = select(PendingReply).where(or_(
-        PendingReply.in_reply_to.in_(thread_ids),
+        in_thread,
         PendingReply.raw["context"].as_string().in_(contexts[:MAX_CONTEXTS]),
     ))
     found = {row.ap_id: row for row in (await session.scalars(query.limit(MAX_PENDING))).all()}

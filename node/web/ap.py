@@ -168,7 +168,7 @@ async def comment(request: web.Request) -> web.Response:
     obj = await _object_or_error(node, node.urls.comment(params.row_id(request.match_info["comment_id"])))
     if not wants_activity_json(request) and obj.deleted_at is None:
         async with node.sessions() as session:
-            target = await pages.comment_url(session, obj)
+            target = await pages.comment_url(session, obj, page_size=node.settings.discussion_page_size)
         if target is not None:
             raise web.HTTPFound(target)
     return await _render_object(request, obj)

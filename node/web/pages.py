@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
-
 from aiohttp import web
-from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.app import NODE
+from node.db import discussion as db_discussion
 from node.db import queries
 from node.db.models import Actor, Object
-from node.federation.comments import visibility_of
-from node.threads import ThreadRow, flatten, paginate
-from node.web import params
-from node.web.render import fold_leading_mentions, render, safe_href
+from node.web import discussion, params
+from node.web.render import render
 
 INDEX_PAGE = 30
 TAG_SCAN_CHUNK = 500
-THREADS_PER_PAGE = 50  # top-level comments per page of a discussion, each with all its replies
-PUBLIC = ("public", "unlisted")
+PAGE_CACHE = web.AppKey("discussion_page_cache", discussion.PageCache)
 
 
 def _common(request: web.Request) -> dict:
@@ -35,8 +30,9 @@ async def index(request: web.Request) -> web.Response:
     async with node.sessions() as session:
         articles = await queries.list_articles(session, limit=INDEX_PAGE + 1, offset=(number - 1) * INDEX_PAGE)
         affiliated = await queries.list_remote_articles(session, limit=INDEX_PAGE) if number == 1 else []
-    items = [{"article": a, "author": a.actor, "href": a.url} for a in articles[:INDEX_PAGE]]
-    remote = [{"article": a, "author": a.actor, "href": node.urls.thread(a.id)} for a in affiliated]
+        counts = await request.app[PAGE_CACHE].comment_counts(session, [a.id for a in (*articles[:INDEX_PAGE], *affiliated)])
+    items = [{"article": a, "author": a.actor, "href": a.url, "comments": counts[a.id]} for a in articles[:INDEX_PAGE]]
+    remote = [{"article": a, "author": a.actor, "href": node.urls.thread(a.id), "comments": counts[a.id]} for a in affiliated]
     return render("index.html", articles=items, affiliated=remote, heading="Articles",
                   pages=ListPages(number, len(articles) > INDEX_PAGE), **_common(request))
 
@@ -68,7 +64,9 @@ async def tag(request: web.Request) -> web.Response:
             offset += TAG_SCAN_CHUNK
             if len(chunk) < TAG_SCAN_CHUNK:
                 break
-    items = [{"article": a, "author": a.actor, "href": a.url} for a in matching[skip:skip + INDEX_PAGE]]
+        shown = matching[skip:skip + INDEX_PAGE]
+        counts = await request.app[PAGE_CACHE].comment_counts(session, [a.id for a in shown])
+    items = [{"article": a, "author": a.actor, "href": a.url, "comments": counts[a.id]} for a in shown]
     return render("index.html", articles=items, affiliated=[], heading=f"#{wanted}",
                   pages=ListPages(number, len(matching) > skip + INDEX_PAGE), **_common(request))
 
@@ -81,95 +79,57 @@ class ListPages:
     has_older: bool
 
 
-@dataclass(frozen=True)
-class CommentView:
-    """What the page shows of one comment: its row, its HTML as displayed and the link to the original."""
-
-    row: ThreadRow
-    content: Markup | None  # None for a deleted comment (a placeholder)
-    original: str | None  # where the comment lives (its url, else its id), http(s) only
-    warning: str | None = None  # a content warning: the text is shown only when a reader opens it
-
-
-MAX_WARNING = 500
-
-
-def content_warning(comment: Object) -> str | None:
-    """The content warning of a remote note: its ``summary`` (plain text, as Mastodon and Misskey send it).
-
-    On an Article or a Page, ``summary`` is an abstract, not a warning.
-    """
-    raw = comment.raw if isinstance(comment.raw, dict) else {}
-    summary = raw.get("summary")
-    if comment.is_local or comment.ap_type not in ("Note", "Question") or not isinstance(summary, str):
-        return None
-    return summary.strip()[:MAX_WARNING] or None
-
-
-def _comment_view(row: ThreadRow) -> CommentView:
-    comment = row.comment
-    if comment.deleted_at is not None or comment.moderation != queries.SHOWN_STATE:
-        return CommentView(row, None, None)
-    html = comment.content or ""
-    if not comment.is_local:
-        html = fold_leading_mentions(html)
-    return CommentView(row, Markup(html), safe_href(comment.url) or safe_href(comment.ap_id), content_warning(comment))
-
-
 def _page_number(request: web.Request) -> int:
     return params.page_number(request.query.get("page"))
 
 
-async def count_waiting_replies(session: AsyncSession, root: Object, thread: Sequence[Object]) -> int:
-    """How many public replies are parked for this thread (non-public ones would not be shown)."""
-    waiting = await queries.list_pending_for_thread(session, root, thread)
-    return sum(1 for row in waiting if isinstance(row.raw, dict) and visibility_of(row.raw) in PUBLIC)
+def _thread_anchor(request: web.Request) -> int | None:
+    """The comment of a "continue this thread" page (``?thread=<comment id>``), or None for the whole discussion."""
+    raw = request.query.get("thread")
+    if raw is None:
+        return None
+    value = params.ascii_number(raw, maximum=params.MAX_ROW_ID)
+    if value is None or value < 1:
+        raise web.HTTPBadRequest(reason="thread must be a comment number")
+    return value
 
 
 async def article(request: web.Request, obj: Object, *, template: str = "article.html", **extra) -> web.Response:
-    """An article and its discussion, nested and numbered, 50 top-level threads a page (``?page=N``).
+    """An article and one page of its discussion (``?page=N``; ``?thread=<id>`` for one comment's thread).
 
-    ``template`` and ``extra`` let a page that shows a thread with more around it (the
-    discussion of a web page, node.web.discussions) reuse the same thread rendering.
+    The discussion is read a bounded page at a time and cached until the thread
+    changes (``node.web.discussion``).  ``template`` and ``extra`` let a page that
+    shows a thread with more around it (the discussion of a web page,
+    node.web.discussions) reuse the same thread rendering.
     """
     node = request.app[NODE]
     page_number = _page_number(request)
+    anchor_id = _thread_anchor(request)
+    page = await discussion.rendered_page(
+        request.app[PAGE_CACHE], node.sessions, obj, anchor_id, page_number,
+        page_size=node.settings.discussion_page_size)
+    if page is None:
+        raise web.HTTPNotFound(reason="No such page of this discussion")
     async with node.sessions() as session:
-        thread = await queries.list_thread(session, obj.id)
-        waiting = await count_waiting_replies(session, obj, thread)
-    # Followers-only and direct replies never reach a public page; a public reply
-    # to one of them is shown at the top level, marked as answering something not shown.
-    # Held, rejected and suspended comments are on no page; removed ones leave a placeholder.
-    comments = [c for c in thread if c.visibility in PUBLIC and c.moderation in queries.ON_PAGE_STATES]
-    page = paginate(flatten(comments, obj.ap_id), page_number, per_page=THREADS_PER_PAGE)
-    if page_number > page.count:
-        raise web.HTTPNotFound()
+        waiting = await db_discussion.count_waiting(session, obj)
     return render(
-        template, article=obj, author=obj.actor, comments=[_comment_view(r) for r in page.rows],
-        page=page, total=sum(1 for c in comments if c.deleted_at is None and c.moderation == queries.SHOWN_STATE),
-        removed=sum(1 for c in comments if c.moderation == "removed"), waiting=waiting,
-        lang=obj.language or "en", headers={"Vary": "Accept"}, **_common(request), **extra,
+        template, article=obj, author=obj.actor, discussion=page.html, page=page, total=page.total,
+        removed=page.removed, thread_view=anchor_id is not None, waiting=waiting, lang=obj.language or "en",
+        headers={"Vary": "Accept"}, **_common(request), **extra,
     )
 
 
-async def comment_url(session: AsyncSession, comment: Object) -> str | None:
-    """Where a browser sees ``comment``: its article's page (``?page=N`` past the first) at ``#comment-<number>``.
+async def comment_url(session: AsyncSession, comment: Object, *, page_size: int) -> str | None:
+    """Where a browser sees ``comment``: the page of its article's discussion that shows it, at ``#c-<id>``.
 
-    None when the comment belongs to no article we show.  For ``ap.comment``'s
-    browser redirect, which otherwise lands on page 1 whatever the page.
+    None when the comment belongs to no article we show.  For ``ap.comment``'s browser redirect.
     """
     root = await queries.get_object_by_id(session, comment.root_id) if comment.root_id else None
     if root is None or root.kind != "article" or root.deleted_at is not None:
         return None
-    thread = [c for c in await queries.list_thread(session, root.id)
-              if c.visibility in PUBLIC and c.moderation in queries.ON_PAGE_STATES]
-    top_level = 0
-    for row in flatten(thread, root.ap_id):
-        top_level += row.depth == 0
-        if row.comment.id == comment.id:
-            page = (top_level - 1) // THREADS_PER_PAGE + 1
-            return f"{root.url}{f'?page={page}' if page > 1 else ''}#comment-{row.number}"
-    return f"{root.url}#discussion"
+    if not db_discussion.is_shown(comment):
+        return f"{root.url}#discussion"
+    return await discussion.comment_place(session, root, comment, page_size=page_size)
 
 
 async def profile(request: web.Request, actor: Actor) -> web.Response:

@@ -12,6 +12,7 @@ from node.web import ap, discovery, discussions, health, inbox, interact, pages
 def add_routes(app: web.Application) -> None:
     """Register every route of the node on ``app``."""
     app[interact.LIMITER] = interact.LookupLimiter()
+    app[pages.PAGE_CACHE] = pages.discussion.PageCache()
     app.router.add_routes([
         web.get("/", pages.index),
         web.get("/.well-known/webfinger", discovery.webfinger),

@@ -1,0 +1,331 @@
+"""One page of a discussion: which comments it holds, in what order, and the cache of rendered pages.
+
+A page is a *view* of the thread anchored at the article (the discussion) or at one
+comment (a "continue this thread" page, ``?thread=<id>``), and a page number over
+the anchor's direct replies.  It holds at most ``discussion_page_size`` comments:
+
+1. up to ``TOP_PER_PAGE`` direct replies of the anchor (``?page=N`` pages them),
+2. then their replies, level by level, at most ``REPLIES_PER_COMMENT`` under each
+   comment and ``MAX_PAGE_DEPTH`` levels deep; within a level, every comment's
+   first reply comes before any comment's second, so one busy branch does not
+   crowd out the others.
+
+What does not fit gets a "continue this thread" link to the comment's own view.
+Each step reads a bounded number of rows (``node.db.discussion``), so the cost of
+a page does not grow with the thread.  Comments are in the order we received
+them; every comment has a stable anchor ``#c-<id>``, and the main discussion keeps
+the old positional anchors (``#comment-1.2``) where it can compute them cheaply.
+
+Rendered pages are cached per process, keyed by the thread's version (the newest
+``changed_at`` of its comments): any stored, edited, deleted or liked comment
+changes the version and so the key.  Concurrent requests for the same missing page
+share one rendering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Awaitable, Callable
+
+from markupsafe import Markup
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from node.db import discussion as db
+from node.db.models import Object
+from node.threads import MAX_INDENT
+from node.web.attachments import Attachment, Poll, attachments_of, poll_of
+from node.web.render import environment, fold_leading_mentions, safe_href
+
+TOP_PER_PAGE = 50  # direct replies of the anchor on one page (the old "50 top-level threads a page")
+REPLIES_PER_COMMENT = 10  # replies shown under one comment before "continue this thread"
+MAX_PAGE_DEPTH = 10  # levels below the anchor's direct replies on one page
+MAX_WARNING = 500
+CACHE_BYTES = 32 * 1024 * 1024  # rendered pages kept in memory, per process
+CACHE_SECONDS = 600  # a cached page is rendered again after this long anyway (an author renamed...)
+
+
+def top_per_page(page_size: int) -> int:
+    """Direct replies of the anchor on one page, for a ``discussion_page_size`` of ``page_size``."""
+    return max(1, min(TOP_PER_PAGE, page_size // 3))
+
+
+@dataclass(frozen=True)
+class Row:
+    """One comment as a page shows it."""
+
+    comment: Object
+    depth: int  # 0 for a direct reply of the view's anchor
+    indent: int  # depth capped at MAX_INDENT
+    content: Markup | None  # None for a deleted comment (a placeholder)
+    original: str | None  # where the comment lives (its url, else its id), http(s) only
+    warning: str | None  # a content warning: the text shows when the reader opens it
+    attachments: tuple[Attachment, ...] = ()
+    poll: Poll | None = None
+    legacy_anchor: str | None = None  # "1.2": where the old numbered anchors pointed
+    parent: Object | None = None  # named when the indentation no longer shows what it answers
+    orphan: bool = False  # it answers a message not shown on public pages
+    more: int = 0  # replies not on this page (0: none), shown as "continue this thread"
+
+    @property
+    def author(self):
+        return self.comment.actor
+
+
+@dataclass
+class View:
+    """What one page shows: its anchor, its rows, and where the neighbouring pages are."""
+
+    root: Object
+    anchor: Object | None  # None for the whole discussion; the comment of a "continue this thread" page
+    number: int  # 1-based page number over the anchor's direct replies
+    count: int  # how many such pages there are (at least 1)
+    rows: list[Row] = field(default_factory=list)
+    total: int = 0  # the thread's comment count (node.db.discussion.counted)
+    removed: int = 0  # comments of the thread removed by the moderators
+
+    @property
+    def query(self) -> str:
+        """The query string that leads to this view's first page (for page links)."""
+        return f"?thread={self.anchor.id}&" if self.anchor is not None else "?"
+
+
+def content_warning(comment: Object) -> str | None:
+    """The content warning of a remote note: its ``summary`` (plain text, as Mastodon and Misskey send it).
+
+    On an Article or a Page, ``summary`` is an abstract, not a warning.
+    """
+    raw = comment.raw if isinstance(comment.raw, dict) else {}
+    summary = raw.get("summary")
+    if comment.is_local or comment.ap_type not in ("Note", "Question") or not isinstance(summary, str):
+        return None
+    return summary.strip()[:MAX_WARNING] or None
+
+
+def _row(comment: Object, depth: int, **extra: Any) -> Row:
+    indent = min(depth, MAX_INDENT)
+    if db.is_placeholder(comment):
+        return Row(comment, depth, indent, None, None, None, **extra)
+    html = comment.content or ""
+    if not comment.is_local:
+        html = fold_leading_mentions(html)
+    return Row(comment, depth, indent, Markup(html), safe_href(comment.url) or safe_href(comment.ap_id),
+               content_warning(comment), attachments_of(comment), poll_of(comment), **extra)
+
+
+async def build_view(session: AsyncSession, root: Object, anchor: Object | None, number: int, *,
+                     page_size: int) -> View | None:
+    """The rows of page ``number`` of the view of ``root``'s thread at ``anchor``; None past the last page."""
+    per_page = top_per_page(page_size)
+    parent_id = anchor.id if anchor is not None else root.id
+    count = max(1, -(-await db.count_children(session, parent_id) // per_page))
+    if number > count:
+        return None
+    view = View(root, anchor, number, count, total=await db.count_comments(session, root.id),
+                removed=await db.count_removed(session, root.id))
+    tops = list(await db.list_children_page(session, parent_id, limit=per_page, offset=(number - 1) * per_page))
+    budget = page_size - len(tops) - (1 if anchor is not None else 0)
+    nodes: dict[int, Object] = {c.id: c for c in tops}
+    children: dict[int, list[int]] = {}
+    more: dict[int, bool] = {}  # whether a comment has replies this page leaves out
+    frontier, depth = [c.id for c in tops], 1
+    while frontier and budget > 0 and depth <= MAX_PAGE_DEPTH:
+        pairs = await db.list_first_children(session, frontier, per_parent=REPLIES_PER_COMMENT)
+        by_parent: dict[int, list[int]] = {}
+        for child_id, parent in sorted(pairs):
+            by_parent.setdefault(parent, []).append(child_id)
+        ranked = []
+        for parent, kids in by_parent.items():
+            more[parent] = len(kids) > REPLIES_PER_COMMENT
+            ranked += [(rank, child_id, parent) for rank, child_id in enumerate(kids[:REPLIES_PER_COMMENT])]
+        ranked.sort()
+        chosen, left_out = ranked[:budget], ranked[budget:]
+        for _, _, parent in left_out:
+            more[parent] = True
+        loaded = await db.list_objects(session, [child_id for _, child_id, _ in chosen])
+        for _, child_id, parent in sorted(chosen, key=lambda item: item[1]):
+            if child_id in loaded:
+                nodes[child_id] = loaded[child_id]
+                children.setdefault(parent, []).append(child_id)
+        for parent in frontier:  # not asked about: this page stops above their replies
+            more.setdefault(parent, False)
+        budget -= len(chosen)
+        frontier, depth = sorted(loaded), depth + 1
+    # Comments whose replies were never looked at (budget or depth ran out): replies_count says.
+    unexplored = set(frontier)
+
+    def more_of(comment: Object) -> int:
+        shown_here = sum(1 for kid in children.get(comment.id, ()) if db.is_shown(nodes[kid]))
+        if more.get(comment.id):
+            return max(1, (comment.replies_count or 0) - shown_here)
+        if comment.id in unexplored:
+            return max(0, (comment.replies_count or 0) - shown_here)
+        return 0
+
+    top_offset = (number - 1) * per_page
+    if anchor is not None:
+        view.rows.append(_row(anchor, 0, more=0, parent=None))
+    base_depth = 1 if anchor is not None else 0
+    # Depth first, in the order received; an explicit stack, as threads can be deep.
+    stack: list[tuple[int, int, str | None, Object | None, bool]] = []
+    for position, top in reversed(list(enumerate(tops, top_offset + 1))):
+        legacy = str(position) if anchor is None else None
+        stack.append((top.id, base_depth, legacy, anchor, False))
+    while stack:
+        comment_id, depth, legacy, parent, orphan = stack.pop()
+        comment = nodes[comment_id]
+        kids = children.get(comment_id, [])
+        if not db.is_shown(comment):
+            # Not for public pages: its public replies take its place, saying they answer something not shown.
+            for kid in reversed(kids):
+                stack.append((kid, depth, None, None, True))
+            continue
+        view.rows.append(_row(
+            comment, depth, legacy_anchor=legacy, orphan=orphan, more=more_of(comment),
+            parent=parent if parent is not None and depth > MAX_INDENT else None,
+        ))
+        shown_kids = [kid for kid in kids if db.is_shown(nodes[kid])]
+        numbers = {kid: n for n, kid in enumerate(shown_kids, 1)}
+        for kid in reversed(kids):
+            kid_legacy = f"{legacy}.{numbers[kid]}" if legacy is not None and kid in numbers else None
+            stack.append((kid, depth + 1, kid_legacy, comment, False))
+    return view
+
+
+# --- the cache of rendered pages ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered discussion section and what the page around it needs to know."""
+
+    html: Markup
+    total: int
+    number: int
+    count: int
+    removed: int = 0
+
+
+class PageCache:
+    """Rendered pages by (thread, view, page), each valid for one version of its thread.
+
+    Least recently used pages go first once ``max_bytes`` of HTML are held.
+    """
+
+    def __init__(self, max_bytes: int = CACHE_BYTES, max_age: float = CACHE_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_bytes, self.max_age, self.clock = max_bytes, max_age, clock
+        self._pages: OrderedDict[tuple, tuple[Any, float, Rendered | None]] = OrderedDict()
+        self._size = 0
+        self._pending: dict[tuple, asyncio.Future] = {}
+        self._counts: OrderedDict[int, tuple[Any, int]] = OrderedDict()  # thread -> (version, comment count)
+        self.renders = 0  # how many pages were rendered (not served from the cache)
+
+    async def comment_counts(self, session: AsyncSession, root_ids: list[int]) -> dict[int, int]:
+        """Each thread's comment count (``node.db.discussion.count_comments``), counted again only when it changed."""
+        versions = await db.thread_versions(session, root_ids)
+        counts: dict[int, int] = {}
+        for root_id, version in versions.items():
+            known = self._counts.get(root_id)
+            if known is None or known[0] != version:
+                known = (version, await db.count_comments(session, root_id) if version is not None else 0)
+                self._counts[root_id] = known
+                while len(self._counts) > 10_000:
+                    self._counts.popitem(last=False)
+            counts[root_id] = known[1]
+        return counts
+
+    def _get(self, key: tuple, version: Any) -> tuple[bool, Rendered | None]:
+        entry = self._pages.get(key)
+        if entry is None or entry[0] != version or self.clock() - entry[1] > self.max_age:
+            return False, None
+        self._pages.move_to_end(key)
+        return True, entry[2]
+
+    def _put(self, key: tuple, version: Any, page: Rendered | None) -> None:
+        old = self._pages.pop(key, None)
+        if old is not None and old[2] is not None:
+            self._size -= len(old[2].html)
+        self._pages[key] = (version, self.clock(), page)
+        self._size += len(page.html) if page is not None else 0
+        while self._size > self.max_bytes and len(self._pages) > 1:
+            _, (_, _, dropped) = self._pages.popitem(last=False)
+            self._size -= len(dropped.html) if dropped is not None else 0
+
+    async def get(self, key: tuple, version: Any, render: Callable[[], Awaitable[Rendered | None]]) -> Rendered | None:
+        """The page at ``key`` for ``version``, rendering it (once, however many ask at the same time) if needed."""
+        hit, page = self._get(key, version)
+        if hit:
+            return page
+        pending_key = (key, version)
+        if pending_key in self._pending:
+            return await asyncio.shield(self._pending[pending_key])
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._pending[pending_key] = future
+        try:
+            page = await render()
+            self.renders += 1
+            self._put(key, version, page)
+            future.set_result(page)
+            return page
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: nobody else may be waiting
+            raise
+        finally:
+            self._pending.pop(pending_key, None)
+
+
+async def rendered_page(cache: PageCache, sessions, root: Object, anchor_id: int | None, number: int, *,
+                        page_size: int) -> Rendered | None:
+    """The discussion section of one page, from the cache when the thread has not changed since.
+
+    None when the page does not exist (past the last page, or an anchor that is not a shown comment of the thread).
+    """
+    async with sessions() as session:
+        version: datetime | None = (await db.thread_versions(session, [root.id]))[root.id]
+
+    async def render() -> Rendered | None:
+        async with sessions() as session:
+            anchor = None
+            if anchor_id is not None:
+                anchor = await db.get_comment_in_thread(session, root.id, anchor_id)
+                if anchor is None:
+                    return None
+            view = await build_view(session, root, anchor, number, page_size=page_size)
+            parent = None
+            if anchor is not None and anchor.parent_id not in (None, root.id):
+                parent = (await db.list_objects(session, [anchor.parent_id])).get(anchor.parent_id)
+        if view is None:
+            return None
+        html = environment().get_template("comments.html").render(view=view, article=root, parent=parent)
+        return Rendered(Markup(html), view.total, view.number, view.count, view.removed)
+
+    return await cache.get((root.id, anchor_id, number, page_size), version, render)
+
+
+async def comment_place(session: AsyncSession, root: Object, comment: Object, *, page_size: int) -> str:
+    """Where a browser sees ``comment``: the page of the discussion that shows it, at ``#c-<id>``.
+
+    The main discussion's page when it holds the comment, else the "continue this
+    thread" page of its parent (which always shows it, under what it answers).
+    """
+    per_page = top_per_page(page_size)
+    anchor = f"#c-{comment.id}"
+    ancestors = await db.list_ancestor_ids(session, comment, limit=MAX_PAGE_DEPTH + 2)
+    top_id = ancestors[-1] if ancestors else comment.id
+    top = comment if top_id == comment.id else (await db.list_objects(session, [top_id])).get(top_id)
+    if top is None or top.parent_id != root.id:
+        return f"{root.url}#discussion"
+    number = await db.position_among_siblings(session, top) // per_page + 1
+    if len(ancestors) <= MAX_PAGE_DEPTH:
+        view = await build_view(session, root, None, number, page_size=page_size)
+        if view is not None and any(row.comment.id == comment.id for row in view.rows):
+            return f"{root.url}{f'?page={number}' if number > 1 else ''}{anchor}"
+    if not ancestors:
+        return f"{root.url}{f'?page={number}' if number > 1 else ''}{anchor}"
+    number = await db.position_among_siblings(session, comment) // per_page + 1
+    return f"{root.url}?thread={ancestors[0]}{f'&page={number}' if number > 1 else ''}{anchor}"
