@@ -6,13 +6,19 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node.web import ap, discovery, discussions, health, inbox, interact, pages
+from node.web import ap, discovery, discussions, health, inbox, interact, media, pages
 
 
 def add_routes(app: web.Application) -> None:
     """Register every route of the node on ``app``."""
     app[interact.LIMITER] = interact.LookupLimiter()
     app[pages.PAGE_CACHE] = pages.discussion.PageCache()
+    app[media.MEDIA] = media.MediaProxy()
+
+    async def close_media(app: web.Application) -> None:
+        await app[media.MEDIA].close()
+
+    app.on_cleanup.append(close_media)
     app.router.add_routes([
         web.get("/", pages.index),
         web.get("/.well-known/webfinger", discovery.webfinger),
@@ -37,6 +43,7 @@ def add_routes(app: web.Application) -> None:
         web.get("/activities/{key}", ap.activity),
         web.get("/tags/{name}", pages.tag),
         web.get(r"/threads/{object_id:\d+}", pages.remote_thread),
+        web.get(r"/media/{object_id:\d+}/{index:\d+}", media.media),
         web.get("/authorize_interaction", pages.authorize_interaction),
         web.get("/discussions", discussions.lookup_page),
         web.get("/discussions.json", discussions.lookup_json),

@@ -158,6 +158,8 @@ class FakeRemote:
             return web.json_response({"error": "not found"}, status=404)
         if served.delay:
             await asyncio.sleep(served.delay)
+        if isinstance(served.body, bytes):  # a file: an image, say
+            return web.Response(body=served.body, status=served.status, headers={"Content-Type": served.content_type})
         text = served.body if isinstance(served.body, str) else json.dumps(served.body)
         return web.Response(text=text, status=served.status, headers={"Content-Type": served.content_type})
 
