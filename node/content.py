@@ -1,9 +1,11 @@
-"""Text in and out: Markdown posts with front matter, and HTML held to Mastodon's allowlist.
+"""Text in and out: Markdown posts with front matter, and HTML held to allowlists.
 
-Everything we emit and everything we store from remote servers passes through
-``sanitize_html``: the tags, attributes, classes and link schemes that Mastodon
-keeps (PROTOCOL.md §5.5), so a post renders the same here and there, and remote
-HTML can never carry script, styles or event handlers into our pages.
+Everything we store from remote servers passes through ``sanitize_html``: the
+tags, attributes, classes and link schemes that Mastodon keeps (its
+``Sanitize::Config::MASTODON_STRICT``), so remote HTML can never carry script,
+styles or event handlers into our pages.  The operator's own Markdown passes
+through ``sanitize_article_html``, a wider list that keeps headings, pictures,
+tables and code blocks (still no raw HTML, script, styles or handlers).
 """
 
 from __future__ import annotations
@@ -67,21 +69,65 @@ def sanitize_html(html: str) -> str:
     )
 
 
+# The operator's own articles keep the structure they were written with: headings,
+# pictures, tables, rules and highlighted code.  Still an allowlist: no raw HTML, no
+# script, no styles, no event handlers.  Remote HTML keeps Mastodon's list above.
+ARTICLE_TAGS = ALLOWED_TAGS | {
+    "h2", "h3", "h4", "h5", "h6", "img", "hr", "sup", "sub",
+    "table", "thead", "tbody", "tr", "th", "td",
+}
+ARTICLE_ATTRIBUTES = {
+    **ALLOWED_ATTRIBUTES,
+    "a": {"href", "class", "title"},
+    "img": {"src", "alt", "title", "loading"},
+    "code": {"class"},
+}
+_LANGUAGE_CLASS = re.compile(r"^language-[A-Za-z0-9_+#.-]{1,40}$")
+
+
+def _keep_article_class(tag: str, attribute: str, value: str) -> str | None:
+    if attribute == "class" and tag == "code":
+        return " ".join(c for c in value.split() if _LANGUAGE_CLASS.match(c)) or None
+    return _keep_class(tag, attribute, value)
+
+
+def sanitize_article_html(html: str) -> str:
+    """Reduce the HTML of an operator's article to ``ARTICLE_TAGS``.
+
+    The site's own links carry no ``nofollow``: the operator vouches for what they link to.
+    """
+    return nh3.clean(
+        html,
+        tags=ARTICLE_TAGS,
+        clean_content_tags={"script", "style", "template", "iframe", "object", "svg", "math"},
+        attributes=ARTICLE_ATTRIBUTES,
+        attribute_filter=_keep_article_class,
+        url_schemes=URL_SCHEMES,
+        link_rel=None,
+        strip_comments=True,
+    )
+
+
 def _markdown() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.enable(["table", "strikethrough"])
     rules = md.renderer.rules
-    # Mastodon turns headings into bold paragraphs; doing it ourselves keeps the
-    # emphasis instead of losing it to the sanitizer.
-    rules["heading_open"] = lambda tokens, idx, options, env: "<p><strong>"
-    rules["heading_close"] = lambda tokens, idx, options, env: "</strong></p>\n"
-    # Inline images are outside the allowlist: show them as links to the image.
+    # The page's title is its only <h1>: a "# heading" in the text becomes an <h2>.
+    def heading(tokens, idx, options, env):
+        token = tokens[idx]
+        level = max(2, int(token.tag[1]))
+        return f"<h{level}>" if token.nesting == 1 else f"</h{level}>\n"
+    rules["heading_open"] = heading
+    rules["heading_close"] = heading
     def image(tokens, idx, options, env):
         token = tokens[idx]
-        alt = md.renderer.renderInlineAsText(token.children or [], options, env) or "image"
-        src = token.attrGet("src") or ""
-        return f'<a href="{_escape_attr(src)}">{_escape_text(alt)}</a>'
+        alt = md.renderer.renderInlineAsText(token.children or [], options, env)
+        title = token.attrGet("title")
+        titled = f' title="{_escape_attr(title)}"' if title else ""
+        return f'<img src="{_escape_attr(token.attrGet("src") or "")}" alt="{_escape_attr(alt)}"{titled} loading="lazy">'
     rules["image"] = image
-    rules["hr"] = lambda tokens, idx, options, env: "<p>—</p>\n"
+    rules["s_open"] = lambda tokens, idx, options, env: "<del>"  # Mastodon's tag for struck text
+    rules["s_close"] = lambda tokens, idx, options, env: "</del>"
     return md
 
 
@@ -97,8 +143,8 @@ _MD = _markdown()
 
 
 def render_markdown(source: str) -> str:
-    """Markdown (CommonMark, raw HTML disabled) to HTML inside the allowlist."""
-    return sanitize_html(_MD.render(source))
+    """The operator's Markdown (CommonMark with tables and ~~strikethrough~~, raw HTML disabled) as sanitised HTML."""
+    return sanitize_article_html(_MD.render(source))
 
 
 def slugify(title: str) -> str:

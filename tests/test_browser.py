@@ -72,3 +72,23 @@ async def test_reply_link_opens_the_handle_form_without_script(node, phone, demo
     # Then the form is shown again with the explanation, still holding what was typed
     assert "is not a fediverse handle" in await phone.locator(".error").inner_text()
     assert await phone.input_value("#handle") == "not a handle"
+
+
+async def test_a_comment_permalink_lands_on_the_comment_and_highlights_it(node, phone, demo_url):
+    """Opening a comment's own address (/comments/<id>) scrolls to it on the discussion and sets it apart."""
+    from node.db import queries
+
+    # Given the demo discussion, and the address of its comment 1.1
+    await phone.goto(demo_url)
+    anchor = await phone.locator('[id="comment-1.1"]').evaluate("node => node.closest('li').id")
+    async with node.node.sessions() as session:
+        comment = await queries.get_object_by_id(session, int(anchor.removeprefix("c-")))
+    # When the comment's address is opened
+    await phone.goto(comment.ap_id)
+    # Then the browser is on the discussion at that comment, which looks different from the others
+    assert phone.url.endswith(f"#c-{comment.id}")
+    background = "node => getComputedStyle(node).backgroundColor"
+    target = await phone.locator(f"#c-{comment.id}").evaluate(background)
+    others = {await phone.locator(".comment").nth(i).evaluate(background) for i in range(await phone.locator(".comment").count())}
+    assert target not in (others - {target})
+    assert len(others) == 2  # the highlighted one, and all the rest alike

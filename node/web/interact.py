@@ -16,7 +16,9 @@ looked up at most ``LOOKUPS_PER_MINUTE`` times a minute (429 past that).
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
@@ -24,16 +26,18 @@ from typing import Callable
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from aiohttp import web
+from markupsafe import Markup
 from yarl import URL
 
 from node.app import NODE, Node
 from node.db import queries
 from node.db.models import Object
-from node.errors import BadStatus, FetchError, InvalidDocument
+from node.errors import (BadContentType, BadStatus, BlockedAddress, BlockedDomain, FetchError, InvalidDocument,
+                         ResponseTooLarge, TooManyRedirects)
 from node.federation.netguard import InvalidURL, normalize_host
 from node.federation.lookup import webfinger_document
 from node.federation.vocab import as_list
-from node.web.render import render, safe_href
+from node.web.render import fold_leading_mentions, render, safe_href
 
 log = logging.getLogger("fednode.web")
 
@@ -157,6 +161,25 @@ def ascii_url(url: str) -> str:
     return f"{parts.scheme}://{netloc}{encoded}"
 
 
+def unreachable(handle: Handle, exc: Exception) -> str:
+    """Why the reader's server could not be asked, in words for the reader (never an exception's class name)."""
+    host = handle.host
+    reason = getattr(exc, "reason", "") or ""
+    if isinstance(exc, BlockedDomain):
+        return f"This site does not deal with {host}."
+    if isinstance(exc, BlockedAddress):
+        return f"{host} is not a server on the public internet, so this site will not contact it."
+    if isinstance(exc, TooManyRedirects):
+        return f"{host} kept sending us elsewhere instead of answering. Try again later."
+    if isinstance(exc, (InvalidDocument, ResponseTooLarge, BadContentType)):
+        return f"{host} did not answer like a fediverse server. Is the handle spelled right?"
+    if reason.startswith("timed out"):
+        return f"{host} did not answer in time. It may be busy; try again in a minute."
+    if "DNS" in reason or "Name or service not known" in reason or "getaddrinfo" in reason:
+        return f"There is no server called {host}. Is the handle spelled right?"
+    return f"Could not connect to {host}. The server may be down; try again later."
+
+
 async def subscribe_template(node: Node, handle: Handle) -> str:
     """The ``template`` of the handle's subscribe link, by WebFinger through the node's guarded fetcher.
 
@@ -171,7 +194,7 @@ async def subscribe_template(node: Node, handle: Handle) -> str:
             f"{handle.host} answered {exc.status or 'with an error'} when asked about {handle}.", 502) from None
     except (FetchError, InvalidDocument) as exc:
         log.info("interact: WebFinger for %s failed: %s", handle, exc.reason)
-        raise InteractError(f"Could not reach {handle.host}: {exc.reason}", 502) from None
+        raise InteractError(unreachable(handle, exc), 502) from None
     for link in as_list(data.get("links")):
         if isinstance(link, dict) and link.get("rel") == SUBSCRIBE_REL:
             template = link.get("template")
@@ -199,11 +222,27 @@ def _remembered(request: web.Request) -> str:
     return handle if handle.isprintable() else ""
 
 
+EXCERPT = 280  # characters of an article's text quoted above the form
+
+
+def _what_is_answered(target: Object | None) -> tuple[Markup | None, str]:
+    """What the form quotes: a comment's text as shown in the discussion, or the start of an article's text."""
+    if target is None:
+        return None, ""
+    if target.kind == "article":
+        text = " ".join(html.unescape(re.sub(r"<[^>]*>", " ", target.content or "")).split())
+        return None, text if len(text) <= EXCERPT else text[:EXCERPT - 1].rstrip() + "…"
+    content = target.content or ""  # sanitised when stored
+    return Markup(content if target.is_local else fold_leading_mentions(content)), ""
+
+
 def _form(request: web.Request, *, target: Object | None, uri: str, handle: str, error: str | None,
           status: int = 200) -> web.Response:
     settings = request.app[NODE].settings
+    quoted, excerpt = _what_is_answered(target)
     return render(
         "interact.html", status=status, headers=dict(NO_STORE), target=target, uri=uri, handle=handle, error=error,
+        quoted=quoted, excerpt=excerpt,
         site_name=settings.site_name, site_handle=f"@{settings.site_username}@{settings.host}",
     )
 
@@ -223,6 +262,12 @@ def _cross_site(request: web.Request) -> bool:
     except ValueError:
         return True
     return (sent.scheme, sent.host, sent.port) != (base.scheme, base.host, base.port)
+
+
+def _over_https(request: web.Request) -> bool:
+    """Whether the reader reached us over https: the public URL says so, or the connection or TLS proxy does."""
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return urlsplit(request.app[NODE].settings.base).scheme == "https" or request.secure or forwarded == "https"
 
 
 async def interact_form(request: web.Request) -> web.Response:
@@ -264,6 +309,6 @@ async def interact_submit(request: web.Request) -> web.Response:
     response = web.Response(status=303, headers={"Location": url, **NO_STORE})
     response.set_cookie(
         COOKIE, quote(str(handle), safe=""), max_age=COOKIE_MAX_AGE, path="/", httponly=True, samesite="Lax",
-        secure=urlsplit(node.settings.base).scheme == "https",
+        secure=_over_https(request),
     )
     return response

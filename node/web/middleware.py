@@ -17,6 +17,7 @@ from aiohttp.web_protocol import RequestPayloadError
 from node.app import NODE
 from node.db.busy import RETRY_AFTER_SECONDS, is_database_busy
 from node.logs import REQUEST_ID, REQUEST_ID_RE
+from node.web.error_pages import error_page
 from node.web.negotiate import wants_activity_json
 
 log = logging.getLogger("fednode.web")
@@ -91,8 +92,7 @@ def _error_response(request: web.Request, status: int, reason: str, headers=None
     extra = {k: v for k, v in (headers or {}).items() if k.lower() in ("allow", "vary", "retry-after")}
     if request.path.startswith(("/.well-known", "/nodeinfo")) or wants_activity_json(request) or request.method == "POST":
         return web.json_response({"error": reason}, status=status, headers=extra)
-    body = f"<!doctype html><html lang=en><meta charset=utf-8><title>{status} {reason}</title><h1>{status} {reason}</h1><p><a href=\"/\">Home</a></p></html>"
-    return web.Response(text=body, status=status, content_type="text/html", headers=extra)
+    return error_page(request, status, reason, headers=extra)
 
 
 @web.middleware

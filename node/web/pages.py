@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +33,8 @@ async def index(request: web.Request) -> web.Response:
         articles = await queries.list_articles(session, limit=INDEX_PAGE + 1, offset=(number - 1) * INDEX_PAGE)
         affiliated = await queries.list_remote_articles(session, limit=INDEX_PAGE) if number == 1 else []
         counts = await request.app[PAGE_CACHE].comment_counts(session, [a.id for a in (*articles[:INDEX_PAGE], *affiliated)])
+    if number > 1 and not articles:
+        raise web.HTTPNotFound(reason=f"There is no page {number} of articles.")
     items = [{"article": a, "author": a.actor, "href": a.url, "comments": counts[a.id]} for a in articles[:INDEX_PAGE]]
     remote = [{"article": a, "author": a.actor, "href": node.urls.thread(a.id), "comments": counts[a.id]} for a in affiliated]
     return render("index.html", articles=items, affiliated=remote, heading="Articles",
@@ -66,6 +70,11 @@ async def tag(request: web.Request) -> web.Response:
                 break
         shown = matching[skip:skip + INDEX_PAGE]
         counts = await request.app[PAGE_CACHE].comment_counts(session, [a.id for a in shown])
+    if not shown:
+        # The reason goes into the status line: name the tag only when it is plain ASCII.
+        named = f"#{wanted}" if re.fullmatch(r"[a-z0-9_]{1,60}", wanted) else "this tag"
+        raise web.HTTPNotFound(reason=f"No article here is tagged {named}." if number == 1
+                               else f"There is no page {number} of articles tagged {named}.")
     items = [{"article": a, "author": a.actor, "href": a.url, "comments": counts[a.id]} for a in shown]
     return render("index.html", articles=items, affiliated=[], heading=f"#{wanted}",
                   pages=ListPages(number, len(matching) > skip + INDEX_PAGE), **_common(request))
