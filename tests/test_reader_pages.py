@@ -126,6 +126,7 @@ async def test_the_reply_form_shows_the_article_being_answered(node, http):
     assert '<p class="quoted-title">Topic</p>' in quoted and "A long and thoughtful opening about forums." in quoted
 
 
+@pytest.mark.allow_server_errors  # 502: the reader's server is at fault, on purpose
 async def test_an_unknown_server_name_is_explained_in_words(node, http):
     """A handle on a server name that does not exist says so, never an exception name such as ClientConnectorDNSError."""
     # Given an article
