@@ -142,6 +142,31 @@ def _escape_attr(text: str) -> str:
 _MD = _markdown()
 
 
+def _fediverse_markdown() -> MarkdownIt:
+    """The renderer for what other servers receive: only what Mastodon keeps, so nothing is lost there."""
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    rules = md.renderer.rules
+    # Mastodon drops headings' structure; bold paragraphs keep the emphasis instead of losing it.
+    rules["heading_open"] = lambda tokens, idx, options, env: "<p><strong>"
+    rules["heading_close"] = lambda tokens, idx, options, env: "</strong></p>\n"
+    # Images are outside Mastodon's allowlist: a link to the picture, named by its alt text.
+    def image(tokens, idx, options, env):
+        token = tokens[idx]
+        alt = md.renderer.renderInlineAsText(token.children or [], options, env) or "image"
+        return f'<a href="{_escape_attr(token.attrGet("src") or "")}">{_escape_text(alt)}</a>'
+    rules["image"] = image
+    rules["hr"] = lambda tokens, idx, options, env: "<p>—</p>\n"
+    return md
+
+
+_FEDIVERSE_MD = _fediverse_markdown()
+
+
+def render_markdown_for_fediverse(source: str) -> str:
+    """The operator's Markdown as other servers get it: inside Mastodon's allowlist (``sanitize_html``)."""
+    return sanitize_html(_FEDIVERSE_MD.render(source))
+
+
 def render_markdown(source: str) -> str:
     """The operator's Markdown (CommonMark with tables and ~~strikethrough~~, raw HTML disabled) as sanitised HTML."""
     return sanitize_article_html(_MD.render(source))

@@ -277,3 +277,19 @@ def test_slug_from_unicode_title_is_used_by_parse_post():
     draft = parse_post(post('title: "Éditorial: l\'été arrive"'))
     # Then the slug comes from the title
     assert draft.slug == "editorial-l-ete-arrive"
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("## Title", "<p><strong>Title</strong></p>"),
+    ("![a cat](https://example.org/cat.png)", f'<a href="https://example.org/cat.png" {REL}>a cat</a>'),
+])
+def test_what_other_servers_get_stays_in_mastodons_allowlist(source, expected):
+    """The Article sent out keeps to what Mastodon shows: headings bold, pictures as links named by their alt text."""
+    from node.content import render_markdown_for_fediverse
+
+    # Given the operator's Markdown
+    # When it is rendered for other servers
+    html = render_markdown_for_fediverse(source)
+    # Then it is the Mastodon-shaped HTML
+    assert expected in html
+    assert all(tag in MASTODON_TAGS for tag, _ in tags_of(html))

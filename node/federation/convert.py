@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from node.content import render_markdown_for_fediverse
 from node.db.models import Activity, Actor, Object
 from node.db.types import utcnow
 from node.federation.vocab import CONTEXT, PUBLIC
@@ -69,14 +70,17 @@ def replies_ref(object_url: str, urls: Urls, total: int) -> dict[str, Any]:
 def article_to_ap(article: Object, author: Actor, site: Actor, urls: Urls) -> dict[str, Any]:
     """A local article as an ``Article`` (FEP-1b12 thread: ``name`` title, ``audience`` the Group).
 
-    No ``summary``: Mastodon would show it as a content warning.
+    No ``summary``: Mastodon would show it as a content warning.  The ``content`` is
+    rendered from the Markdown within Mastodon's allowlist (headings bold, pictures as
+    links), while our own page keeps the richer HTML stored in ``article.content``.
     """
+    content = render_markdown_for_fediverse(article.source) if article.is_local and article.source else article.content
     document: dict[str, Any] = {
         "@context": CONTEXT,
         "id": article.ap_id,
         "type": "Article",
         "name": article.name,
-        "content": article.content,
+        "content": content,
         "mediaType": "text/html",
         "source": {"content": article.source or "", "mediaType": "text/markdown"},
         "url": article.url or article.ap_id,
@@ -92,7 +96,7 @@ def article_to_ap(article: Object, author: Actor, site: Actor, urls: Urls) -> di
         "sensitive": False,
     }
     if article.language:
-        document["contentMap"] = {article.language: article.content}
+        document["contentMap"] = {article.language: content}
     document.update(reply_controls(article, author, site))
     return document
 
