@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import ColumnElement, and_, func, select, union_all
+from sqlalchemy import ColumnElement, and_, case, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db.models import Object
@@ -57,18 +57,24 @@ def is_counted(comment: Object) -> bool:
     return is_shown(comment) and not is_placeholder(comment)
 
 
-async def count_removed(session: AsyncSession, root_id: int) -> int:
-    """How many comments of a thread the moderators removed (the page says so)."""
-    query = select(func.count(Object.id)).where(
-        Object.root_id == root_id, Object.kind == "comment", Object.moderation == "removed",
-        Object.visibility.in_(SHOWN_VISIBILITIES))
-    return int(await session.scalar(query) or 0)
+async def count_comments_and_removed(session: AsyncSession, root_id: int) -> tuple[int, int]:
+    """(the thread's comment count, how many of its comments the moderators removed), in one pass.
+
+    The one query here that reads a whole thread (its index entries and rows): callers
+    keep its answer per thread version (``node.web.discussion.PageCache``).
+    """
+    removed = and_(Object.visibility.in_(SHOWN_VISIBILITIES), Object.moderation == "removed")
+    query = select(
+        func.coalesce(func.sum(case((counted(), 1), else_=0)), 0),
+        func.coalesce(func.sum(case((removed, 1), else_=0)), 0),
+    ).where(Object.root_id == root_id, Object.kind == "comment")
+    total, gone = (await session.execute(query)).one()
+    return int(total), int(gone)
 
 
 async def count_comments(session: AsyncSession, root_id: int) -> int:
-    """A thread's comment count: its comments that are shown and not deleted."""
-    query = select(func.count(Object.id)).where(Object.root_id == root_id, Object.kind == "comment", counted())
-    return int(await session.scalar(query) or 0)
+    """A thread's comment count: its comments that are shown, not deleted and not removed (``counted``)."""
+    return (await count_comments_and_removed(session, root_id))[0]
 
 
 async def thread_versions(session: AsyncSession, root_ids: Iterable[int]) -> dict[int, datetime | None]:
@@ -94,13 +100,17 @@ async def position_among_siblings(session: AsyncSession, comment: Object) -> int
     return int(await session.scalar(query) or 0)
 
 
-async def list_children_page(session: AsyncSession, parent_id: int, *, limit: int, offset: int) -> Sequence[Object]:
-    """Direct replies to one post (any visibility, deleted ones too), in the order received, one page of them."""
-    query = (
-        select(Object).where(Object.parent_id == parent_id, Object.kind == "comment")
-        .order_by(Object.id).limit(limit).offset(offset)
-    )
-    return (await session.scalars(query)).all()
+async def list_children_page(session: AsyncSession, parent_id: int, *, limit: int, offset: int) -> list[Object]:
+    """Direct replies to one post (any visibility, deleted ones too), in the order received, one page of them.
+
+    The page's ids come from the index alone (``ix_objects_parent_order``), so an
+    offset skips index entries, not rows; only the page's rows are then read.
+    """
+    ids = (await session.scalars(
+        select(Object.id).where(Object.parent_id == parent_id).order_by(Object.id).limit(limit).offset(offset)
+    )).all()
+    rows = await list_objects(session, ids)
+    return [rows[i] for i in ids if i in rows]
 
 
 async def list_first_children(

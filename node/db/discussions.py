@@ -77,11 +77,10 @@ async def list_threads(session: AsyncSession, document_id: int) -> Sequence[Disc
 
 
 async def count_comments(session: AsyncSession, root_id: int) -> int:
-    """Public, not deleted comments of a thread."""
-    query = select(func.count()).select_from(Object).where(
-        Object.root_id == root_id, Object.kind == "comment", Object.deleted_at.is_(None),
-        Object.visibility.in_(("public", "unlisted")))
-    return int(await session.scalar(query) or 0)
+    """A thread's comment count: the one definition, ``node.db.discussion.count_comments``."""
+    from node.db.discussion import count_comments as count_thread_comments
+
+    return await count_thread_comments(session, root_id)
 
 
 async def count_opened_since(session: AsyncSession, actor_id: int, since) -> int:

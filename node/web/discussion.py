@@ -117,15 +117,17 @@ def _row(comment: Object, depth: int, **extra: Any) -> Row:
 
 
 async def build_view(session: AsyncSession, root: Object, anchor: Object | None, number: int, *,
-                     page_size: int) -> View | None:
-    """The rows of page ``number`` of the view of ``root``'s thread at ``anchor``; None past the last page."""
+                     page_size: int, counts: tuple[int, int] = (0, 0)) -> View | None:
+    """The rows of page ``number`` of the view of ``root``'s thread at ``anchor``; None past the last page.
+
+    ``counts`` are the thread's (comment count, removed count), kept per version by the caller.
+    """
     per_page = top_per_page(page_size)
     parent_id = anchor.id if anchor is not None else root.id
     count = max(1, -(-await db.count_children(session, parent_id) // per_page))
     if number > count:
         return None
-    view = View(root, anchor, number, count, total=await db.count_comments(session, root.id),
-                removed=await db.count_removed(session, root.id))
+    view = View(root, anchor, number, count, total=counts[0], removed=counts[1])
     tops = list(await db.list_children_page(session, parent_id, limit=per_page, offset=(number - 1) * per_page))
     budget = page_size - len(tops) - (1 if anchor is not None else 0)
     nodes: dict[int, Object] = {c.id: c for c in tops}
@@ -221,22 +223,25 @@ class PageCache:
         self._pages: OrderedDict[tuple, tuple[Any, float, Rendered | None]] = OrderedDict()
         self._size = 0
         self._pending: dict[tuple, asyncio.Future] = {}
-        self._counts: OrderedDict[int, tuple[Any, int]] = OrderedDict()  # thread -> (version, comment count)
+        self._counts: OrderedDict[int, tuple[Any, tuple[int, int]]] = OrderedDict()  # thread -> (version, counts)
         self.renders = 0  # how many pages were rendered (not served from the cache)
 
+    async def thread_counts(self, session: AsyncSession, root_id: int, version: Any) -> tuple[int, int]:
+        """(comment count, removed count) of one thread at ``version``, counted again only when it changed."""
+        known = self._counts.get(root_id)
+        if known is None or known[0] != version:
+            counts = await db.count_comments_and_removed(session, root_id) if version is not None else (0, 0)
+            known = (version, counts)
+            self._counts[root_id] = known
+            while len(self._counts) > 10_000:
+                self._counts.popitem(last=False)
+        return known[1]
+
     async def comment_counts(self, session: AsyncSession, root_ids: list[int]) -> dict[int, int]:
-        """Each thread's comment count (``node.db.discussion.count_comments``), counted again only when it changed."""
+        """Each thread's comment count (``node.db.discussion.counted``), counted again only when it changed."""
         versions = await db.thread_versions(session, root_ids)
-        counts: dict[int, int] = {}
-        for root_id, version in versions.items():
-            known = self._counts.get(root_id)
-            if known is None or known[0] != version:
-                known = (version, await db.count_comments(session, root_id) if version is not None else 0)
-                self._counts[root_id] = known
-                while len(self._counts) > 10_000:
-                    self._counts.popitem(last=False)
-            counts[root_id] = known[1]
-        return counts
+        return {root_id: (await self.thread_counts(session, root_id, version))[0]
+                for root_id, version in versions.items()}
 
     def _get(self, key: tuple, version: Any) -> tuple[bool, Rendered | None]:
         entry = self._pages.get(key)
@@ -295,7 +300,8 @@ async def rendered_page(cache: PageCache, sessions, root: Object, anchor_id: int
                 anchor = await db.get_comment_in_thread(session, root.id, anchor_id)
                 if anchor is None:
                     return None
-            view = await build_view(session, root, anchor, number, page_size=page_size)
+            counts = await cache.thread_counts(session, root.id, version)
+            view = await build_view(session, root, anchor, number, page_size=page_size, counts=counts)
             parent = None
             if anchor is not None and anchor.parent_id not in (None, root.id):
                 parent = (await db.list_objects(session, [anchor.parent_id])).get(anchor.parent_id)
