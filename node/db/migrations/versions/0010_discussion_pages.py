@@ -1,7 +1,7 @@
 """discussion pages: when each post last changed, and the indexes a page of a thread is read with
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-03
 
 ``changed_at`` is set on insert and on every update of a row; the newest one in a
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 from node.db.types import JSONType, UTCDateTime  # noqa: F401  (JSONType: same imports in every revision)
 
-revision = '0007'
-down_revision = '0006'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
