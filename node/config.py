@@ -90,6 +90,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Largest web page read when a discussion of it is opened, in bytes (after decompression)."),
     Setting("discussion_page_seconds", int, 15,
             "How long reading a web page for a new discussion may take in all, redirects included, in seconds."),
+    Setting("discussion_opens_per_hour", int, 10,
+            "How many discussions of web pages one member may open in an hour (the operator's `fednode discuss` is not limited)."),
     Setting("alias_hosts", list, [],
             "Other host[:port] names this node is reached under (e.g. a former domain); signed requests addressed "
             "to one of them verify against it. A request signed for any other host is refused."),
@@ -161,6 +163,7 @@ class Settings:
     metrics_token: str = ""
     discussion_page_bytes: int = 2 * 1024 * 1024
     discussion_page_seconds: int = 15
+    discussion_opens_per_hour: int = 10
     alias_hosts: list = field(default_factory=list)
     database_busy_timeout: int = 30
     idle_timeout: int = 75
@@ -460,6 +463,8 @@ def problems(settings: Settings) -> list[str]:
         found.append("discussion_page_bytes: must be at least 16384 (a page's head alone can be that long)")
     if not 1 <= settings.discussion_page_seconds <= 120:
         found.append("discussion_page_seconds: must be between 1 and 120")
+    if settings.discussion_opens_per_hour < 0:
+        found.append("discussion_opens_per_hour: must be 0 (members open none) or more")
     for name in ("database_busy_timeout", "idle_timeout", "header_timeout", "max_connections"):
         if getattr(settings, name) < 1:
             found.append(f"{name}: must be at least 1")

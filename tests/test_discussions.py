@@ -371,3 +371,51 @@ async def test_link_threads_are_listed_as_discussions_not_as_the_sites_articles(
         listing = await response.text()
     assert "Somebody else&#39;s story" not in index and 'href="/discussions"' in index
     assert "Somebody else&#39;s story" in listing
+
+
+# --- who opens ---------------------------------------------------------------------------------
+
+
+async def test_a_member_opens_under_their_own_name_within_the_hourly_limit(tmp_path, site, http):
+    """A local Person (what a member will be) is the Page's author; the third open in an hour is refused."""
+    from node.services.setup import add_author
+
+    for n in range(3):
+        site.page(f"/m{n}", article_html(f"Story {n}"))
+    async with running_node(make_settings(tmp_path, discussion_opens_per_hour=2)) as running:
+        async with running.node.sessions.begin() as session:
+            member, _ = await add_author(session, running.settings, "maria", "Maria")
+        first = await open_discussion(running.node, site.url("/m0"), opener=member)
+        await open_discussion(running.node, site.url("/m1"), opener=member)
+        with pytest.raises(DiscussionError) as caught:
+            await open_discussion(running.node, site.url("/m2"), opener=member)
+        assert caught.value.reason == ("you opened 2 discussions in the last hour, the most this site allows (2); "
+                                       "try again later")
+        assert site.hits("/m2") == 0
+        again = await open_discussion(running.node, site.url("/m0#again"), opener=member)
+        assert not again.created, "step: finding a discussed page is never limited"
+        assert (await open_discussion(running.node, site.url("/m2"))).created, "step: the operator is not limited"
+        async with http.get(running.url(f"/discussions/{first.document.id}"), headers={"Accept": AP}) as response:
+            page = json.loads(await response.text())
+    assert page["attributedTo"] == running.url("/actors/maria")
+    assert page["cc"] == [running.url("/actors/maria/followers"), running.url("/actors/forum/followers")]
+
+
+async def test_another_fednodes_article_with_replies_closed_is_discussed_here_labelled(tmp_path, http):
+    """Node A publishes an article with `replies: closed`; node B, asked about its URL, holds its thread, open here."""
+    from node.content import Draft
+    from node.services.publish import publish_article
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    async with running_node(make_settings(tmp_path / "a")) as a, running_node(make_settings(tmp_path / "b")) as b:
+        async with a.node.sessions.begin() as session:
+            editor = await queries.get_local_actor(session, "editor")
+            await publish_article(session, a.settings, Draft("No comments here", "closed", "Body.", replies="closed"),
+                                  editor)
+        opened = await open_discussion(b.node, a.url("/articles/closed?utm_campaign=x"))
+        assert opened.document.kind == "fediverse" and opened.document.activitypub_id == a.url("/articles/closed")
+        assert opened.document.closed_reason == "the source locked its comments"
+        async with http.get(b.url(f"/discussions/{opened.document.id}"), headers={"Accept": "text/html"}) as response:
+            html = await response.text()
+    assert "No comments here" in html and "the discussion continues here" in html

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -86,8 +87,10 @@ async def open_discussion(node: "Node", url: str, *, opener: Actor | None = None
     """
     async with node.sessions() as session:
         _, known = await find(session, url)
-    if known is not None:
-        return Opened(known, created=False)
+        if known is not None:
+            return Opened(known, created=False)
+        if opener is not None:
+            await check_rate(node, session, opener)
     fetcher = page_fetcher(node)
     try:
         page = await resolve_page(fetcher, node.fetcher, url)
@@ -127,6 +130,19 @@ async def open_discussion(node: "Node", url: str, *, opener: Actor | None = None
     node.wake_delivery()
     log.info("opened a discussion of %s (%s, %d deliveries)", page.canonical[:200], document.kind, deliveries)
     return Opened(document, created=True, deliveries=deliveries)
+
+
+async def check_rate(node: "Node", session: AsyncSession, opener: Actor) -> None:
+    """DiscussionError when ``opener`` already opened ``discussion_opens_per_hour`` discussions in the last hour.
+
+    Only pages not discussed yet count (finding one is free), and only fetches are
+    limited: each open costs a request to someone else's site.
+    """
+    limit = node.settings.discussion_opens_per_hour
+    opened = await db.count_opened_since(session, opener.id, utcnow() - timedelta(hours=1))
+    if opened >= limit:
+        raise DiscussionError(f"you opened {opened} discussions in the last hour, the most this site allows "
+                              f"({limit}); try again later")
 
 
 async def _author_values(node: "Node", document: dict[str, Any]) -> dict[str, Any] | None:
