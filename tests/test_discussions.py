@@ -352,8 +352,10 @@ async def test_one_thread_per_page_on_postgresql(tmp_path, site, http):
     site.redirect("/pg-short", site.url("/pg"))
     async with postgres_database() as url:
         async with running_node(make_settings(tmp_path, database_url=url)) as running:
-            opened = await open_discussion(running.node, site.url("/pg-short?utm_source=x"))
-            assert opened.created
+            burst = await asyncio.gather(*(open_discussion(running.node, site.url(path)) for path in
+                                           ("/pg-short?utm_source=x", "/pg", "/pg#top", "/pg?fbclid=1")))
+            assert sum(result.created for result in burst) == 1, "step: concurrent transactions, one document"
+            assert len({result.document.id for result in burst}) == 1
             assert not (await open_discussion(running.node, site.url("/pg/"))).created
             status, body, _ = await lookup(http, running, site.url("/pg-short"))
             assert status == 200 and body["discussion"]["comments"] == 0
@@ -419,3 +421,16 @@ async def test_another_fednodes_article_with_replies_closed_is_discussed_here_la
         async with http.get(b.url(f"/discussions/{opened.document.id}"), headers={"Accept": "text/html"}) as response:
             html = await response.text()
     assert "No comments here" in html and "the discussion continues here" in html
+
+
+async def test_opening_one_page_several_times_at_once_gives_one_document(node, site):
+    site.page("/burst", article_html("Everyone shares it at once"))
+    site.redirect("/burst-short", site.url("/burst"))
+    results = await asyncio.gather(*(open_discussion(node.node, site.url(path)) for path in
+                                     ("/burst", "/burst?utm_source=a", "/burst-short", "/burst#x")))
+    assert sum(result.created for result in results) == 1
+    assert len({result.document.id for result in results}) == 1
+    assert await count(node.node, DiscussionDocument) == 1
+    async with node.node.sessions() as session:
+        assert set(await db.list_aliases(session, results[0].document.id)) == {site.url("/burst"),
+                                                                                site.url("/burst-short")}

@@ -274,3 +274,16 @@ async def test_a_blocked_site_cannot_be_discussed(tmp_path, site):
             await open_discussion(running.node, site.url("/story"))
         assert caught.value.reason == "that site is blocked on this node"
     assert site.requests == []
+
+
+async def test_a_post_and_the_page_that_names_it_are_one_document(node, site, remote):
+    """The status URL discussed first, then the blog page whose alternate is that status: one document, both aliases."""
+    erin = remote.add_actor("erin")
+    status = mastodon_status(remote, erin, 11)
+    remote.serve("/users/erin/statuses/11", status)
+    first = await open_discussion(node.node, status["id"])
+    site.page("/blog/same-post", article_html("Same post", alternate=status["id"]))
+    second = await open_discussion(node.node, site.url("/blog/same-post"))
+    assert not second.created and second.document.id == first.document.id
+    async with node.node.sessions() as session:
+        assert site.url("/blog/same-post") in await db.list_aliases(session, first.document.id)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db import discussions as db
@@ -99,12 +100,35 @@ async def open_discussion(node: "Node", url: str, *, opener: Actor | None = None
     author_values = None
     if page.activitypub is not None:
         author_values = await _author_values(node, page.activitypub)
+    try:
+        return await _store(node, page, opener, author_values)
+    except IntegrityError:
+        # Opened at the same moment by another request or process (its insert won the unique
+        # canonical URL, an alias or the post's id): that one is the document.
+        async with node.sessions.begin() as session:
+            keys = [key for alias in page.aliases for key in lookup_keys(alias)]
+            existing = await db.find_document(session, keys)
+            if existing is None:
+                raise
+            await db.add_aliases(session, existing.id, page.aliases)
+        return Opened(existing, created=False)
+
+
+async def _store(node: "Node", page: ResolvedPage, opener: Actor | None,
+                 author_values: dict[str, Any] | None) -> Opened:
+    """The one transaction of an open: check the aliases again, then store document, aliases and thread."""
     async with node.sessions.begin() as session:
         keys = [key for alias in page.aliases for key in lookup_keys(alias)]
         existing = await db.find_document(session, keys)
         if existing is not None:  # opened meanwhile, or known under another alias: one document
             await db.add_aliases(session, existing.id, page.aliases)
             return Opened(existing, created=False)
+        if page.activitypub is not None:
+            held = await queries.get_object(session, page.activitypub["id"])
+            shared = await db.get_document_of_thread(session, held.id) if held is not None else None
+            if shared is not None:  # another address of the same post (its page and its status URL)
+                await db.add_aliases(session, shared.id, page.aliases)
+                return Opened(shared, created=False)
         site = await queries.get_local_actor(session, node.settings.site_username)
         if site is None:
             raise DiscussionError("the site is not set up yet: run `fednode init`")
