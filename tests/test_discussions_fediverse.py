@@ -95,8 +95,9 @@ async def test_a_url_that_content_negotiates_is_its_own_thread(node, remote):
     remote.serve("/users/bob/statuses/7", status)
     opened = await open_discussion(node.node, status["id"] + "?utm_source=share")
     assert opened.document.kind == "fediverse" and opened.document.activitypub_id == status["id"]
+    assert opened.document.title == "Our new harbour plan, in a thread", "step: a Note is titled by its text"
     async with node.node.sessions() as session:
-        assert set(await db.list_aliases(session, opened.document.id)) >= {status["id"]}
+        assert set(await db.list_aliases(session, opened.document.id)) == {status["id"], status["url"]}
     assert not (await open_discussion(node.node, status["id"])).created
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import codecs
 import logging
+import re
+from html import unescape as html_unescape
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,13 +27,15 @@ from node.federation.fetch import Fetcher, is_activitypub_content_type
 from node.federation.netguard import InvalidURL
 from node.federation.vocab import AP_ACCEPT, PUBLIC_FORMS, as_list, get_id
 from node.discussions.canonical import canonicalize, fetchable, same_site
-from node.discussions.metadata import PageMeta, declared_charset, read_meta
+from node.discussions.metadata import MAX_TITLE, PageMeta, declared_charset, read_meta, text
 
 log = logging.getLogger("fednode.discussions")
 
 # ActivityStreams first: a fediverse server hands over the object, any other site its HTML.
 PAGE_ACCEPT = f"{AP_ACCEPT}, text/html;q=0.9, application/xhtml+xml;q=0.9"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+MAX_EXCERPT = 120  # characters of a Note's text that title its discussion
+_TAGS = re.compile(r"<[^>]*>")
 
 
 class DiscussionError(NodeError):
@@ -153,7 +157,7 @@ async def resolve_page(page_fetcher: Fetcher, ap_fetcher: Fetcher, url: str) -> 
         canonical = believed(final, document.get("url") if isinstance(document.get("url"), str) else None) \
             or requested_form(final)
         aliases = tuple(dict.fromkeys(a for a in (*hops, canonical) if a))
-        meta = PageMeta(title=_plain(document.get("name")), activitypub=document["id"])
+        meta = PageMeta(title=post_title(document), activitypub=document["id"])
         return ResolvedPage(requested, canonical, aliases, meta, document, parse_time(document.get("published")))
     if mime not in HTML_TYPES:
         raise DiscussionError(f"that is not a web page (it is {mime[:60] or 'of no stated type'}); "
@@ -182,6 +186,13 @@ def _canonical_or_none(url: str) -> str | None:
         return None
 
 
-def _plain(value: Any) -> str | None:
-    from node.discussions.metadata import MAX_TITLE, text
-    return text(value, MAX_TITLE) if isinstance(value, str) else None
+def post_title(document: dict[str, Any]) -> str | None:
+    """A fediverse post's title: its ``name``, else the start of its text (a Note has no name)."""
+    name = document.get("name")
+    if isinstance(name, str) and name.strip():
+        return text(name, MAX_TITLE)
+    content = document.get("content")
+    if not isinstance(content, str):
+        return None
+    plain = html_unescape(_TAGS.sub(" ", content[:4 * MAX_EXCERPT]))
+    return text(plain, MAX_EXCERPT)

@@ -39,9 +39,10 @@ async def lookup_page(request: web.Request) -> web.Response:
     node = request.app[NODE]
     asked = request.query.get("url", "").strip()
     async with node.sessions() as session:
-        recent = [{"document": d, "href": node.urls.discussion(d.id),
-                   "comments": await db.count_comments(session, d.thread_id) if d.thread_id else 0}
-                  for d in await db.list_documents(session, limit=RECENT)]
+        documents = await db.list_documents(session, limit=RECENT)
+        counts = await db.count_comments_many(session, [d.thread_id for d in documents if d.thread_id])
+        recent = [{"document": d, "href": node.urls.discussion(d.id), "comments": counts.get(d.thread_id, 0)}
+                  for d in documents]
         if not asked:
             return render("discussions.html", asked="", error=None, canonical=None, recent=recent, **_common(request))
         try:
