@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog="`fednode COMMAND --help` shows a command's own options; docs/cli.md describes each.",
                                      parents=[_settings_parent(listed=True)])
     parser.add_argument("--version", action="version", version=f"fednode {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, prog="fednode")
 
     serve = sub.add_parser("serve", parents=[parent], help="run the node (web server; migrates the database first)")
     serve.add_argument("--demo", action="store_true", help="seed a sample article with a threaded discussion first")

@@ -128,3 +128,17 @@ def test_a_development_node_without_a_config_file_is_backed_up(tmp_path):
     assert "no config file (a development node)" in result.stdout
     with tarfile.open(tmp_path / "dev.tgz") as tar:
         assert "fednode-backup/fednode.db" in tar.getnames()
+
+
+async def test_a_postgresql_node_backup_holds_keys_and_config_and_says_to_use_pg_dump(site):
+    """On PostgreSQL the archive holds the keys and the config; the command names pg_dump for the database."""
+    from tests.support import postgres_database
+
+    async with postgres_database() as url:
+        result = fednode(site, "backup", "-o", "pg.tgz", "--database-url", url)
+    assert result.returncode == 0, result.stderr
+    assert "back it up with `pg_dump -Fc`" in result.stdout
+    with tarfile.open(site / "pg.tgz") as tar:
+        names = tar.getnames()
+    assert "fednode-backup/fednode.db" not in names
+    assert "fednode-backup/fednode.toml" in names and "fednode-backup/keys/actor-forum.pem" in names

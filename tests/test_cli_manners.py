@@ -29,6 +29,7 @@ def test_command_help_shows_its_own_options_and_a_description(tmp_path, argv, ow
     # Then it describes the command and its options, and only points at the settings
     assert result.returncode == 0
     lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"usage: fednode {' '.join(argv)} [-h]")
     description = result.stdout.split("\n\n")[1]  # after the usage lines
     assert description[0].isupper() and description.endswith(".") and not description.startswith("positional")
     for option in own_options:
