@@ -86,11 +86,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Addresses or networks (CIDR) that may read /metrics without a token; requests through a proxy never count."),
     Setting("metrics_token", str, "",
             "Bearer token that also opens /metrics from anywhere (empty: no token accepted)."),
-    Setting("discussion_page_bytes", int, 2 * 1024 * 1024,
+    Setting("discuss_fetch_bytes", int, 2 * 1024 * 1024,
             "Largest web page read when a discussion of it is opened, in bytes (after decompression)."),
-    Setting("discussion_page_seconds", int, 15,
+    Setting("discuss_fetch_seconds", int, 15,
             "How long reading a web page for a new discussion may take in all, redirects included, in seconds."),
-    Setting("discussion_opens_per_hour", int, 10,
+    Setting("discuss_opens_per_hour", int, 10,
             "How many discussions of web pages one member may open in an hour (the operator's `fednode discuss` is not limited)."),
     Setting("alias_hosts", list, [],
             "Other host[:port] names this node is reached under (e.g. a former domain); signed requests addressed "
@@ -161,9 +161,9 @@ class Settings:
     log_format: str = "text"
     metrics_allow: list = field(default_factory=lambda: ["127.0.0.1", "::1"])
     metrics_token: str = ""
-    discussion_page_bytes: int = 2 * 1024 * 1024
-    discussion_page_seconds: int = 15
-    discussion_opens_per_hour: int = 10
+    discuss_fetch_bytes: int = 2 * 1024 * 1024
+    discuss_fetch_seconds: int = 15
+    discuss_opens_per_hour: int = 10
     alias_hosts: list = field(default_factory=list)
     database_busy_timeout: int = 30
     idle_timeout: int = 75
@@ -459,12 +459,12 @@ def problems(settings: Settings) -> list[str]:
         found.append("signing_processes: must be -1 (one per CPU core), 0 (none) or a number of processes")
     if settings.max_body_bytes < 1024:
         found.append("max_body_bytes: must be at least 1024")
-    if settings.discussion_page_bytes < 16 * 1024:
-        found.append("discussion_page_bytes: must be at least 16384 (a page's head alone can be that long)")
-    if not 1 <= settings.discussion_page_seconds <= 120:
-        found.append("discussion_page_seconds: must be between 1 and 120")
-    if settings.discussion_opens_per_hour < 0:
-        found.append("discussion_opens_per_hour: must be 0 (members open none) or more")
+    if settings.discuss_fetch_bytes < 16 * 1024:
+        found.append("discuss_fetch_bytes: must be at least 16384 (a page's head alone can be that long)")
+    if not 1 <= settings.discuss_fetch_seconds <= 120:
+        found.append("discuss_fetch_seconds: must be between 1 and 120")
+    if settings.discuss_opens_per_hour < 0:
+        found.append("discuss_opens_per_hour: must be 0 (members open none) or more")
     for name in ("database_busy_timeout", "idle_timeout", "header_timeout", "max_connections"):
         if getattr(settings, name) < 1:
             found.append(f"{name}: must be at least 1")

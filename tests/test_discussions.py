@@ -227,7 +227,7 @@ async def test_a_page_that_is_not_html_is_refused(node, site):
 
 async def test_a_page_over_the_size_limit_is_refused(tmp_path, site):
     site.page("/huge", article_html("Huge", body="<p>" + "x" * 40_000 + "</p>"))
-    async with running_node(make_settings(tmp_path, discussion_page_bytes=16_384)) as running:
+    async with running_node(make_settings(tmp_path, discuss_fetch_bytes=16_384)) as running:
         with pytest.raises(DiscussionError) as caught:
             await open_discussion(running.node, site.url("/huge"))
         assert caught.value.reason == "the page is too large to read"
@@ -237,7 +237,7 @@ async def test_a_page_over_the_size_limit_is_refused(tmp_path, site):
 async def test_a_page_slower_than_the_time_limit_is_refused(tmp_path, site):
     """A server that trickles its page (Mastodon CVE-2023-36461's slowloris) is cut off at the deadline."""
     site.slow("/trickle", article_html("Slow"), delay=0.3)
-    async with running_node(make_settings(tmp_path, discussion_page_seconds=1)) as running:
+    async with running_node(make_settings(tmp_path, discuss_fetch_seconds=1)) as running:
         with pytest.raises(DiscussionError) as caught:
             await open_discussion(running.node, site.url("/trickle"))
         assert caught.value.reason == "the page took too long to answer"
@@ -384,7 +384,7 @@ async def test_a_member_opens_under_their_own_name_within_the_hourly_limit(tmp_p
 
     for n in range(3):
         site.page(f"/m{n}", article_html(f"Story {n}"))
-    async with running_node(make_settings(tmp_path, discussion_opens_per_hour=2)) as running:
+    async with running_node(make_settings(tmp_path, discuss_opens_per_hour=2)) as running:
         async with running.node.sessions.begin() as session:
             member, _ = await add_author(session, running.settings, "maria", "Maria")
         first = await open_discussion(running.node, site.url("/m0"), opener=member)

@@ -65,10 +65,10 @@ def page_fetcher(node: "Node") -> Fetcher:
     base = node.fetcher.policy
     policy = FetchPolicy(
         allow_http=base.allow_http, allow_private_network=base.allow_private_network,
-        max_bytes=settings.discussion_page_bytes, max_redirects=PAGE_REDIRECTS,
-        connect_timeout=min(base.connect_timeout, settings.discussion_page_seconds),
-        read_timeout=min(base.read_timeout, settings.discussion_page_seconds),
-        total_timeout=settings.discussion_page_seconds, own_hosts=base.own_hosts,
+        max_bytes=settings.discuss_fetch_bytes, max_redirects=PAGE_REDIRECTS,
+        connect_timeout=min(base.connect_timeout, settings.discuss_fetch_seconds),
+        read_timeout=min(base.read_timeout, settings.discuss_fetch_seconds),
+        total_timeout=settings.discuss_fetch_seconds, own_hosts=base.own_hosts,
         blocked_domains=base.blocked_domains,
     )
     return Fetcher(policy, user_agent=node.fetcher.user_agent)
@@ -157,12 +157,12 @@ async def _store(node: "Node", page: ResolvedPage, opener: Actor | None,
 
 
 async def check_rate(node: "Node", session: AsyncSession, opener: Actor) -> None:
-    """DiscussionError when ``opener`` already opened ``discussion_opens_per_hour`` discussions in the last hour.
+    """DiscussionError when ``opener`` already opened ``discuss_opens_per_hour`` discussions in the last hour.
 
     Only pages not discussed yet count (finding one is free), and only fetches are
     limited: each open costs a request to someone else's site.
     """
-    limit = node.settings.discussion_opens_per_hour
+    limit = node.settings.discuss_opens_per_hour
     opened = await db.count_opened_since(session, opener.id, utcnow() - timedelta(hours=1))
     if opened >= limit:
         raise DiscussionError(f"you opened {opened} discussions in the last hour, the most this site allows "
