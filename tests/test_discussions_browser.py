@@ -111,3 +111,25 @@ async def test_an_unknown_page_offers_to_open_one(node, browser, tmp_path):
     assert await page.input_value("#url") == "https://news.example/never-discussed?utm_source=x"
     await shot(page, tmp_path, "discussions-not-found-390")
     await context.close()
+
+
+async def test_a_fediverse_post_closed_at_its_source_reads_well_on_a_phone(node, browser, tmp_path):
+    """A Lemmy post locked at its source: the post, the closed label and the way to reply fit a 390 px screen."""
+    async with fake_remote() as remote:
+        community = remote.add_actor("harbour", kind="Group")
+        post_id = f"{remote.base}/post/7"
+        remote.serve("/post/7", {
+            "@context": "https://www.w3.org/ns/activitystreams", "id": post_id, "type": "Page",
+            "attributedTo": community.id, "name": "Harbour plan megathread",
+            "content": "<p>Post your questions for the council here. <strong>Be civil.</strong></p>",
+            "to": [community.id, PUBLIC], "cc": [], "commentsEnabled": False, "published": "2026-12-01T10:00:00Z"})
+        opened = await open_discussion(node.node, post_id)
+    context = await browser.new_context(viewport=PHONE, java_script_enabled=False)
+    page = await context.new_page()
+    await page.goto(node.url(f"/discussions/{opened.document.id}"))
+    assert await page.locator(".linked-page .label").inner_text() == "A DISCUSSION OF A FEDIVERSE POST"
+    assert "Comments are closed at the source" in await page.locator(".closed").inner_text()
+    assert await page.locator(".closed").is_visible()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await shot(page, tmp_path, "discussion-fediverse-closed-390")
+    await context.close()
