@@ -93,12 +93,17 @@ async def build_thread(node, size: int, seed: int) -> tuple[str, int]:
     return node.url(f"/articles/t{size}"), busy["id"]
 
 
+CPU: dict[str, float] = {"last": 0.0}  # CPU seconds of this process (node and client) in the last timed_get
+
+
 async def timed_get(http, url: str) -> float:
-    started = time.perf_counter()
+    """Wall seconds of one GET; its CPU seconds (this process: the node, its SQLite thread, the client) in CPU."""
+    started, cpu = time.perf_counter(), time.process_time()
     async with http.get(url, headers={"Accept": "text/html"}) as response:
         await response.read()
         if response.status != 200:
             raise RuntimeError(f"{url} answered {response.status}")
+    CPU["last"] = time.process_time() - cpu
     return time.perf_counter() - started
 
 
@@ -144,30 +149,40 @@ async def main(args) -> None:
                 threads[size] = await build_thread(node, size, seed)
                 print(f"built a thread of {size:,} comments in {time.perf_counter() - began:.1f} s", flush=True)
             cache = node.app[PAGE_CACHE]
-            results = {}
+            targets: dict[int, dict[str, str]] = {}
             for size, (url, busy) in threads.items():
-                await timed_get(http, url)  # warm the connection and the templates
-                async with http.get(url, headers={"Accept": "text/html"}) as response:
+                async with http.get(url, headers={"Accept": "text/html"}) as response:  # also warms the templates
                     html = await response.text()
-                numbers = [int(n) for n in re.findall(r'href="\?page=(\d+)#discussion"', html)] or [1]
-                last = max(numbers)
+                last = max([int(n) for n in re.findall(r'href="\?page=(\d+)#discussion"', html)] or [1])
                 middle = max(1, last // 2)
-                figures = {
-                    "first page": await median_uncached(http, cache, url, args.repeat),
-                    f"page {middle}": await median_uncached(http, cache, f"{url}?page={middle}", args.repeat),
-                    f"last page ({last})": await median_uncached(http, cache, f"{url}?page={last}", args.repeat),
-                    "a thread page": await median_uncached(http, cache, f"{url}?thread={busy}", args.repeat),
-                }
-                await timed_get(http, url)
-                figures["first page, cached"] = statistics.median([await timed_get(http, url) for _ in range(args.repeat)])
-                figures["count (once a change)"] = await count_seconds(node, size, args.repeat)
-                results[size] = figures
-            baseline = results[sizes[0]]["first page"]
+                targets[size] = {"first page": url, f"page {middle}": f"{url}?page={middle}",
+                                 f"last page ({last})": f"{url}?page={last}", "a thread page": f"{url}?thread={busy}"}
+            # Round-robin: every figure is taken once per round, so a busy moment of the machine
+            # weighs on all of them alike instead of on whichever was being measured.
+            samples: dict[tuple[int, str], list[float]] = {}
+            for _ in range(args.repeat):
+                for size, named in targets.items():
+                    for name, url in named.items():
+                        empty(cache)
+                        wall = await timed_get(http, url)
+                        samples.setdefault((size, name), []).append((wall, CPU["last"]))
+                    await timed_get(http, named["first page"])
+                    wall = await timed_get(http, named["first page"])
+                    samples.setdefault((size, "first page, cached"), []).append((wall, CPU["last"]))
+                    cpu = time.process_time()
+                    wall = await count_seconds(node, size, 1)
+                    samples.setdefault((size, "count (once a change)"), []).append((wall, time.process_time() - cpu))
+            results = {size: {name: (statistics.median(w for w, _ in samples[(size, name)]),
+                                     statistics.median(c for _, c in samples[(size, name)]))
+                              for (sized, name) in samples if sized == size} for size in sizes}
+            base_wall, base_cpu = results[sizes[0]]["first page"]
             print(f"\nbaseline: the first page of the {sizes[0]:,}-comment thread, rendered afresh: "
-                  f"{baseline * 1000:.1f} ms  ({load()})")
+                  f"{base_cpu * 1000:.1f} ms CPU, {base_wall * 1000:.1f} ms wall  ({load()})")
+            print("  (medians; ratios against the baseline; CPU is this process's, which the machine's load disturbs least)")
             for size, figures in results.items():
-                for name, seconds in figures.items():
-                    print(f"  {size:>7,} comments  {name:<22} {seconds * 1000:7.1f} ms  ratio {seconds / baseline:5.2f}  ({load()})")
+                for name, (wall, cpu) in figures.items():
+                    print(f"  {size:>7,} comments  {name:<22} CPU {cpu * 1000:7.1f} ms  ratio {cpu / base_cpu:5.2f}"
+                          f"   wall {wall * 1000:7.1f} ms  ratio {wall / base_wall:5.2f}  ({load()})")
 
             biggest_url, _ = threads[sizes[-1]]
 

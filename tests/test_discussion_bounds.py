@@ -263,3 +263,29 @@ async def test_the_front_page_the_article_page_and_fednode_thread_count_the_same
     assert "· 2 comments</p>" in front
     assert "Discussion (2)" in html and ">2 comments</a>" in html
     assert lines[2].startswith("2 comments")
+
+
+async def test_the_bounded_page_reads_the_same_on_postgresql(tmp_path, http):
+    """On PostgreSQL too, a busy comment shows its first 10 replies, a deep chain stops at MAX_PAGE_DEPTH, counts agree."""
+    from tests.support import postgres_database
+
+    async with postgres_database() as url:
+        async with running_node(make_settings(tmp_path, database_url=url)) as node:
+            async with node.node.sessions.begin() as session:
+                author = await queries.get_local_actor(session, "editor")
+                await publish_article(session, node.settings, Draft("Topic", "topic", "Let us talk."), author)
+                await queries.upsert_remote_actor(session, {
+                    "ap_id": "https://remote.example/users/zed", "ap_type": "Person", "username": "zed",
+                    "domain": "remote.example"})
+            article = node.url("/articles/topic")
+            # Given a comment with 12 replies and a chain deeper than a page
+            busy = await add(node, article, "busy")
+            answers = [await add(node, busy.ap_id, f"answer {n}") for n in range(12)]
+            made = await chain(node, article, MAX_PAGE_DEPTH + 2)
+            # When the discussion is opened
+            status, html = await page(node, http)
+        # Then it is bounded as on SQLite
+        ids = shown_ids(html)
+        assert status == 200 and "Discussion (25)" in html
+        assert [a.id for a in answers[:REPLIES_PER_COMMENT]] == [i for i in ids if i in {a.id for a in answers}]
+        assert [c.id for c in made[:MAX_PAGE_DEPTH + 1]] == [i for i in ids if i in {c.id for c in made}]

@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import ColumnElement, and_, case, func, select, union_all
+from sqlalchemy import ColumnElement, and_, case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db.models import Object
@@ -124,13 +124,13 @@ async def list_first_children(
     """
     if not parent_ids:
         return []
-    branches = [
-        select(Object.id, Object.parent_id).where(Object.parent_id == parent).order_by(Object.id)
-        .limit(per_parent + 1).subquery().select()
-        for parent in parent_ids
-    ]
-    query = branches[0] if len(branches) == 1 else union_all(*branches)
-    return [(row[0], row[1]) for row in (await session.execute(query)).all()]
+    # Written as text: building this many SQLAlchemy sub-selects cost more than running them.
+    # Each branch is its own subquery so its ORDER BY and LIMIT apply to it alone (SQLite and PostgreSQL).
+    branch = "SELECT id, parent_id FROM (SELECT id, parent_id FROM objects WHERE parent_id = :p{0} ORDER BY id LIMIT :n) AS b{0}"
+    statement = text(" UNION ALL ".join(branch.format(i) for i in range(len(parent_ids))))
+    values = {f"p{i}": parent for i, parent in enumerate(parent_ids)}
+    rows = (await session.execute(statement, {**values, "n": per_parent + 1})).all()
+    return [(row[0], row[1]) for row in rows]
 
 
 async def list_objects(session: AsyncSession, ids: Sequence[int]) -> dict[int, Object]:
