@@ -21,7 +21,7 @@ CPU per request.
     stored replies in a transaction that is rolled back, with nothing else running;
     its CPU per reply is printed beside (b)'s whole CPU per reply (target: under 5 %).
 
-It also times the discussion page for threads of 100, 1,000 and 10,000 comments.
+The discussion page is measured by bench/pages.py (threads of 1,000 to 100,000 comments).
 
     python bench/inbox.py [--replies 50000] [--threads 100] [--senders 64]
 """
@@ -191,41 +191,6 @@ async def count_comments(node) -> int:
         return await session.scalar(select(func.count(Object.id)).where(Object.kind == "comment"))
 
 
-async def page_times(node, http) -> list[tuple[int, float]]:
-    """Seconds to render the discussion page of threads of 100, 1,000 and 10,000 comments."""
-    from node.content import Draft
-    from node.db import queries
-    from node.db.models import Object
-    from node.services.publish import publish_article
-
-    results = []
-    async with node.node.sessions.begin() as session:
-        author = await queries.get_local_actor(session, "editor")
-        someone = (await queries.list_local_actors(session, "Person"))[0]
-        for size in (100, 1000, 10_000):
-            article = (await publish_article(session, node.settings, Draft(f"P{size}", f"p{size}", "x"), author)).article
-            parents = [article]
-            for i in range(size):
-                parent = parents[i // 3] if i else article  # a bushy tree, three replies a node
-                comment = Object(ap_id=f"{article.ap_id}#c{i}", ap_type="Note", kind="comment", is_local=True,
-                                 actor_id=someone.id, content=f"<p>comment {i}</p>", in_reply_to=parent.ap_id,
-                                 root_id=article.id, visibility="public")
-                session.add(comment)
-                parents.append(comment)
-                if i % 2000 == 0:
-                    await session.flush()
-    for size in (100, 1000, 10_000):
-        best = float("inf")
-        for _ in range(3):
-            started = time.perf_counter()
-            async with http.get(node.url(f"/articles/p{size}"), headers={"Accept": "text/html"}) as response:
-                await response.read()
-                assert response.status == 200
-            best = min(best, time.perf_counter() - started)
-        results.append((size, best))
-    return results
-
-
 # ---------------------------------------------------------------- (c) the storage floor
 
 async def storage_floor(folder: Path, count: int) -> float:
@@ -348,10 +313,6 @@ async def main(args) -> None:
                 whole = cpu / args.replies
                 print(f"(d) moderation policy: {policy * 1e6:.0f} µs CPU per reply = {policy / whole:.1%} of (b)'s "
                       f"{whole * 1e6:.0f} µs   (target: under 5 %)  load {os.getloadavg()[0]:.1f}", flush=True)
-                async with aiohttp.ClientSession() as http:
-                    for size, seconds in await page_times(node, http):
-                        print(f"discussion page, {size:>6} comments: {seconds * 1000:8.1f} ms "
-                              f"({seconds * 1e6 / size:6.1f} µs per comment)")
 
 
 if __name__ == "__main__":
