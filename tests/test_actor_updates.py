@@ -83,3 +83,17 @@ async def test_rename_is_sent_once_not_at_every_start(tmp_path, http):
             async with running_node(make_settings(tmp_path, port, site_name="Riverside Forum")) as node:
                 await wait_for(lambda: received(remote, "Update"))
                 assert await updates_queued(node) == 1
+
+
+async def test_only_one_of_two_processes_starting_together_claims_the_update(tmp_path):
+    """Two processes that read the same old hash: the second one's claim fails, so one Update is sent."""
+    from node.app import opened_node
+    from node.db import actor_documents, queries
+
+    async with opened_node(make_settings(tmp_path)) as node:
+        async with node.sessions.begin() as session:
+            group = await queries.get_local_actor(session, node.settings.site_username)
+            seen = group.sent_document_hash
+            first = await actor_documents.claim_document_hash(session, group.id, seen, "a" * 64)
+            second = await actor_documents.claim_document_hash(session, group.id, seen, "a" * 64)
+        assert (first, second) == (True, False)

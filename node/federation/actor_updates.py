@@ -16,7 +16,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from node.db import queries
+from node.db import actor_documents, queries
 from node.db.models import Actor
 from node.federation import convert, outbox
 from node.federation.vocab import PUBLIC
@@ -56,9 +56,10 @@ async def send_changed_actors(node: "Node") -> list[str]:
             digest = document_hash(document)
             if digest == actor.sent_document_hash:
                 continue
+            if not await actor_documents.claim_document_hash(session, actor.id, actor.sent_document_hash, digest):
+                continue  # another process starting at the same moment sends it
             queued = await outbox.deliver_to_followers(
                 session, actor_update(node, actor, document), signer=actor.username, followed=[actor])
-            actor.sent_document_hash = digest
             if queued:
                 sent.append(actor.username)
     if sent:
