@@ -433,8 +433,17 @@ def wordpress_author(remote: FakeRemote, user_id: int = 1, *, key_index: int = 6
                        url=f"{remote.base}/author/admin/")
 
 
+def wordpress_blog(remote: FakeRemote, *, key_index: int = 8) -> RemoteActor:
+    """The blog's own actor (includes/model/class-blog.php): ``<home>/?author=0``, in multi-author
+    mode the ``audience`` of every post (``get_audience``)."""
+    rest = f"{remote.base}/wp-json/activitypub/1.0"
+    return serve_actor(remote, "/?author=0", "blog", key_index=key_index, kind="Group",
+                       followers=f"{rest}/actors/0/followers", inbox=f"{rest}/actors/0/inbox",
+                       endpoints={"sharedInbox": f"{rest}/inbox"}, url=f"{remote.base}/")
+
+
 def wordpress_post(author: RemoteActor, post_id: int, html: str, *, title: str | None = None,
-                   replies: dict[str, Any] | None = None) -> dict[str, Any]:
+                   replies: dict[str, Any] | None = None, audience: str | None = None) -> dict[str, Any]:
     """Create of a blog post as the WordPress ActivityPub plugin sends it
     (includes/transformer/class-post.php, includes/activity/class-activity.php).
 
@@ -460,6 +469,8 @@ def wordpress_post(author: RemoteActor, post_id: int, html: str, *, title: str |
     }
     if title:
         document.update(name=title, summary=f"<p>{title}</p>")
+    if audience:
+        document["audience"] = audience
     return {"@context": [AS_NS, SECURITY_NS], "id": f"{object_id}#activity-create-2026-12-03T07:00:00Z",
             "type": "Create", "actor": author.id, "to": document["to"], "cc": document["cc"],
             "published": document["published"], "object": document}

@@ -100,6 +100,28 @@ async def test_wordpress_titled_post_sent_as_article_still_becomes_a_thread(node
     assert (thread.kind, thread.ap_type, thread.name) == ("article", "Article", "On forums")
 
 
+async def test_author_post_of_a_followed_multi_author_wordpress_blog_becomes_a_thread(node, http, remote):
+    """Following the blog actor is enough: an author's post names the blog in ``audience`` (same server)."""
+    blog = payloads.wordpress_blog(remote)
+    await follow_accepted(node, http, remote, blog)
+    author = payloads.wordpress_author(remote)
+    activity = payloads.wordpress_post(author, 46, "<p>Posted by one of the blog's authors.</p>", audience=blog.id)
+    assert await deliver(node, http, author, activity) == "applied"
+    assert (await held(node, activity["object"]["id"])).actor.ap_id == author.id
+
+
+async def test_post_naming_a_followed_group_from_another_server_is_not_a_thread(node, http, remote):
+    """A stranger's Note naming in ``audience`` a Group we follow on another server is not stored."""
+    blog = payloads.wordpress_blog(remote)
+    await follow_accepted(node, http, remote, blog)
+    async with fake_remote() as stranger_server:
+        mallory = stranger_server.add_actor("mallory", key_index=3)
+        activity = payloads.mastodon_status(mallory, "<p>Buy now</p>")
+        activity["object"]["audience"] = blog.id
+        assert await deliver(node, http, mallory, activity) == "ignored: from nobody we follow"
+    assert await held(node, activity["object"]["id"]) is None
+
+
 async def test_mastodon_status_of_a_followed_account_becomes_a_thread(node, http, remote):
     """A top-level Mastodon status (a Note, no title) from an account we follow is a thread."""
     alice = remote.add_actor("alice")

@@ -21,6 +21,7 @@ from node.db.states import FollowState
 from node.discussions.service import register_affiliate
 from node.federation.actors import http_url
 from node.federation.comments import html_of, parse_time, visibility_of
+from node.federation.netguard import same_origin
 from node.federation.vocab import as_list, get_id
 
 if TYPE_CHECKING:
@@ -50,7 +51,10 @@ async def store_remote_article(session: AsyncSession, document: dict[str, Any], 
     thread) reach us only through its ``replies``/``context`` collections, so the thread
     is read soon and then on the crawler's decaying schedule, answered here or not.
     """
-    audiences = [a for a in (get_id(x) for x in as_list(document.get("audience"))) if a]
+    # A Group the post names in ``audience`` counts only on the post's own server (a WordPress
+    # author's post names the blog's actor): a stranger naming a Group we follow proves nothing.
+    audiences = [a for a in (get_id(x) for x in as_list(document.get("audience")))
+                 if a and same_origin(a, document["id"])]
     if announced_by:
         audiences.append(announced_by)
     if not await _we_follow(session, author, audiences):
