@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from node.db.models import Activity
+from node.app import opened_node
+from node.db.models import Activity, Actor
 from node.federation.vocab import ACTIVITY_JSON, PUBLIC
 from tests.fakes.remote import fake_remote, signed_post
 from tests.support import free_port, make_settings, running_node
@@ -97,3 +98,41 @@ async def test_only_one_of_two_processes_starting_together_claims_the_update(tmp
             first = await actor_documents.claim_document_hash(session, group.id, seen, "a" * 64)
             second = await actor_documents.claim_document_hash(session, group.id, seen, "a" * 64)
         assert (first, second) == (True, False)
+
+
+async def set_group_hash(settings, value: str | None) -> None:
+    """Give the site Group a recorded hash (``unknown`` is what migration 0008 gives older actors)."""
+    async with opened_node(settings) as node:
+        async with node.sessions.begin() as session:
+            await session.execute(update(Actor).where(Actor.username == settings.site_username)
+                                  .values(sent_document_hash=value))
+
+
+async def test_actor_created_before_hashes_were_kept_sends_one_update(tmp_path, http):
+    """An upgraded database (hash ``unknown``) sends its followers the Group once: their copy may be stale."""
+    port = free_port()
+    async with fake_remote() as remote:
+        alice = remote.add_actor("alice")
+        async with running_node(make_settings(tmp_path, port)) as node:
+            await signed_post(http, node.url("/inbox"), follow_of(alice, node.url("/actors/forum")), alice)
+            await wait_for(lambda: received(remote, "Accept"))
+        await set_group_hash(make_settings(tmp_path, port), "unknown")
+        async with running_node(make_settings(tmp_path, port)) as node:
+            [update_activity] = await wait_for(lambda: received(remote, "Update"))
+            assert update_activity["object"]["id"] == node.url("/actors/forum")
+
+
+async def test_first_start_of_a_new_actor_records_its_document_without_sending(tmp_path, http):
+    """An actor with no hash yet (made since hashes are kept) has followers only of this document."""
+    port = free_port()
+    async with fake_remote() as remote:
+        alice = remote.add_actor("alice")
+        async with running_node(make_settings(tmp_path, port)) as node:
+            await signed_post(http, node.url("/inbox"), follow_of(alice, node.url("/actors/forum")), alice)
+            await wait_for(lambda: received(remote, "Accept"))
+        await set_group_hash(make_settings(tmp_path, port), None)
+        async with running_node(make_settings(tmp_path, port)) as node:
+            assert await updates_queued(node) == 0
+            async with node.node.sessions() as session:
+                recorded = await session.scalar(select(Actor.sent_document_hash).where(Actor.username == "forum"))
+            assert recorded is not None and recorded != "unknown"

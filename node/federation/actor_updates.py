@@ -44,8 +44,10 @@ def actor_update(node: "Node", actor: Actor, document: dict[str, Any]) -> dict[s
 async def send_changed_actors(node: "Node") -> list[str]:
     """Queue an ``Update`` for the followers of each local actor whose document changed; their usernames.
 
-    The instance actor is left out: nobody follows it.  An actor without a recorded hash
-    (a database from before this was kept) is sent once: its followers may hold a stale copy.
+    The instance actor is left out: nobody follows it.  An actor with no hash yet (created
+    since hashes are kept) only has its hash recorded: the first start runs this before the
+    inbox opens, so no follower can hold an older document.  Migration 0008 gives actors of an
+    older database the hash ``unknown`` instead, so their followers get one Update.
     """
     sent: list[str] = []
     async with node.sessions.begin() as session:
@@ -58,6 +60,8 @@ async def send_changed_actors(node: "Node") -> list[str]:
                 continue
             if not await actor_documents.claim_document_hash(session, actor.id, actor.sent_document_hash, digest):
                 continue  # another process starting at the same moment sends it
+            if actor.sent_document_hash is None:
+                continue  # a new actor: its followers have only ever seen this document
             queued = await outbox.deliver_to_followers(
                 session, actor_update(node, actor, document), signer=actor.username, followed=[actor])
             if queued:

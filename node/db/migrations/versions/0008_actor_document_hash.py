@@ -18,6 +18,10 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column('actors', sa.Column('sent_document_hash', sa.String(length=64), nullable=True))
+    # What the followers of an existing actor hold is unknown: a hash no document has makes the
+    # first start after the upgrade send one Update.  Actors created later start with NULL
+    # ("nothing sent yet"), and their first start records the hash without sending.
+    op.execute("UPDATE actors SET sent_document_hash = 'unknown' WHERE is_local")
 
 
 def downgrade() -> None:
