@@ -7,6 +7,7 @@ the node delivers (Announce, Undo, Delete, Reject).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import timedelta
 
@@ -21,6 +22,7 @@ from node.db.types import utcnow
 from node.federation.vocab import AS_NS
 from node.moderation import actions
 from node.services.publish import publish_article
+from tests import payloads
 from tests.fakes.remote import fake_remote, signed_post
 from tests.support import POLICY_DEFAULTS, make_settings, running_node
 from tests.test_comment_threads import create, note
@@ -383,3 +385,125 @@ async def test_edits_of_a_held_comment_are_never_relayed(forum, http):
         pending = await queries.list_deliveries(session)
     assert [json.loads(row.body)["type"] for row in pending] == ["Accept"]
     assert delivered(remote, "Announce") == []
+
+
+# --- each hold rule, with the payload shapes other servers send -------------------------------------
+
+ONLY = {"moderation_first_comments": "off", "moderation_hold_new_instances": False}
+
+
+@pytest.fixture
+async def forum_with(tmp_path):
+    """Factory: a node whose policy has the holds off but for the settings given, an article, a fake server."""
+    async with contextlib.AsyncExitStack() as stack:
+        async def start(**settings):
+            node = await stack.enter_async_context(running_node(make_settings(tmp_path, **settings)))
+            remote = await stack.enter_async_context(fake_remote())
+            async with node.node.sessions.begin() as session:
+                author = await queries.get_local_actor(session, "editor")
+                await publish_article(session, node.settings, Draft("Topic", "topic", "Let us talk."), author)
+            return node, remote, node.url("/articles/topic")
+        yield start
+
+
+async def held_by(node, ap_id: str) -> str | None:
+    """The rule that held a comment, or None when it was published."""
+    comment = await stored(node, ap_id)
+    assert comment is not None
+    if comment.moderation == "published":
+        return None
+    async with node.node.sessions() as session:
+        return (await db.hold_reasons(session, [ap_id]))[ap_id].rule
+
+
+async def test_misskey_reply_with_many_mentions_is_held(forum_with, http):
+    """Pleroma's Hellthread idea: Misskey's Mention tags are counted."""
+    node, remote, article = await forum_with(**ONLY, moderation_max_mentions=5)
+    mika = payloads.serve_actor(remote, "/users/9gq1x0abcd", "mika", key_index=1)
+    tags = [payloads.mention(f"https://misskey.example/users/{n}", f"@u{n}@misskey.example") for n in range(5)]
+    html = " ".join(f'<a href="https://misskey.example/@u{n}" class="u-url mention">@u{n}</a>' for n in range(5))
+    crowded = payloads.misskey_reply(mika, article, f"<p>{html} look</p>", "@u0 @u1 @u2 @u3 @u4 look", tags=tags)
+    await post(node, http, mika, crowded)
+    assert await held_by(node, crowded["object"]["id"]) == "mentions"
+    calm = payloads.misskey_reply(mika, article, "<p>just me</p>", "just me", tags=tags[:1])
+    await post(node, http, mika, calm)
+    assert await held_by(node, calm["object"]["id"]) is None
+
+
+async def test_lemmy_comment_with_a_link_from_a_never_approved_author_is_held(forum_with, http):
+    """Pleroma's AntiLinkSpam idea; a Lemmy mention (a bare link named by a Mention tag) is not a link."""
+    node, remote, article = await forum_with(**ONLY, moderation_hold_links=True)
+    carol = payloads.serve_actor(remote, "/u/carol", "carol", key_index=2, followers=None)
+    community = remote.base + "/c/forum"
+    mentioning = payloads.lemmy_comment(carol, article, f'<p><a href="{remote.base}/u/dave">@dave</a> agreed</p>',
+                                        "@dave agreed", community=community, mentioned=(f"{remote.base}/u/dave", "@dave"))
+    await post(node, http, carol, mentioning)
+    assert await held_by(node, mentioning["object"]["id"]) is None
+    linking = payloads.lemmy_comment(carol, article, '<p>see <a href="https://spam.example/deal">this</a></p>',
+                                     "see [this](https://spam.example/deal)", community=community)
+    await post(node, http, carol, linking)
+    # carol has one approved comment now (the first was shown): her links pass
+    assert await held_by(node, linking["object"]["id"]) is None
+    dave = payloads.serve_actor(remote, "/u/dave", "dave", key_index=3, followers=None)
+    first = payloads.lemmy_comment(dave, article, '<p>see <a href="https://spam.example/deal">this</a></p>',
+                                   "see [this](https://spam.example/deal)", community=community)
+    await post(node, http, dave, first)
+    assert await held_by(node, first["object"]["id"]) == "links"
+
+
+async def test_gotosocial_reply_matching_a_pattern_is_held(forum_with, http):
+    node, remote, article = await forum_with(**ONLY, moderation_patterns=[r"cheap\s+watch(es)?"])
+    gts = payloads.serve_actor(remote, "/users/gts_user", "gts_user", key_index=3)
+    reply = payloads.gotosocial_reply(gts, article, "<p>CHEAP   Watches here</p>")
+    await post(node, http, gts, reply)
+    assert await held_by(node, reply["object"]["id"]) == "patterns"
+    async with node.node.sessions() as session:
+        assert (await db.list_rule_hits(session))["patterns"].hits == 1
+
+
+async def test_new_account_without_followers_is_held(forum_with, http):
+    """Mastodon publishes an account's creation time as the actor's ``published``."""
+    node, remote, article = await forum_with(**ONLY, moderation_new_account_days=7)
+    fresh = remote.add_actor("fresh", published=(utcnow() - timedelta(days=2)).strftime("%Y-%m-%dT00:00:00Z"))
+    reply = create(fresh, note(fresh, article))
+    await post(node, http, fresh, reply)
+    assert await held_by(node, reply["object"]["id"]) == "new-account"
+    old = remote.add_actor("old", key_index=1, published="2019-03-01T00:00:00Z")
+    reply = create(old, note(old, article))
+    await post(node, http, old, reply)
+    assert await held_by(node, reply["object"]["id"]) is None
+
+
+async def test_replies_past_the_actor_rate_are_held(forum_with, http):
+    node, remote, article = await forum_with(**ONLY, moderation_actor_rate=2)
+    alice = remote.add_actor("alice")
+    rules = []
+    for n in range(3):
+        reply = create(alice, note(alice, article, f"<p>number {n}</p>"))
+        await post(node, http, alice, reply)
+        rules.append(await held_by(node, reply["object"]["id"]))
+    assert rules == [None, None, "actor-rate"]
+
+
+async def test_first_reply_from_an_unseen_instance_is_held_then_the_instance_is_known(forum_with, http):
+    node, remote, article = await forum_with(moderation_first_comments="off", moderation_hold_new_instances=True)
+    alice, bob = remote.add_actor("alice"), remote.add_actor("bob", key_index=1)
+    first = create(alice, note(alice, article))
+    await post(node, http, alice, first)
+    assert await held_by(node, first["object"]["id"]) == "new-instance"
+    await act(node, actions.approve, first["object"]["id"])
+    second = create(bob, note(bob, article))
+    await post(node, http, bob, second)
+    assert await held_by(node, second["object"]["id"]) is None
+
+
+async def test_a_rule_in_dry_run_counts_but_does_not_hold(forum_with, http):
+    node, remote, article = await forum_with(moderation_first_comments="first", moderation_hold_new_instances=False,
+                                             moderation_dry_run=["first-comments"])
+    alice = remote.add_actor("alice")
+    reply = create(alice, note(alice, article))
+    await post(node, http, alice, reply)
+    assert await held_by(node, reply["object"]["id"]) is None
+    async with node.node.sessions() as session:
+        hit = (await db.list_rule_hits(session))["first-comments"]
+    assert (hit.hits, hit.dry_hits) == (0, 1)
