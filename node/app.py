@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -26,9 +26,11 @@ from node.federation.signing import instance_signer
 from node.federation.signpool import SignPool, auto_processes
 from node.metrics import Metrics
 from node.moderation.gate import Gate
-from node.moderation.policy import Policy
 from node.services.setup import ensure_site
 from node.urls import Urls
+
+if TYPE_CHECKING:
+    from node.moderation.decide import Decider
 
 log = logging.getLogger("fednode")
 # Alembic narrates every migration step at INFO; the node says what matters itself.
@@ -51,7 +53,7 @@ class Node:
     crawler: "Crawler | None" = None  # reads remote threads' collections (a running server)
     metrics: Metrics = field(default_factory=Metrics)  # this process's Prometheus registry
     gate: "Gate | None" = None  # suspended domains and banned actors (node.moderation.gate)
-    policy: "Policy | None" = None  # the moderation policy, compiled on first use (node.moderation.decide)
+    decider: "Decider | None" = None  # the moderation policy and its caches, on first use (node.moderation.decide)
     wakeups: "Wakeups | None" = None  # LISTEN/NOTIFY between processes (PostgreSQL)
 
     async def close(self) -> None:

@@ -193,6 +193,7 @@ async def test_silenced_domain_holds_its_replies(open_forum, http):
     node, remote, actors, article = open_forum
     async with node.node.sessions.begin() as session:
         await actions.block_domain(session, "127.0.0.1", "silence", moderator=MODERATOR)
+    node.node.gate.invalidate()  # this process changed the blocks: read them again now
     reply = create(actors["alice"], note(actors["alice"], article))
     status, _ = await post(node, http, actors["alice"], reply)
     assert status == 202
@@ -279,9 +280,13 @@ async def test_lemmy_flag_becomes_a_report(open_forum, http):
         (report,) = await db.list_reports(session)
     assert (report.target_actor_ap_id, report.content) == (actors["bob"].id, "This is spam")
     async with node.node.sessions.begin() as session:
-        await actions.resolve_report(session, report.id, moderator=MODERATOR, resolution="removed the comment")
+        outcome = await actions.resolve_report(session, report.id, moderator=MODERATOR, resolution="spam",
+                                               node=node.node, remove_posts=True, ban_actor=True)
+    assert "removed comment" in outcome.summary and "banned" in outcome.summary
+    assert (await stored(node, reply["object"]["id"])).moderation == "removed"
     async with node.node.sessions() as session:
         assert await db.list_reports(session) == []
+        assert await db.is_banned(session, actors["bob"].id)
 
 
 ARTICLE_WITH_CONTROLS = """---
@@ -507,3 +512,25 @@ async def test_a_rule_in_dry_run_counts_but_does_not_hold(forum_with, http):
     async with node.node.sessions() as session:
         hit = (await db.list_rule_hits(session))["first-comments"]
     assert (hit.hits, hit.dry_hits) == (0, 1)
+
+
+@pytest.mark.postgres
+async def test_hold_approve_and_suspend_work_on_postgresql(tmp_path, http):
+    """The decide step's queries (JSON paths, the rule-hit upsert) and the actions run on PostgreSQL too."""
+    from tests.support import postgres_database
+
+    async with postgres_database() as url, fake_remote() as remote:
+        async with running_node(make_settings(tmp_path, database_url=url, **POLICY_DEFAULTS)) as node:
+            actors, article = await _setup(node, remote)
+            for _ in range(2):  # the second hit adds to the counter (the upsert's update branch)
+                reply = create(actors["alice"], note(actors["alice"], article, "<p>on postgres</p>"))
+                await post(node, http, actors["alice"], reply)
+                assert (await stored(node, reply["object"]["id"])).moderation == "held"
+            async with node.node.sessions() as session:
+                assert (await db.list_rule_hits(session))["first-comments"].hits == 2
+            await act(node, actions.approve, reply["object"]["id"])
+            await wait_for(lambda: delivered(remote, "Announce"))
+            async with node.node.sessions.begin() as session:
+                outcome = await actions.block_domain(session, "127.0.0.1", "suspend", moderator=MODERATOR)
+            assert "2 comment(s) hidden" in outcome.summary  # the approved one and the one still held
+            assert "on postgres" not in await page(node, http)

@@ -9,12 +9,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db.models import (COMMENT_TRANSITIONS, Actor, ActorBan, DomainBlock, Follow, ModerationEntry, Object,
                             Report, RuleHit)
-from node.db.queries import SHOWN_STATE, insert_or_ignore
+from node.db.queries import SHOWN_STATE
 from node.db.types import utcnow
 
 SHOWN = SHOWN_STATE  # the one moderation state whose comments are shown, counted, listed and announced
@@ -62,25 +64,6 @@ async def list_comments_in_state(session: AsyncSession, state: str, *, limit: in
     return (await session.scalars(query)).all()
 
 
-async def count_approved(session: AsyncSession, actor_id: int) -> int:
-    """How many of this actor's comments are shown here: its trust."""
-    query = select(func.count(Object.id)).where(Object.actor_id == actor_id, Object.kind == "comment",
-                                                Object.moderation == SHOWN)
-    return int(await session.scalar(query) or 0)
-
-
-async def approved_counts(session: AsyncSession, actor_ids: Iterable[int]) -> dict[int, int]:
-    """``count_approved`` of several actors in one query."""
-    ids = set(actor_ids)
-    if not ids:
-        return {}
-    query = (select(Object.actor_id, func.count(Object.id))
-             .where(Object.actor_id.in_(ids), Object.kind == "comment", Object.moderation == SHOWN)
-             .group_by(Object.actor_id))
-    found = dict((await session.execute(query)).all())
-    return {actor_id: int(found.get(actor_id, 0)) for actor_id in ids}
-
-
 async def seen_domains(session: AsyncSession, domains: Iterable[str]) -> set[str]:
     """Which of these instances already have a comment shown here."""
     wanted = set(domains)
@@ -91,23 +74,30 @@ async def seen_domains(session: AsyncSession, domains: Iterable[str]) -> set[str
     return set((await session.scalars(query)).all())
 
 
-async def recent_comment_counts(session: AsyncSession, actor_ids: Iterable[int], domains: Iterable[str],
-                                since: datetime) -> tuple[dict[int, int], dict[str, int]]:
-    """Comments received since ``since``, per actor and per instance (for the rate limits)."""
-    ids, hosts = set(actor_ids), set(domains)
-    per_actor: dict[int, int] = {}
-    per_domain: dict[str, int] = {}
-    if ids:
-        per_actor = dict((await session.execute(
-            select(Object.actor_id, func.count(Object.id))
-            .where(Object.actor_id.in_(ids), Object.kind == "comment", Object.created_at >= since)
-            .group_by(Object.actor_id))).all())
-    if hosts:
-        per_domain = dict((await session.execute(
-            select(Actor.domain, func.count(Object.id)).join(Object, Object.actor_id == Actor.id)
-            .where(Actor.domain.in_(hosts), Object.kind == "comment", Object.created_at >= since)
-            .group_by(Actor.domain))).all())
-    return per_actor, per_domain
+async def actor_counts(session: AsyncSession, actor_ids: Iterable[int], since: datetime) -> dict[int, tuple[int, int]]:
+    """Per actor, (its comments shown here, its comments received since ``since``), in one pass over its comments."""
+    ids = set(actor_ids)
+    if not ids:
+        return {}
+    shown = func.sum(case((Object.moderation == SHOWN, 1), else_=0))
+    recent = func.sum(case((Object.created_at >= since, 1), else_=0))
+    rows = (await session.execute(
+        select(Object.actor_id, shown, recent).where(Object.actor_id.in_(ids), Object.kind == "comment")
+        .group_by(Object.actor_id))).all()
+    found = {actor_id: (int(a or 0), int(r or 0)) for actor_id, a, r in rows}
+    return {actor_id: found.get(actor_id, (0, 0)) for actor_id in ids}
+
+
+async def recent_domain_counts(session: AsyncSession, domains: Iterable[str], since: datetime) -> dict[str, int]:
+    """Comments received since ``since`` from the actors of each of these instances."""
+    hosts = set(domains)
+    if not hosts:
+        return {}
+    rows = (await session.execute(
+        select(Actor.domain, func.count(Object.id)).join(Object, Object.actor_id == Actor.id)
+        .where(Actor.domain.in_(hosts), Object.kind == "comment", Object.created_at >= since)
+        .group_by(Actor.domain))).all()
+    return {domain: int(count) for domain, count in rows}
 
 
 async def comments_of_domain(session: AsyncSession, domain: str, states: Sequence[str]) -> Sequence[Object]:
@@ -230,18 +220,18 @@ async def get_report(session: AsyncSession, report_id: int) -> Report | None:
 # --- rule hits ----------------------------------------------------------------------------------
 
 async def add_rule_hits(session: AsyncSession, hits: dict[str, int], dry_hits: dict[str, int]) -> None:
-    """Add to the hit counters of the policy rules that matched."""
-    names = set(hits) | set(dry_hits)
+    """Add to the hit counters of the policy rules that matched (one upsert for them all)."""
+    names = sorted(set(hits) | set(dry_hits))
     if not names:
         return
-    bind = session.get_bind()
-    await session.execute(insert_or_ignore(bind, RuleHit, ["rule"]),
-                          [{"rule": name, "hits": 0, "dry_hits": 0} for name in sorted(names)])
     now = utcnow()
-    for name in sorted(names):
-        await session.execute(update(RuleHit).where(RuleHit.rule == name).values(
-            hits=RuleHit.hits + hits.get(name, 0), dry_hits=RuleHit.dry_hits + dry_hits.get(name, 0),
-            last_hit_at=now))
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(RuleHit).values([
+        {"rule": name, "hits": hits.get(name, 0), "dry_hits": dry_hits.get(name, 0), "last_hit_at": now}
+        for name in names])
+    await session.execute(statement.on_conflict_do_update(index_elements=["rule"], set_={
+        "hits": RuleHit.hits + statement.excluded.hits, "dry_hits": RuleHit.dry_hits + statement.excluded.dry_hits,
+        "last_hit_at": statement.excluded.last_hit_at}))
 
 
 async def list_rule_hits(session: AsyncSession) -> dict[str, RuleHit]:

@@ -105,7 +105,8 @@ async def _store(node: "Node", session: AsyncSession, rows: Sequence[Any]) -> di
 
     # The decide step: the moderation policy judges the run; rejected replies are not stored.
     judgements = await judge_many(node, session, [
-        Incoming(documents[row.id], values["actor_id"], held[values["in_reply_to"]], roots.get(values["root_id"]))
+        Incoming(documents[row.id], values["actor_id"], held[values["in_reply_to"]], roots.get(values["root_id"]),
+                 values["content"])
         for row, values in new])
     kept = []
     for (row, values), judgement in zip(new, judgements):

@@ -191,10 +191,11 @@ async def store_comment(
 
     root_id = thread_root_id(parent)
     root = await queries.get_object_by_id(session, root_id) if root_id else None
-    judgement = await judge_one(node, session, document, author.id, parent, root)
+    values = comment_values(document, author.id, parent, root)
+    judgement = await judge_one(node, session, document, author.id, parent, root, values["content"])
     if judgement.verdict is Verdict.REJECT:
         return None
-    comment = Object(**comment_values(document, author.id, parent, root), moderation=moderation_state(judgement))
+    comment = Object(**values, moderation=moderation_state(judgement))
     session.add(comment)
     if judgement.shown and counts_as_reply(comment.visibility):
         parent.replies_count += 1

@@ -334,16 +334,29 @@ async def import_blocklist(session: AsyncSession, entries, source: str, *, moder
     return plan
 
 
-async def resolve_report(session: AsyncSession, report_id: int, *, moderator: str, resolution: str) -> Outcome:
-    """Close a report, saying what was done about it."""
+async def resolve_report(session: AsyncSession, report_id: int, *, moderator: str, resolution: str,
+                         node: "Node | None" = None, remove_posts: bool = False, ban_actor: bool = False) -> Outcome:
+    """Close a report, saying what was done; optionally remove the reported posts we hold and ban their author."""
     report = await db.get_report(session, report_id)
     if report is None:
         raise ModerationError(f"no report {report_id}")
     if report.state == "resolved":
         raise ModerationError(f"report {report_id} is already resolved")
-    report.state, report.resolution, report.resolved_at = "resolved", resolution, utcnow()
-    db.log_entry(session, moderator=moderator, action="resolve", target=f"report {report_id}", reason=resolution)
-    return Outcome(f"resolved report {report_id}: {resolution}")
+    done, sent = [], 0
+    reason = f"report {report_id}: {report.content}" if report.content else f"report {report_id}"
+    if remove_posts and node is not None:
+        for ident in report.object_ap_ids or []:
+            comment = await queries.get_object(session, ident)
+            if comment is not None and comment.kind == "comment" and comment.moderation != "removed":
+                sent += (await remove(node, session, comment, moderator=moderator, reason=reason)).deliveries
+                done.append(f"removed comment {comment.id}")
+    if ban_actor and node is not None and report.target_actor_ap_id:
+        await ban(node, session, report.target_actor_ap_id, moderator=moderator, reason=reason)
+        done.append(f"banned {report.target_actor_ap_id}")
+    summary = "; ".join([resolution, *done]) if resolution != "no action" or not done else "; ".join(done)
+    report.state, report.resolution, report.resolved_at = "resolved", summary, utcnow()
+    db.log_entry(session, moderator=moderator, action="resolve", target=f"report {report_id}", reason=summary)
+    return Outcome(f"resolved report {report_id}: {summary}", sent)
 
 
 async def report_remote(node: "Node", session: AsyncSession, comment: Object, *, moderator: str,

@@ -87,6 +87,8 @@ def add_parsers(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser
     resolve = action("resolve", "close a report, saying what was done")
     resolve.add_argument("report", type=int)
     resolve.add_argument("--action", dest="resolution", default="no action", help="what was done (free text)")
+    resolve.add_argument("--remove", action="store_true", help="also remove the reported comments we hold")
+    resolve.add_argument("--ban", action="store_true", help="also ban the reported actor")
     log = action("log", "show the mod log, newest first")
     log.add_argument("--limit", type=int, default=50)
     log.add_argument("--target", help="only decisions about this comment, actor or domain")
@@ -327,7 +329,8 @@ async def mod_resolve(args: argparse.Namespace, settings: Settings) -> int:
     async with opened_node(settings) as node:
         async with node.sessions.begin() as session:
             outcome = await actions.resolve_report(session, args.report, moderator=_who(args),
-                                                   resolution=args.resolution)
+                                                   resolution=args.resolution, node=node,
+                                                   remove_posts=args.remove, ban_actor=args.ban)
     return _print_outcome(outcome)
 
 

@@ -15,12 +15,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db import moderation as db
 from node.db import queries
-from node.db.models import Actor, ActorBan, DomainBlock, Follow
+from node.db.models import Actor, ActorBan, DomainBlock, Follow, ModerationEntry
 from node.db.types import utcnow
 from node.federation import outbox
 from node.federation.comments import html_of, parse_time
@@ -42,18 +42,60 @@ class Incoming:
     author_id: int
     parent: Any
     root: Any | None
+    content: str | None = None  # the document's sanitised HTML, when the caller has it already
+
+
+ACTOR_CACHE = 10_000  # actors whose unchanging facts (host, creation time) are kept in memory
+
+
+class Decider:
+    """The node's compiled policy and what the decide step keeps in memory between batches.
+
+    An actor's host and creation time never change, and an instance with a shown comment stays
+    seen, so those are read once; trust and rate counts are read for every batch (a moderator may
+    have approved or removed something from another process).
+    """
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.actors: dict[int, Any] = {}  # actor row id -> (id, ap_id, domain, published, followers)
+        self.seen: set[str] = set()  # instances with a shown comment
+
+    async def actor_facts(self, session: AsyncSession, ids: set[int]) -> dict[int, Any]:
+        missing = ids - self.actors.keys()
+        if missing:
+            if len(self.actors) + len(missing) > ACTOR_CACHE:
+                self.actors.clear()
+            # Only the columns the rules read: an actor's raw document (its key, its profile) is large.
+            for row in (await session.execute(
+                select(Actor.id, Actor.ap_id, Actor.domain, Actor.raw["published"].as_string().label("published"),
+                       Actor.raw["followers"]["totalItems"].as_integer().label("followers"))
+                .where(Actor.id.in_(missing)))).all():
+                self.actors[row.id] = row
+        return {i: self.actors[i] for i in ids if i in self.actors}
+
+    async def seen_domains(self, session: AsyncSession, domains: set[str]) -> set[str]:
+        unknown = domains - self.seen
+        if unknown:
+            self.seen |= await db.seen_domains(session, unknown)
+        return self.seen & domains
+
+
+def decider_of(node: "Node") -> Decider:
+    """The node's decider, its policy compiled once from its settings."""
+    decider = getattr(node, "decider", None)
+    if decider is None:
+        decider = Decider(Policy.from_settings(node.settings))
+        try:
+            node.decider = decider
+        except AttributeError:  # a read-only stand-in for the node: compile again next time
+            pass
+    return decider
 
 
 def policy_of(node: "Node") -> Policy:
     """The node's policy, compiled once from its settings."""
-    policy = getattr(node, "policy", None)
-    if policy is None:
-        policy = Policy.from_settings(node.settings)
-        try:
-            node.policy = policy
-        except AttributeError:  # a read-only stand-in for the node: compile again next time
-            pass
-    return policy
+    return decider_of(node).policy
 
 
 def parent_domains(domain: str) -> list[str]:
@@ -68,27 +110,39 @@ async def judge_many(node: "Node", session: AsyncSession, items: Sequence[Incomi
     if not items:
         return []
     now = utcnow()
-    authors = {a.id: a for a in (await session.scalars(
-        select(Actor).where(Actor.id.in_({item.author_id for item in items})))).all()}
+    decider = decider_of(node)
+    authors = await decider.actor_facts(session, {item.author_id for item in items})
     domains = {a.domain for a in authors.values()}
-    approved = await db.approved_counts(session, authors)
-    seen = await db.seen_domains(session, domains)
-    per_actor, per_domain = await db.recent_comment_counts(session, authors, domains, db.hours_ago(1))
-    banned = set((await session.scalars(select(ActorBan.actor_ap_id).where(
-        ActorBan.actor_ap_id.in_({a.ap_id for a in authors.values()}))
-        .where((ActorBan.expires_at.is_(None)) | (ActorBan.expires_at > now)))).all())
+    since = db.hours_ago(1)
+    counts = await db.actor_counts(session, authors, since)
+    approved = {actor_id: shown for actor_id, (shown, _) in counts.items()}
+    per_actor = {actor_id: recent for actor_id, (_, recent) in counts.items()}
+    seen = await decider.seen_domains(session, domains)
+    config = decider.policy.config
+    per_domain = await db.recent_domain_counts(session, domains, since) if config.instance_rate else {}
     covering = {d: parent_domains(d) for d in domains}
-    blocks = {b.domain: b.severity for b in (await session.scalars(select(DomainBlock).where(
-        DomainBlock.domain.in_({p for parents in covering.values() for p in parents})))).all()}
+    gate = getattr(node, "gate", None)
+    if gate is not None:  # the inbox's snapshot of blocks and bans (read again every few seconds)
+        await gate.fresh()
+        blocks = gate.blocks
+        banned = {a.ap_id for a in authors.values() if gate.is_banned(a.ap_id)}
+    else:
+        blocks = {b.domain: b.severity for b in (await session.scalars(select(DomainBlock).where(
+            DomainBlock.domain.in_({p for parents in covering.values() for p in parents})))).all()}
+        banned = set((await session.scalars(select(ActorBan.actor_ap_id).where(
+            ActorBan.actor_ap_id.in_({a.ap_id for a in authors.values()}))
+            .where((ActorBan.expires_at.is_(None)) | (ActorBan.expires_at > now)))).all())
     followers = await _followers_of_sites(node, session, items, authors)
 
-    policy = policy_of(node)
+    policy = decider.policy
     judgements = []
+    entries: list[dict[str, Any]] = []  # mod log lines of holds and rejections
+    owed: list[Incoming] = []  # rejections whose author's server gets a Reject
     per_actor, per_domain = Counter(per_actor), Counter(per_domain)
     for item in items:
         author = authors[item.author_id]
         document = item.document
-        content = html_of(document)
+        content = item.content if item.content is not None else html_of(document)
         root = item.root
         severity = _strongest(blocks.get(p) for p in covering[author.domain])
         candidate = Candidate(
@@ -96,8 +150,7 @@ async def judge_many(node: "Node", session: AsyncSession, items: Sequence[Incomi
             text=plain_text(document, content), mentions=count_mentions(document),
             links=count_links(content, mention_hrefs(document)),
             approved=approved.get(author.id, 0), instance_seen=author.domain in seen,
-            actor_published=parse_time((author.raw or {}).get("published")),
-            actor_followers=_followers_count(author.raw),
+            actor_published=parse_time(author.published), actor_followers=author.followers,
             banned=author.ap_id in banned, domain_severity=severity,
             thread_locked=bool(getattr(item.parent, "locked", False) or getattr(root, "locked", False)),
             reply_policy=(getattr(root, "reply_policy", None) or "open"),
@@ -112,7 +165,17 @@ async def judge_many(node: "Node", session: AsyncSession, items: Sequence[Incomi
         if judgement.verdict is Verdict.PUBLISH:
             approved[author.id] = approved.get(author.id, 0) + 1
             seen.add(author.domain)
-        await _record(node, session, item, author, judgement)
+            decider.seen.add(author.domain)
+        else:
+            entries.append(_log_line(item, judgement))
+            if judgement.send_reject:
+                owed.append(item)
+    if entries:
+        # One multi-row insert for the batch's mod log lines (a busy spam wave holds many).
+        await session.execute(insert(ModerationEntry.__table__), entries)
+    for item in owed:
+        author = await session.get(Actor, item.author_id)
+        await send_reject(node, session, item.document["id"], getattr(item.parent, "ap_id", None), author)
     hits = Counter(name for j in judgements for name in j.hits)
     dry = Counter(name for j in judgements for name in j.dry_hits)
     await db.add_rule_hits(session, dict(hits), dict(dry))
@@ -120,8 +183,9 @@ async def judge_many(node: "Node", session: AsyncSession, items: Sequence[Incomi
 
 
 async def judge_one(node: "Node", session: AsyncSession, document: dict[str, Any], author_id: int,
-                    parent: Any, root: Any | None) -> Judgement:
-    return (await judge_many(node, session, [Incoming(document, author_id, parent, root)]))[0]
+                    parent: Any, root: Any | None, content: str | None = None) -> Judgement:
+    """``judge_many`` of one comment."""
+    return (await judge_many(node, session, [Incoming(document, author_id, parent, root, content)]))[0]
 
 
 def moderation_state(judgement: Judgement) -> str:
@@ -134,16 +198,8 @@ def _strongest(severities: Any) -> str | None:
     return "suspend" if "suspend" in found else "silence" if "silence" in found else None
 
 
-def _followers_count(raw: Any) -> int | None:
-    """The followers count an actor document embeds, when its server says (few do)."""
-    followers = raw.get("followers") if isinstance(raw, dict) else None
-    if isinstance(followers, dict) and isinstance(followers.get("totalItems"), int):
-        return followers["totalItems"]
-    return None
-
-
 async def _followers_of_sites(node: "Node", session: AsyncSession, items: Sequence[Incoming],
-                              authors: dict[int, Actor]) -> set[tuple[int, int | None]]:
+                              authors: dict[int, Any]) -> set[tuple[int, int | None]]:
     """(author, article author) pairs where the author follows the article's author, and (author, None)
     where it follows the site Group; read only for articles that take replies from followers only."""
     asking = [item for item in items if getattr(item.root, "reply_policy", None) == "followers"]
@@ -158,15 +214,11 @@ async def _followers_of_sites(node: "Node", session: AsyncSession, items: Sequen
             for follower, followed_id in rows}
 
 
-async def _record(node: "Node", session: AsyncSession, item: Incoming, author: Actor, judgement: Judgement) -> None:
-    """The mod log line of a hold or a rejection, and the ``Reject`` its author's server is owed."""
-    if judgement.verdict is Verdict.PUBLISH:
-        return
-    action = "hold" if judgement.verdict is Verdict.HOLD else "reject"
-    db.log_entry(session, moderator=MODERATOR, action=action, target=item.document["id"], rule=judgement.rule,
-                 reason=judgement.reason, root_id=getattr(item.root, "id", None))
-    if judgement.send_reject:
-        await send_reject(node, session, item.document["id"], getattr(item.parent, "ap_id", None), author)
+def _log_line(item: Incoming, judgement: Judgement) -> dict[str, Any]:
+    """The mod log line of a hold or a rejection by the policy."""
+    return {"moderator": MODERATOR, "action": "hold" if judgement.verdict is Verdict.HOLD else "reject",
+            "target": item.document["id"], "rule": judgement.rule, "reason": judgement.reason,
+            "root_id": getattr(item.root, "id", None), "at": utcnow()}
 
 
 async def send_reject(node: "Node", session: AsyncSession, reply_id: str, target: str | None, author: Actor) -> None:

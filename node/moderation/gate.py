@@ -3,9 +3,10 @@
 The blocks live in the database (moderators change them with ``fednode mod``
 from another process), so the gate keeps a snapshot and reads it again when it
 is older than ``REFRESH_SECONDS``: a new block takes effect at the inbox within
-that time, and at the decide step (``node.moderation.decide``) at once.  The
+that time, at the decide step (``node.moderation.decide``) too.  The
 same snapshot extends the fetcher's blocked domains, so a suspended domain is
-never contacted either (deliveries to it are given up).
+never contacted either (deliveries to it are given up), and the decide step
+reads blocks and bans from it instead of querying them for every batch.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Gate:
         self._clock = clock
         self._read_at: float | None = None
         self.suspended: tuple[str, ...] = ()
+        self.blocks: dict[str, str] = {}  # domain -> silence | suspend
         self.bans: dict[str, datetime | None] = {}
 
     def invalidate(self) -> None:
@@ -46,6 +48,7 @@ class Gate:
             blocks = await db.list_domain_blocks(session)
             bans = await db.active_bans(session)
         self.suspended = tuple(b.domain for b in blocks if b.severity == "suspend")
+        self.blocks = {b.domain: b.severity for b in blocks}
         self.bans = {b.actor_ap_id: b.expires_at for b in bans}
         self._read_at = self._clock()
         if self.fetcher is not None:
@@ -53,14 +56,21 @@ class Gate:
             if self.fetcher.policy.blocked_domains != blocked:
                 self.fetcher.policy = dataclasses.replace(self.fetcher.policy, blocked_domains=blocked)
 
-    async def refusal(self, actor_ap_id: str, host: str) -> str | None:
-        """Why this actor's activities are refused here, or None."""
+    async def fresh(self) -> "Gate":
+        """This gate, its snapshot read again if it is older than ``REFRESH_SECONDS``."""
         if self._read_at is None or self._clock() - self._read_at > REFRESH_SECONDS:
             await self.refresh()
+        return self
+
+    def is_banned(self, actor_ap_id: str) -> bool:
+        expires = self.bans.get(actor_ap_id, False)
+        return expires is None or (expires is not False and expires > utcnow())
+
+    async def refusal(self, actor_ap_id: str, host: str) -> str | None:
+        """Why this actor's activities are refused here, or None."""
+        await self.fresh()
         if self.suspended and is_blocked(host, self.suspended):
             return f"{host} is suspended here"
-        if actor_ap_id in self.bans:
-            expires = self.bans[actor_ap_id]
-            if expires is None or expires > utcnow():
-                return "this actor is banned here"
+        if self.is_banned(actor_ap_id):
+            return "this actor is banned here"
         return None
