@@ -418,7 +418,9 @@ async def held_by(node, ap_id: str) -> str | None:
     if comment.moderation == "published":
         return None
     async with node.node.sessions() as session:
-        return (await db.hold_reasons(session, [ap_id]))[ap_id].rule
+        reasons = await db.hold_reasons(session, [ap_id])
+        assert ap_id in reasons, (comment.moderation, [(e.action, e.target, e.rule) for e in await db.list_log(session)])
+        return reasons[ap_id].rule
 
 
 async def test_misskey_reply_with_many_mentions_is_held(forum_with, http):

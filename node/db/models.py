@@ -109,6 +109,7 @@ class Object(Base):
         Index("ix_objects_root_published", "root_id", "published"),
         Index("ix_objects_actor_moderation", "actor_id", "moderation"),
         Index("ix_objects_moderation", "moderation"),
+        Index("ix_objects_actor_created", "actor_id", "created_at"),  # the moderation rate rules
         Index("ix_objects_root_changed", "root_id", "changed_at"),
         Index("ix_objects_parent_order", "parent_id", "id"),
     )

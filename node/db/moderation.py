@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -74,30 +74,40 @@ async def seen_domains(session: AsyncSession, domains: Iterable[str]) -> set[str
     return set((await session.scalars(query)).all())
 
 
-async def actor_counts(session: AsyncSession, actor_ids: Iterable[int], since: datetime) -> dict[int, tuple[int, int]]:
-    """Per actor, (its comments shown here, its comments received since ``since``), in one pass over its comments."""
+async def approved_counts(session: AsyncSession, actor_ids: Iterable[int]) -> dict[int, int]:
+    """How many of each actor's comments are shown here: its trust (read through ix_objects_actor_moderation)."""
     ids = set(actor_ids)
     if not ids:
         return {}
-    shown = func.sum(case((Object.moderation == SHOWN, 1), else_=0))
-    recent = func.sum(case((Object.created_at >= since, 1), else_=0))
     rows = (await session.execute(
-        select(Object.actor_id, shown, recent).where(Object.actor_id.in_(ids), Object.kind == "comment")
+        select(Object.actor_id, func.count(Object.id))
+        .where(Object.actor_id.in_(ids), Object.moderation == SHOWN, Object.kind == "comment")
         .group_by(Object.actor_id))).all()
-    found = {actor_id: (int(a or 0), int(r or 0)) for actor_id, a, r in rows}
-    return {actor_id: found.get(actor_id, (0, 0)) for actor_id in ids}
+    found = dict(rows)
+    return {actor_id: int(found.get(actor_id, 0)) for actor_id in ids}
 
 
-async def recent_domain_counts(session: AsyncSession, domains: Iterable[str], since: datetime) -> dict[str, int]:
-    """Comments received since ``since`` from the actors of each of these instances."""
-    hosts = set(domains)
-    if not hosts:
+async def recent_actor_counts(session: AsyncSession, actor_ids: Iterable[int], since: datetime) -> dict[int, int]:
+    """Posts each actor sent since ``since`` (a range of ix_objects_actor_created per actor)."""
+    ids = set(actor_ids)
+    if not ids:
         return {}
     rows = (await session.execute(
-        select(Actor.domain, func.count(Object.id)).join(Object, Object.actor_id == Actor.id)
-        .where(Actor.domain.in_(hosts), Object.kind == "comment", Object.created_at >= since)
-        .group_by(Actor.domain))).all()
-    return {domain: int(count) for domain, count in rows}
+        select(Object.actor_id, func.count(Object.id)).where(Object.actor_id.in_(ids), Object.created_at >= since)
+        .group_by(Object.actor_id))).all()
+    return {actor_id: int(count) for actor_id, count in rows}
+
+
+async def recent_domain_counts(session: AsyncSession, domains: Iterable[str], since: datetime,
+                               cap: int) -> dict[str, int]:
+    """Posts each instance sent since ``since``, counted up to ``cap`` (all the rate rule needs to know),
+    so a busy instance costs at most ``cap`` index entries, not its whole hour."""
+    found: dict[str, int] = {}
+    for domain in sorted(set(domains)):
+        recent = (select(Object.id).join(Actor, Actor.id == Object.actor_id)
+                  .where(Actor.domain == domain, Object.created_at >= since).limit(cap).subquery())
+        found[domain] = int(await session.scalar(select(func.count()).select_from(recent)) or 0)
+    return found
 
 
 async def comments_of_domain(session: AsyncSession, domain: str, states: Sequence[str]) -> Sequence[Object]:

@@ -46,20 +46,23 @@ class Incoming:
 
 
 ACTOR_CACHE = 10_000  # actors whose unchanging facts (host, creation time) are kept in memory
+TRUSTED = 1_000_000  # the approved count given to an actor known to be trusted (more than any rule asks)
 
 
 class Decider:
     """The node's compiled policy and what the decide step keeps in memory between batches.
 
-    An actor's host and creation time never change, and an instance with a shown comment stays
-    seen, so those are read once; trust and rate counts are read for every batch (a moderator may
-    have approved or removed something from another process).
+    An actor's host and creation time never change, an instance with a shown comment stays seen,
+    and an actor that earned the trust the policy asks for keeps it (a moderator who changes their
+    mind bans it), so those are read once; the other actors' trust and the rate counts are read
+    for every batch (a moderator may have approved something from another process).
     """
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
         self.actors: dict[int, Any] = {}  # actor row id -> (id, ap_id, domain, published, followers)
         self.seen: set[str] = set()  # instances with a shown comment
+        self.trusted: set[int] = set()  # actors with as many approved comments as the policy asks
 
     async def actor_facts(self, session: AsyncSession, ids: set[int]) -> dict[int, Any]:
         missing = ids - self.actors.keys()
@@ -114,12 +117,14 @@ async def judge_many(node: "Node", session: AsyncSession, items: Sequence[Incomi
     authors = await decider.actor_facts(session, {item.author_id for item in items})
     domains = {a.domain for a in authors.values()}
     since = db.hours_ago(1)
-    counts = await db.actor_counts(session, authors, since)
-    approved = {actor_id: shown for actor_id, (shown, _) in counts.items()}
-    per_actor = {actor_id: recent for actor_id, (_, recent) in counts.items()}
-    seen = await decider.seen_domains(session, domains)
     config = decider.policy.config
-    per_domain = await db.recent_domain_counts(session, domains, since) if config.instance_rate else {}
+    # An actor that reached the trust the rules ask for stays trusted (as WordPress's approved authors do).
+    approved = {actor_id: TRUSTED for actor_id in authors if actor_id in decider.trusted}
+    approved |= await db.approved_counts(session, set(authors) - decider.trusted)
+    per_actor = await db.recent_actor_counts(session, authors, since) if config.actor_rate else {}
+    seen = await decider.seen_domains(session, domains)
+    per_domain = (await db.recent_domain_counts(session, domains, since, config.instance_rate)
+                  if config.instance_rate else {})
     covering = {d: parent_domains(d) for d in domains}
     gate = getattr(node, "gate", None)
     if gate is not None:  # the inbox's snapshot of blocks and bans (read again every few seconds)
@@ -170,6 +175,8 @@ async def judge_many(node: "Node", session: AsyncSession, items: Sequence[Incomi
             entries.append(_log_line(item, judgement))
             if judgement.send_reject:
                 owed.append(item)
+        if config.trusted_after is not None and approved.get(author.id, 0) >= max(config.trusted_after, 1):
+            decider.trusted.add(author.id)
     if entries:
         # One multi-row insert for the batch's mod log lines (a busy spam wave holds many).
         await session.execute(insert(ModerationEntry.__table__), entries)
