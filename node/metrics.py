@@ -7,7 +7,7 @@ Two kinds of figures:
   outcome, thread crawls and the requests they spent of their budgets;
 - gauges read from the database at scrape time (``node.db.stats``): the delivery queue
   (depth, due, age of the oldest due row), the apply backlog and its lag, failing and
-  unavailable hosts, scheduled and due crawls.  Every process shares the database, so
+  unavailable hosts, scheduled and due crawls, the moderation queue.  Every process shares the database, so
   these are the node's figures whichever process answers.
 
 Each node gets its own registry (tests run many nodes in one interpreter; a global
@@ -82,6 +82,9 @@ class Metrics:
         self.crawls_scheduled = Gauge(
             "fednode_crawls_scheduled", "Threads with a crawl scheduled, and those whose crawl is due.",
             ["state"], registry=r)
+        self.moderation_queue = Gauge(
+            "fednode_moderation_queue", "What waits for a moderator: held comments, open reports.",
+            ["kind"], registry=r)
         self._scrape = asyncio.Lock()
 
     # --- fed by the rest of the node --------------------------------------------------------
@@ -120,6 +123,8 @@ class Metrics:
             self.hosts.labels("unavailable").set(snap.hosts_unavailable)
             self.crawls_scheduled.labels("scheduled").set(snap.crawls_scheduled)
             self.crawls_scheduled.labels("due").set(snap.crawls_due)
+            self.moderation_queue.labels("held_comments").set(snap.held_comments)
+            self.moderation_queue.labels("open_reports").set(snap.open_reports)
             return generate_latest(self.registry)
 
 

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
-from node.db.models import Delivery
+from node.db.models import Delivery, Report
 from node.db.types import utcnow
 from node.logs import JsonFormatter, RequestIdFilter
 from tests.factories import reply_to
@@ -48,7 +48,7 @@ async def test_metrics_answer_loopback_in_prometheus_text_format(quiet_node, htt
     assert {"fednode_inbox_requests", "fednode_delivery_attempts", "fednode_delivery_host_failures",
             "fednode_fetches", "fednode_crawls", "fednode_delivery_queue_due",
             "fednode_delivery_oldest_due_age_seconds", "fednode_apply_lag_seconds",
-            "fednode_apply_waiting", "fednode_hosts", "fednode_crawls_scheduled",
+            "fednode_apply_waiting", "fednode_hosts", "fednode_crawls_scheduled", "fednode_moderation_queue",
             "process_resident_memory_bytes"} <= names
 
 
@@ -74,6 +74,17 @@ async def test_queue_depth_and_oldest_due_age_come_from_the_database(quiet_node,
     assert found[("fednode_delivery_queue_due", ())] == 2
     assert found[("fednode_delivery_queue_rows", (("status", "pending"),))] == 3
     assert 89 <= found[("fednode_delivery_oldest_due_age_seconds", ())] < 90 + 60
+
+
+async def test_open_reports_count_in_the_moderation_queue(quiet_node, http):
+    """A Flag received from another server waits for a moderator: fednode_moderation_queue{kind="open_reports"} is 1."""
+    async with quiet_node.node.sessions.begin() as session:
+        session.add(Report(ap_id="https://social.example/flags/1", reporter_ap_id="https://social.example/actor",
+                           content="spam", state="open"))
+    async with http.get(quiet_node.url("/metrics")) as response:
+        found = samples(await response.text())
+    assert found[("fednode_moderation_queue", (("kind", "open_reports"),))] == 1
+    assert found[("fednode_moderation_queue", (("kind", "held_comments"),))] == 0
 
 
 async def test_metrics_refuse_addresses_outside_metrics_allow(tmp_path, http):

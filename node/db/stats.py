@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.db.models import Activity, CrawlState, Delivery, Host
+from node.db.models import Activity, CrawlState, Delivery, Host, Object, Report
 from node.db.states import ActivityState, DeliveryState
 
 
@@ -29,6 +29,8 @@ class QueueSnapshot:
     hosts_unavailable: int = 0
     crawls_scheduled: int = 0
     crawls_due: int = 0
+    held_comments: int = 0
+    open_reports: int = 0
 
 
 async def ping(session: AsyncSession) -> None:
@@ -37,7 +39,7 @@ async def ping(session: AsyncSession) -> None:
 
 
 async def queue_snapshot(session: AsyncSession, now: datetime) -> QueueSnapshot:
-    """Delivery, apply, host and crawl queue figures, in five aggregate statements."""
+    """Delivery, apply, host, crawl and moderation queue figures, in seven aggregate statements."""
     snap = QueueSnapshot()
     rows = await session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
     snap.deliveries_by_status = {status: count for status, count in rows.all()}
@@ -60,4 +62,7 @@ async def queue_snapshot(session: AsyncSession, now: datetime) -> QueueSnapshot:
         select(func.count(CrawlState.next_crawl_at),
                func.count().filter(CrawlState.next_crawl_at <= now))
     )).one()
+    # The moderation queue: comments held for a moderator (ix_objects_moderation), open reports.
+    snap.held_comments = await session.scalar(select(func.count()).where(Object.moderation == "held"))
+    snap.open_reports = await session.scalar(select(func.count()).where(Report.state == "open"))
     return snap
