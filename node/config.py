@@ -71,6 +71,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("delivery_concurrency", int, 128,
             "How many deliveries to servers that answer are sent at the same time (the fast lane)."),
     Setting("delivery_per_host", int, 4, "How many deliveries are sent at the same time to one server."),
+    Setting("apply_lease_seconds", int, 600,
+            "How long a process holds the received activities it claimed to apply; a crashed one's are applied by another after this."),
     Setting("delivery_slow_lane", int, 128,
             "How many deliveries to slow or unreachable servers may wait at the same time, apart from the others."),
     Setting("delivery_lease_seconds", int, 120,
@@ -154,6 +156,7 @@ class Settings:
     delivery_per_host: int
     delivery_lease_seconds: int
     delivery_slow_lane: int
+    apply_lease_seconds: int
     signing_processes: int
     max_body_bytes: int
     blocked_domains: list = field(default_factory=list)
@@ -452,7 +455,8 @@ def problems(settings: Settings) -> list[str]:
             found.append(f"{name}: {getattr(settings, name)!r} must be 1-30 characters of a-z, 0-9 and _")
     if settings.site_username == settings.default_author:
         found.append("default_author: must differ from site_username")
-    for name in ("delivery_concurrency", "delivery_per_host", "delivery_lease_seconds", "delivery_slow_lane"):
+    for name in ("delivery_concurrency", "delivery_per_host", "delivery_lease_seconds", "delivery_slow_lane",
+                 "apply_lease_seconds"):
         if getattr(settings, name) < 1:
             found.append(f"{name}: must be at least 1")
     if settings.signing_processes < -1:

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("fednode.processor")
 
 BATCH = 128                       # activities claimed at once
-LEASE = timedelta(minutes=10)     # a claimed row not settled by then (its processor died) is free again
+LEASE = timedelta(minutes=10)     # default (apply_lease_seconds): a claimed row not settled by then is free again
 POLL_SECONDS = 2.0                # how often rows stored by other processes are looked for
 GRACE = timedelta(seconds=2)      # rows nobody told us about are left this long to the process that stored them
 
@@ -62,6 +62,8 @@ class Processor:
         self.node = node
         self.clock = clock  # the lease tests move time instead of sleeping
         self.owner = owner or f"processor-{secrets.token_hex(6)}"
+        # How long a claim holds: a processor killed outright leaves its rows to others after this.
+        self.lease = timedelta(seconds=node.settings.apply_lease_seconds)
         # Activities the inbox handed over with their row id, so they need not be read back.
         self._handed: dict[int, Received] = {}
         self._notified: set[int] = set()
@@ -120,10 +122,10 @@ class Processor:
         async with self.node.sessions.begin() as session:
             if notified:
                 self._notified.difference_update(notified)
-                claimed = await activities.claim_activities(session, self.owner, BATCH, LEASE, now=now, ids=notified)
+                claimed = await activities.claim_activities(session, self.owner, BATCH, self.lease, now=now, ids=notified)
             else:
                 claimed = await activities.claim_activities(
-                    session, self.owner, BATCH, LEASE, now=now, received_before=None if everything else now - GRACE)
+                    session, self.owner, BATCH, self.lease, now=now, received_before=None if everything else now - GRACE)
         for row_id in notified:
             if row_id not in claimed:
                 self._handed.pop(row_id, None)  # applied already, or another processor has it
@@ -134,14 +136,14 @@ class Processor:
     async def apply_many(self, row_ids: list[int]) -> None:
         """Claim and apply these stored activities in order (rows not waiting, or held by another, are left)."""
         async with self.node.sessions.begin() as session:
-            claimed = await activities.claim_activities(session, self.owner, len(row_ids), LEASE, now=self.clock(),
+            claimed = await activities.claim_activities(session, self.owner, len(row_ids), self.lease, now=self.clock(),
                                                         ids=row_ids)
         await self._apply_claimed(claimed)
 
     async def apply(self, row_id: int) -> ActivityState | None:
         """Claim and apply one stored activity; the state recorded on its row (None: it was not waiting)."""
         async with self.node.sessions.begin() as session:
-            claimed = await activities.claim_activities(session, self.owner, 1, LEASE, now=self.clock(), ids=[row_id])
+            claimed = await activities.claim_activities(session, self.owner, 1, self.lease, now=self.clock(), ids=[row_id])
         if not claimed:
             return None
         outcome = await self._apply_one(row_id)
