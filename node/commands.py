@@ -596,9 +596,6 @@ def thread_lines(root, rows, pending, state) -> list[str]:
 @command("thread")
 async def thread(args: argparse.Namespace, settings: Settings) -> int:
     """Show an article's discussion as a tree, with what is still being fetched."""
-    from sqlalchemy import select
-
-    from node.db.models import Object
     from node.federation import crawl
     from node.threads import flatten
 
@@ -606,8 +603,7 @@ async def thread(args: argparse.Namespace, settings: Settings) -> int:
     async with opened_node(settings) as node:
         async with node.sessions() as session:
             if wanted.startswith(("https://", "http://")):
-                root = await queries.get_object(session, wanted) or await session.scalar(
-                    select(Object).where(Object.url == wanted, Object.kind == "article").limit(1))
+                root = await queries.get_object(session, wanted) or await queries.get_article_by_url(session, wanted)
             else:
                 root = await queries.get_article_by_slug(session, wanted)
             if root is None or root.kind != "article":

@@ -5,6 +5,9 @@ test fails when a node it ran answered a 5xx or logged an unhandled error
 (aiohttp's "Error handling request" for its connections, our "unhandled error on ...").  The few
 tests that provoke a 5xx on purpose (503 for a busy database or too many
 connections) say so with ``@pytest.mark.allow_server_errors``.
+
+And every test is held to the rule that no fetch starts while its task holds an
+open write transaction (``tests/txguard.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import logging
 
 import pytest
 
-from tests import support
+from tests import support, txguard
 from tests.support import make_settings, running_node
 
 # Loggers whose ERROR records mean a request to a node ended in an unhandled exception:
@@ -52,6 +55,21 @@ def no_server_errors(request):
     if problems:
         pytest.fail("the node answered 5xx or logged an unhandled error:\n  " + "\n  ".join(problems[:20]),
                     pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def no_fetch_inside_a_write_transaction(monkeypatch):
+    """Fail the test if any fetch (GET or POST) started while its task held an uncommitted write."""
+    from node.federation.fetch import Fetcher
+
+    for name in ("get_activitypub", "get_json", "get", "post"):
+        monkeypatch.setattr(Fetcher, name, txguard.guarded(getattr(Fetcher, name)))
+    txguard.violations.clear()
+    yield
+    found = list(txguard.violations)
+    txguard.violations.clear()
+    if found:
+        pytest.fail("a fetch ran inside a write transaction:\n  " + "\n  ".join(found[:20]), pytrace=False)
 
 
 @pytest.fixture

@@ -135,6 +135,11 @@ async def get_article_by_slug(session: AsyncSession, slug: str) -> Object | None
     return await session.scalar(select(Object).where(Object.slug == slug, Object.kind == "article"))
 
 
+async def get_article_by_url(session: AsyncSession, url: str) -> Object | None:
+    """An article (local or remote) by its page URL, when that differs from its id."""
+    return await session.scalar(select(Object).where(Object.url == url, Object.kind == "article").limit(1))
+
+
 async def list_articles(
     session: AsyncSession, *, local_only: bool = True, actor_id: int | None = None, limit: int = 50, offset: int = 0
 ) -> Sequence[Object]:

@@ -103,8 +103,11 @@ async def is_tombstoned(session: AsyncSession, ap_id: str) -> bool:
     return held is not None and held.deleted_at is not None
 
 
-async def author_of(node: "Node", session: AsyncSession, document: dict[str, Any]) -> Actor:
-    """The actor a fetched object is attributed to, stored if new; it must share the object's origin."""
+async def author_of(fetcher: Any, session: AsyncSession, document: dict[str, Any]) -> Actor:
+    """The actor a fetched object is attributed to, stored if new; it must share the object's origin.
+
+    ``fetcher`` is the apply step's ``resolve.Resolved``: it answers from what was fetched
+    before the transaction, never from the network."""
     try:
         author_id = attributed_author(document)
     except InvalidDocument:
@@ -113,12 +116,12 @@ async def author_of(node: "Node", session: AsyncSession, document: dict[str, Any
         raise OriginMismatch("the object is attributed to an actor on another server")
     actor = await queries.get_actor(session, author_id)
     if actor is None:
-        values = actor_values_from_ap(await node.fetcher.get_activitypub(author_id))
+        values = actor_values_from_ap(await fetcher.get_activitypub(author_id))
         actor = await queries.upsert_remote_actor(session, values)
     return actor
 
 
-async def find_anchor(node: "Node", session: AsyncSession, document: dict[str, Any]) -> tuple[Object | None, list[dict], str]:
+async def find_anchor(fetcher: Any, session: AsyncSession, document: dict[str, Any]) -> tuple[Object | None, list[dict], str]:
     """Walk ``inReplyTo`` up to an object we hold.
 
     Returns (anchor, ancestors to store from the top down, reason). The anchor is
@@ -135,7 +138,7 @@ async def find_anchor(node: "Node", session: AsyncSession, document: dict[str, A
             return held, list(reversed(chain)), "found"
         if await session.get(Tombstone, parent_id) is not None:
             return None, [], "its parent was deleted"
-        parent = await node.fetcher.get_activitypub(parent_id)
+        parent = await fetcher.get_activitypub(parent_id)
         if parent.get("type") not in COMMENT_TYPES:
             return None, [], "its parent is not a post"
         chain.append(parent)
@@ -238,14 +241,17 @@ async def park(session: AsyncSession, document: dict[str, Any], actor_ap_id: str
 
 
 async def take_reply(node: "Node", session: AsyncSession, document: dict[str, Any], author: Actor,
-                     *, activity: dict[str, Any] | None = None) -> Outcome:
-    """Store ``document`` (a reply by ``author``) in its thread if it belongs to one we hold."""
+                     *, fetcher: Any, activity: dict[str, Any] | None = None) -> Outcome:
+    """Store ``document`` (a reply by ``author``) in its thread if it belongs to one we hold.
+
+    Missing ancestors and their authors come from ``fetcher`` (a ``resolve.Resolved``):
+    this runs inside the apply transaction and fetches nothing itself."""
     if await queries.get_object(session, document["id"]) is not None:
         return Outcome.ignored(ALREADY_STORED)
     if await is_tombstoned(session, document["id"]):
         return Outcome.ignored(DELETED_BEFORE)
     try:
-        anchor, ancestors, reason = await find_anchor(node, session, document)
+        anchor, ancestors, reason = await find_anchor(fetcher, session, document)
     except (FetchError, InvalidDocument, OriginMismatch) as exc:
         await park(session, document, author.ap_id)
         return Outcome.waiting(f"waiting for its parent ({exc.reason})")
@@ -254,7 +260,7 @@ async def take_reply(node: "Node", session: AsyncSession, document: dict[str, An
     parent = anchor
     for ancestor in ancestors:
         try:
-            ancestor_author = await author_of(node, session, ancestor)
+            ancestor_author = await author_of(fetcher, session, ancestor)
         except (FetchError, InvalidDocument, OriginMismatch) as exc:
             await park(session, document, author.ap_id)
             return Outcome.waiting(f"waiting for an ancestor's author ({exc.reason})")

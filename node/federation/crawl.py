@@ -48,6 +48,8 @@ from node.errors import BadStatus, FetchError, InvalidDocument, NodeError, Origi
 from node.federation import comments
 from node.federation.background import cancel
 from node.federation.netguard import same_origin
+from node.federation.outcomes import Outcome
+from node.federation.resolve import Resolved, resolve_then_apply
 from node.federation.vocab import as_list, get_id
 
 if TYPE_CHECKING:
@@ -132,37 +134,12 @@ class _Source:
     level: int     # 0: the thread as it was; n: found n levels below it in this crawl
 
 
-class _BudgetedFetcher:
-    """The node's fetcher as a crawl uses it: every GET counted per host, failed hosts skipped."""
-
-    def __init__(self, run: "_Run") -> None:
-        self._run = run
-
-    async def get_activitypub(self, url: str, *, signed: bool = True) -> dict[str, Any]:
-        return await self._run.fetch(url, signed=signed)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._run.node.fetcher, name)
-
-
-class _CrawlNode:
-    """The node as ``comments`` sees it during a crawl: the same, but fetching within the budgets."""
-
-    def __init__(self, node: "Node", fetcher: _BudgetedFetcher) -> None:
-        self._node = node
-        self.fetcher = fetcher
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._node, name)
-
-
 class _Run:
     """One crawl of one thread."""
 
     def __init__(self, node: "Node", report: CrawlReport) -> None:
         self.node = node
         self.report = report
-        self.as_node = _CrawlNode(node, _BudgetedFetcher(self))
         self.known: set[str] = set()  # ids held in the thread, or already looked at in this crawl
 
     async def fetch(self, url: str, *, signed: bool = True) -> dict[str, Any]:
@@ -266,12 +243,17 @@ class _Run:
         if (ident != listed_id and ident in self.known) or not comments.in_reply_to(document):
             return None  # a wrapper of something already seen, or a thread's root
         self.known.add(ident)
+
+        async def store(session: AsyncSession, fetcher: Resolved) -> tuple[Outcome, int]:
+            before = await _last_object_id(session)
+            author = await comments.author_of(fetcher, session, document)
+            outcome = await comments.take_reply(self.node, session, document, author, fetcher=fetcher)
+            return outcome, await _objects_after(session, before)
+
         try:
-            async with self.node.sessions.begin() as session:
-                before = await _last_object_id(session)
-                author = await comments.author_of(self.as_node, session, document)
-                outcome = await comments.take_reply(self.as_node, session, document, author)
-                stored = await _objects_after(session, before)
+            # Ancestors and authors are fetched (within this crawl's budgets) between tries, never
+            # while the transaction is open.
+            outcome, stored = await resolve_then_apply(self.node.sessions, self.fetch, store)
         except (FetchError, InvalidDocument, OriginMismatch) as exc:
             log.debug("crawl: %s refused: %s", ident, exc.reason)
             report.refused += 1

@@ -16,7 +16,11 @@ leaves them to the process that stored them.
 
 Claimed rows are applied in arrival order: a run of plain replies (the bulk of
 a busy inbox) is stored in one transaction by ``bulk_replies``; anything else,
-and whatever that leaves, is applied one at a time.
+and whatever that leaves, is applied one at a time.  An activity that needs a
+document fetched (a missing parent, an object sent by reference, a post a Group
+announced) is handed to a task of its own that fetches outside any transaction
+and then applies it (``resolve.resolve_then_apply``), so one slow remote holds
+neither the database nor the activities queued behind it.
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ import secrets
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from node.db import activities
 from node.db.activities import LeaseLost
 from node.db.models import Activity
 from node.db.states import ActivityState
 from node.db.types import utcnow
-from node.federation import bulk_replies, handlers
+from node.federation import bulk_replies, handlers, resolve
 from node.federation.background import cancel
 from node.federation.outcomes import Outcome
 
@@ -45,6 +51,7 @@ BATCH = 128                       # activities claimed at once
 LEASE = timedelta(minutes=10)     # default (apply_lease_seconds): a claimed row not settled by then is free again
 POLL_SECONDS = 2.0                # how often rows stored by other processes are looked for
 GRACE = timedelta(seconds=2)      # rows nobody told us about are left this long to the process that stored them
+RESOLVING = 16                    # activities fetching what they need at once
 
 
 class Received(NamedTuple):
@@ -71,6 +78,9 @@ class Processor:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._held: set[int] = set()  # rows claimed and not settled yet (given back on stop)
+        self._resolving: dict[int, asyncio.Task] = {}  # rows fetching what they need, by row id
+        self._resolve_slots = asyncio.Semaphore(RESOLVING)
         handlers.load_all()
 
     def notify(self, row_id: int, activity: dict[str, Any] | None = None, actor_ap_id: str | None = None) -> None:
@@ -89,6 +99,11 @@ class Processor:
     async def stop(self) -> None:
         await cancel(self._task)
         self._task = None
+        for task in list(self._resolving.values()):
+            await cancel(task)
+        # Rows claimed and not settled stay leased until LEASE runs out: giving them back here could
+        # wait on a transaction the cancellation just interrupted (SQLite's busy timeout).
+        self._held.clear()
 
     async def drain(self) -> None:
         """Wait until everything notified so far has been applied (used by tests and the CLI)."""
@@ -108,7 +123,7 @@ class Processor:
             if done:
                 continue
             everything = False
-            if not self._wake.is_set() and not self._notified:
+            if not self._wake.is_set() and not self._notified and not self._resolving:
                 self._idle.set()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=POLL_SECONDS)
@@ -129,6 +144,7 @@ class Processor:
         for row_id in notified:
             if row_id not in claimed:
                 self._handed.pop(row_id, None)  # applied already, or another processor has it
+        self._held.update(claimed)
         if claimed:
             await self._apply_claimed(claimed)
         return len(claimed) or len(notified)
@@ -138,7 +154,10 @@ class Processor:
         async with self.node.sessions.begin() as session:
             claimed = await activities.claim_activities(session, self.owner, len(row_ids), self.lease, now=self.clock(),
                                                         ids=row_ids)
+        self._held.update(claimed)
         await self._apply_claimed(claimed)
+        waiting = [self._resolving[row_id] for row_id in claimed if row_id in self._resolving]
+        await asyncio.gather(*waiting, return_exceptions=True)
 
     async def apply(self, row_id: int) -> ActivityState | None:
         """Claim and apply one stored activity; the state recorded on its row (None: it was not waiting)."""
@@ -146,7 +165,10 @@ class Processor:
             claimed = await activities.claim_activities(session, self.owner, 1, self.lease, now=self.clock(), ids=[row_id])
         if not claimed:
             return None
+        self._held.add(row_id)
         outcome = await self._apply_one(row_id)
+        if row_id in self._resolving:
+            outcome = await self._resolving[row_id]
         return None if outcome is None else outcome.state
 
     async def _apply_claimed(self, claimed: list[int]) -> None:
@@ -183,6 +205,7 @@ class Processor:
         except Exception:  # nothing of the run was committed: apply each alone, which records failures
             log.exception("storing %d replies together failed; applying them one by one", len(run))
             outcomes = {}
+        self._held.difference_update(outcomes)
         if any(outcome.wrote for outcome in outcomes.values()):
             self.node.wake_delivery()  # the Group's announces were queued
         for row in run:
@@ -190,36 +213,71 @@ class Processor:
                 await self._apply_one(row.id)
 
     async def _apply_one(self, row_id: int) -> Outcome | None:
-        """Apply one claimed row and record its outcome; None when it is not ours any more or failed."""
+        """Apply one claimed row and record its outcome; None when it went to fetch what it needs, is not
+        ours any more, or failed."""
         try:
-            outcome = await self.apply_row(row_id)
+            outcome = await resolve.apply_without_fetching(self.node.sessions, self._applier(row_id))
+        except resolve.Unresolved:
+            self._resolving[row_id] = asyncio.create_task(self._resolve_and_apply(row_id),
+                                                          name=f"fednode-resolve-{row_id}")
+            return None
         except LeaseLost:
             log.warning("activity row %s was taken by another processor before it was settled", row_id)
+            self._held.discard(row_id)
             return None
-        except Exception:  # one bad activity must not stop the others
+        except Exception as exc:  # one bad activity must not stop the others
             log.exception("applying activity row %s failed", row_id)
+            await self._fail(row_id, exc)
             return None
-        if outcome is not None and outcome.wrote:
-            self.node.wake_delivery()  # an Accept (or an announce) may have been queued
+        self._settled(row_id, outcome)
         return outcome
 
-    async def apply_row(self, row_id: int) -> Outcome | None:
-        """Apply one row this processor has claimed and record the outcome; None: the row is not waiting."""
+    async def _resolve_and_apply(self, row_id: int) -> Outcome | None:
+        """Fetch what the row needs (outside any transaction), then apply it; in a task of its own."""
+        try:
+            async with self._resolve_slots:
+                outcome = await resolve.resolve_then_apply(self.node.sessions, self.node.fetcher.get_activitypub,
+                                                           self._applier(row_id))
+        except LeaseLost:
+            log.warning("activity row %s was taken by another processor before it was settled", row_id)
+            self._held.discard(row_id)
+            outcome = None
+        except Exception as exc:  # one bad activity must not stop the others
+            log.exception("applying activity row %s failed", row_id)
+            await self._fail(row_id, exc)
+            outcome = None
+        else:
+            self._settled(row_id, outcome)
+        finally:
+            self._resolving.pop(row_id, None)
+            self._wake.set()  # the loop decides whether it is idle now
+        return outcome
+
+    def _applier(self, row_id: int):
+        """The apply step of one row: its handler and its outcome, in one transaction, nothing fetched."""
+        async def apply(session: AsyncSession, fetcher: resolve.Resolved) -> Outcome | None:
+            row = await session.get(Activity, row_id)
+            if row is None or row.status != ActivityState.RECEIVED:
+                return None
+            handler = handlers.handler_for(row.raw)
+            outcome = Outcome.ignored("nothing handles this") if handler is None else await handler(
+                handlers.HandlerContext(self.node, session, row, fetcher)
+            )
+            await activities.settle_activities(session, self.owner, {row_id: outcome}, now=self.clock())
+            return outcome
+        return apply
+
+    def _settled(self, row_id: int, outcome: Outcome | None) -> None:
+        self._held.discard(row_id)
+        if outcome is not None and outcome.wrote:
+            self.node.wake_delivery()  # an Accept (or an announce) may have been queued
+
+    async def _fail(self, row_id: int, exc: Exception) -> None:
+        """Record the failure (never over an outcome, nor on another processor's row)."""
+        self._held.discard(row_id)
         try:
             async with self.node.sessions.begin() as session:
-                row = await session.get(Activity, row_id)
-                if row is None or row.status != ActivityState.RECEIVED:
-                    return None
-                handler = handlers.handler_for(row.raw)
-                outcome = Outcome.ignored("nothing handles this") if handler is None else await handler(
-                    handlers.HandlerContext(self.node, session, row)
-                )
-                await activities.settle_activities(session, self.owner, {row_id: outcome}, now=self.clock())
-                return outcome
-        except LeaseLost:
-            raise
-        except Exception as exc:
-            async with self.node.sessions.begin() as session:  # never over an outcome, nor another's row
                 await activities.fail_activity(session, self.owner, row_id, f"{exc.__class__.__name__}: {exc}",
                                                now=self.clock())
-            raise
+        except Exception:
+            log.exception("could not record the failure of activity row %s", row_id)

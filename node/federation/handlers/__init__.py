@@ -23,11 +23,18 @@ if TYPE_CHECKING:
 
 @dataclass
 class HandlerContext:
-    """What a handler gets: the node, the open transaction and the stored activity."""
+    """What a handler gets: the node, the open transaction, the stored activity and a fetcher.
+
+    ``fetcher`` is a ``node.federation.resolve.Resolved``: it answers only from documents
+    fetched before this transaction began (a missing one rolls the transaction back, is
+    fetched outside it, and the handler runs again), so a handler never waits on the
+    network while it holds the database.
+    """
 
     node: "Node"
     session: AsyncSession
     row: Activity
+    fetcher: Any
 
     @property
     def activity(self) -> dict[str, Any]:

@@ -76,8 +76,8 @@ async def on_announce(ctx: HandlerContext) -> Outcome:
         return Outcome.ignored("nothing to count or bring in")
     # Trust the post only as its own server serves it (the Group may not forge it).
     try:
-        document = await ctx.node.fetcher.get_activitypub(target_id)
-        author = await comments.author_of(ctx.node, ctx.session, document)
+        document = await ctx.fetcher.get_activitypub(target_id)
+        author = await comments.author_of(ctx.fetcher, ctx.session, document)
     except (FetchError, InvalidDocument, OriginMismatch) as exc:
         return Outcome.ignored(f"announced post unavailable ({exc.reason})")
     if document.get("type") not in comments.COMMENT_TYPES:
@@ -89,7 +89,7 @@ async def on_announce(ctx: HandlerContext) -> Outcome:
             return Outcome.ignored("announced object is not a reply or a thread")
         return await store_remote_article(ctx.session, document, author, announced_by=ctx.actor_id,
                                           crawler=ctx.node.crawler)
-    return await comments.take_reply(ctx.node, ctx.session, document, author)
+    return await comments.take_reply(ctx.node, ctx.session, document, author, fetcher=ctx.fetcher)
 
 
 async def _relayed_change(ctx: HandlerContext, kind: str, target_id: str | None) -> Outcome:
@@ -105,7 +105,7 @@ async def _relayed_change(ctx: HandlerContext, kind: str, target_id: str | None)
     if not await _followed_group(ctx):
         return Outcome.ignored(f"{kind} passed on by a Group we do not follow")
     try:
-        document = await ctx.node.fetcher.get_activitypub(target.ap_id)
+        document = await ctx.fetcher.get_activitypub(target.ap_id)
     except (NotFound, Gone):
         document = None
     except (FetchError, InvalidDocument, OriginMismatch) as exc:

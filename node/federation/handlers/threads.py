@@ -27,7 +27,7 @@ async def embedded_or_fetched(ctx: HandlerContext) -> dict[str, Any] | None:
     if ident is None:
         return None
     try:
-        return await ctx.node.fetcher.get_activitypub(ident)
+        return await ctx.fetcher.get_activitypub(ident)
     except (FetchError, InvalidDocument, OriginMismatch):
         return None
 
@@ -47,7 +47,8 @@ async def on_create(ctx: HandlerContext) -> Outcome:
     if author is None:
         return Outcome.ignored("unknown author")
     if comments.in_reply_to(document):
-        return await comments.take_reply(ctx.node, ctx.session, document, author, activity=ctx.activity)
+        return await comments.take_reply(ctx.node, ctx.session, document, author, fetcher=ctx.fetcher,
+                                         activity=ctx.activity)
     if document.get("type") in THREAD_TYPES:
         return await store_remote_article(ctx.session, document, author, crawler=ctx.node.crawler)
     return Outcome.ignored("a post outside our threads")
