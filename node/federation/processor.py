@@ -101,7 +101,7 @@ class Processor:
         self._task = None
         for task in list(self._resolving.values()):
             await cancel(task)
-        # Rows claimed and not settled stay leased until LEASE runs out: giving them back here could
+        # Rows claimed and not settled stay leased until their lease runs out: giving them back here could
         # wait on a transaction the cancellation just interrupted (SQLite's busy timeout).
         self._held.clear()
 
