@@ -70,6 +70,18 @@ class Node:
         await self.fetcher.close()  # and with it the signing processes (fetcher.sign_pool)
         await self.engine.dispose()
 
+    async def start_background(self, *, deliver: bool) -> None:
+        """Start what a running node does besides answering requests, the same in ``serve`` and ``worker``:
+        the crawler, the processor (fed by this process's inbox, and polling for rows stored by
+        others) and, with ``deliver``, the delivery worker."""
+        self.crawler = Crawler(self)  # comments applied here schedule their thread's backfill
+        await self.crawler.start()
+        self.processor = Processor(self)
+        self.inbox.on_stored = self.processor.notify
+        await self.processor.start()
+        if deliver:
+            await self.start_delivery()
+
     async def start_delivery(self) -> "DeliveryWorker":
         """Start delivering queued activities from this process."""
         settings = self.settings
@@ -174,11 +186,7 @@ def create_app(settings: Settings) -> web.Application:
 
     async def node_lifecycle(app: web.Application) -> AsyncIterator[None]:
         node = await open_node(settings)
-        node.crawler = Crawler(node)
-        await node.crawler.start()
-        node.processor = Processor(node)
-        node.inbox.on_stored = node.processor.notify
-        await node.processor.start()
+        await node.start_background(deliver=False)
         await send_changed_actors(node)  # a renamed site reaches its followers (queued, delivered below)
         if settings.run_worker:
             await node.start_delivery()

@@ -477,16 +477,9 @@ def worker(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
     import signal
 
-    from node.federation.crawl import Crawler
-    from node.federation.processor import Processor
-
     async def run() -> None:
         node = await open_node(settings)
-        node.crawler = Crawler(node)  # comments applied here schedule their thread's backfill
-        await node.crawler.start()
-        node.processor = Processor(node)
-        await node.processor.start()
-        await node.start_delivery()
+        await node.start_background(deliver=True)
         print("fednode worker running; press Ctrl+C to stop", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

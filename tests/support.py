@@ -15,6 +15,9 @@ from node.app import NODE, Node, create_app
 from node.config import SETTINGS_BY_NAME, Settings, load
 from node.web.server import GuardedRunner
 
+TEST_LINGER = 0.5     # seconds a test server reads an unread request body before closing
+TEST_SHUTDOWN = 2.0   # seconds a test server waits for requests still running when it stops
+
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -98,7 +101,9 @@ async def running_node(settings: Settings) -> AsyncIterator[RunningNode]:
     """Start a node for ``settings`` on its port; stop it on exit."""
     app = create_app(settings)
     app.on_response_prepare.append(_record_server_error)
-    runner = GuardedRunner(app, settings)  # as `fednode serve` runs it: with its connection limits
+    # As `fednode serve` runs it (its connection limits), but a test server lingers on unread
+    # bodies and waits for open requests at shutdown for a moment, not aiohttp's 10 s and 60 s.
+    runner = GuardedRunner(app, settings, lingering_time=TEST_LINGER, shutdown_timeout=TEST_SHUTDOWN)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", settings.listen_port)
     await site.start()

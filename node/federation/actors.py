@@ -2,7 +2,8 @@
 
 A ``keyId`` is trusted only when the key document and its owner point at each
 other (the owner's ``publicKey`` lists that key id) and both live on the same
-origin (PROTOCOL.md §1.5, rules R2 and R10).  Keys are cached in the actors
+origin (rules R2 and R10 in ``origin.py``;
+FEP-fe34 origin-based security).  Keys are cached in the actors
 table and, parsed, in memory in front of it (an inbox busy with one thread
 verifies the same few keys thousands of times).  A host that does not answer
 (timeouts, refused connections, 5xx) is remembered: its keyIds are cached

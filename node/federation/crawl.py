@@ -9,13 +9,13 @@ as the inbox:
 
 * every item is fetched from its own origin (``Fetcher.get_activitypub``: the
   id must be the URL), except an item embedded in a collection page served by
-  its own origin, which that origin vouches for (PROTOCOL.md R6);
+  its own origin, which that origin vouches for (rule R6 in ``origin.py``);
 * its author must share its origin (``comments.author_of``);
 * it joins a thread only by its ``inReplyTo`` chain (``comments.take_reply``):
   being listed in a collection, or naming a ``context``, proves nothing.
 
-Budgets bound what one crawl may cost (PROTOCOL.md §5.2 and §6, after
-Mastodon's fetch-all-replies limits): ``MAX_ITEMS`` new items, ``MAX_PAGES``
+Budgets bound what one crawl may cost (after Mastodon's fetch-all-replies limits,
+``app/services/activitypub/fetch_all_replies_service.rb``): ``MAX_ITEMS`` new items, ``MAX_PAGES``
 pages per collection, ``MAX_DEPTH`` levels of replies found during the crawl,
 ``MAX_REQUESTS_PER_HOST`` requests to any one host.  A host that fails
 (5xx, 429, timeout, refused connection) is left alone for the rest of the crawl.
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("fednode.crawl")
 
-# --- budgets of one crawl (PROTOCOL.md §5.2: Mastodon allows 500 per status, 1000 in all) ---
+# --- budgets of one crawl (Mastodon's FetchAllRepliesService allows 500 per status, 1000 in all) ---
 MAX_ITEMS = 500               # items not yet in the thread looked at
 MAX_PAGES = 20                # pages read per collection
 MAX_DEPTH = 8                 # levels of replies below what the thread held when the crawl began

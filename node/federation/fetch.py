@@ -2,7 +2,7 @@
 
 Actors, keys, objects, collections, WebFinger and NodeInfo are all fetched through
 a ``Fetcher``, and deliveries are posted through it, so the defences of
-PROTOCOL.md §6 and §4.3 hold for every one of them:
+ActivityPub §B.1 (security considerations) and Mastodon's limits hold for every one of them:
 
 * SSRF: only http(s); the resolver drops non-public addresses, and the connector
   connects only to the addresses it returned (no second DNS lookup to rebind);
@@ -61,7 +61,7 @@ AddressCheck = Callable[[str, IPAddress], bool]
 
 @dataclass(frozen=True)
 class FetchPolicy:
-    """Limits and switches for outgoing fetches (defaults: Mastodon's numbers, PROTOCOL.md §4.3)."""
+    """Limits and switches for outgoing fetches (defaults: Mastodon's numbers, ``app/lib/request.rb``)."""
 
     allow_http: bool = False                 # https only unless the operator allows http
     allow_private_network: bool = False      # tests on loopback turn this on explicitly

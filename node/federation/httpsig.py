@@ -1,6 +1,6 @@
 """HTTP signatures: sign our outgoing requests and check incoming ones.
 
-Two schemes are spoken, as the fediverse does today (docs: shared PROTOCOL.md §1):
+Two schemes are spoken, as the fediverse does today (see docs/FEDERATION.md):
 draft-cavage-http-signatures-12 (what Mastodon, GoToSocial, Akkoma... send; our primary
 outbound scheme) and RFC 9421 HTTP Message Signatures with RFC 9530 Content-Digest
 (Fedify-based servers, Mastodon >= 4.5 inbound).

@@ -1,7 +1,7 @@
 """Pure address and host policy: which IPs we may connect to, and how hosts are compared.
 
 Nothing here does I/O. ``fetch.py`` applies ``is_public_address`` to every address
-it is about to connect to (SSRF guard, PROTOCOL.md §6), and every module that
+it is about to connect to (SSRF guard, OWASP SSRF prevention; ActivityPub §B.1), and every module that
 compares hosts or origins goes through ``normalize_host`` / ``same_origin`` (R10),
 so that ``EXAMPLE.com.``, ``example.com`` and an IDN spelled in Unicode or in
 punycode are one and the same host everywhere.

@@ -1,4 +1,5 @@
-"""Origin rules: an activity may only speak for its own server (PROTOCOL.md §2, R1-R11).
+"""Origin rules: an activity may only speak for its own server (rules R1–R11 below; ActivityPub §B.1 "Security
+Considerations", after Mastodon's and Akkoma's origin containment checks).
 
 Pure functions over parsed JSON; each raises a typed error whose reason goes
 back to the sender.  They run after the signature verified and before anything

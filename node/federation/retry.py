@@ -1,6 +1,6 @@
 """The delivery retry policy: pure functions, tested with tables.
 
-Mastodon's numbers (PROTOCOL.md §4.1): retry n waits n⁴ + 15 s plus jitter,
+Mastodon's numbers (``app/workers/activitypub/delivery_worker.rb``, Sidekiq's backoff): retry n waits n⁴ + 15 s plus jitter,
 16 retries after the first attempt (about two to three days); 2xx is done; a 4xx other than
 401, 408 and 429 (and 501) will never succeed, so it is given up at once;
 everything else, network errors included, is retried.

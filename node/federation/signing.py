@@ -24,7 +24,8 @@ class ActorSigner:
     """Signs requests as one local actor: ``keyId`` is the actor's id + ``#main-key``.
 
     Draft-cavage is what every fediverse server understands, so it is the first
-    choice; RFC 9421 is the fallback for hosts that refuse it (PROTOCOL.md §1.1).
+    choice; RFC 9421 is the fallback for hosts that refuse it (RFC 9421 §7 asks verifiers to
+    accept what they can check; Mastodon verifies both since 4.5).
     With a ``pool`` (and the actor's ``username``), ``sign_async`` has a signing
     process do the RSA operation; ``sign`` always signs in this process.
     """

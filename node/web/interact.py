@@ -3,7 +3,8 @@
 ``GET /interact?uri=<object id>`` shows a small form asking for the reader's
 fediverse handle (prefilled from the ``fednode_handle`` cookie).  ``POST
 /interact`` looks the handle up with WebFinger, takes the link whose rel is
-``http://ostatus.org/schema/1.0/subscribe`` (PROTOCOL.md §3.1), puts the
+``http://ostatus.org/schema/1.0/subscribe`` (OStatus remote follow, as Mastodon's
+``.well-known/webfinger`` serves it), puts the
 object's URI into its ``template`` and answers 303 to the reader's server,
 where they can reply.  Nothing changes on this node: the POST only redirects
 and remembers the handle in the reader's own cookie.

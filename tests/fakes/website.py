@@ -14,7 +14,7 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from tests.support import free_port
+from tests.support import TEST_LINGER, TEST_SHUTDOWN, free_port
 
 
 def article_html(title: str, *, description: str | None = None, canonical: str | None = None,
@@ -109,7 +109,7 @@ async def fake_website() -> AsyncIterator[FakeWebsite]:
     site = FakeWebsite(port=free_port())
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", site.handle)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, lingering_time=TEST_LINGER, shutdown_timeout=TEST_SHUTDOWN)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", site.port).start()
     try:
