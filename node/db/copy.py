@@ -94,13 +94,16 @@ async def copy_rows(source: AsyncConnection, target: AsyncConnection,
     for table in tables():
         report = TableReport(table.name)
         deferred = _self_references(table)
+        # Columns an UPDATE would stamp (``onupdate``, e.g. objects.changed_at): the deferred
+        # update below writes them back as they were, or the copy would differ from its source.
+        stamped = [column.name for column in table.columns if column.onupdate is not None and column.name not in deferred]
         key = _primary_key(table)
         later: list[dict[str, Any]] = []
         result = await source.stream(select(table).order_by(*(table.c[k] for k in key)))
         async for chunk in result.partitions(CHUNK):
             rows = [dict(row._mapping) for row in chunk]
             if deferred:
-                later += [{**{f"k_{k}": row[k] for k in key}, **{f"v_{c}": row[c] for c in deferred}}
+                later += [{**{f"k_{k}": row[k] for k in key}, **{f"v_{c}": row[c] for c in (*deferred, *stamped)}}
                           for row in rows if any(row[c] is not None for c in deferred)]
                 rows = [{**row, **{c: None for c in deferred}} for row in rows]
             await target.execute(table.insert(), rows)
@@ -110,7 +113,7 @@ async def copy_rows(source: AsyncConnection, target: AsyncConnection,
         if later:
             statement = (update(table)
                          .where(*(table.c[k] == bindparam(f"k_{k}") for k in key))
-                         .values({c: bindparam(f"v_{c}") for c in deferred}))
+                         .values({c: bindparam(f"v_{c}") for c in (*deferred, *stamped)}))
             for start in range(0, len(later), CHUNK):
                 await target.execute(statement, later[start:start + CHUNK])
         reports.append(report)
