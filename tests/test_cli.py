@@ -406,19 +406,24 @@ def test_db_upgrade_migrates_a_new_database(tmp_path):
 
 # --- serve -------------------------------------------------------------------------
 
-def serve_until_answering(folder: Path, *extra: str, path: str = "/") -> tuple[int, str, str]:
-    """Start ``fednode serve`` on a free port, GET ``path`` once it answers, stop it; return (status, body, stdout)."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+def serve_and_get(folder: Path, port: int, *extra: str, path: str = "/", accept: str = "text/html",
+                  host: str | None = None) -> tuple[int, str, str]:
+    """Start ``fednode serve --listen-port PORT EXTRA`` in ``folder``, GET ``path`` once it answers, stop it.
+
+    The request carries ``Host: host`` (default ``localhost:PORT``), as a browser or a proxy would.
+    Returns (status, body, stdout).
+    """
     process = subprocess.Popen(
-        [sys.executable, "-m", "node", "serve", "--listen-port", str(port), "--base-url", base, *extra],
+        [sys.executable, "-m", "node", "serve", "--listen-port", str(port), *extra],
         cwd=folder, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         deadline = time.monotonic() + 60
         while True:
+            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
+                                             headers={"Accept": accept, "Host": host or f"localhost:{port}"})
             try:
-                with urllib.request.urlopen(base + path, timeout=5) as response:
+                with urllib.request.urlopen(request, timeout=5) as response:
                     status, body = response.status, response.read().decode("utf-8")
                 break
             except (urllib.error.URLError, ConnectionError):
@@ -429,6 +434,13 @@ def serve_until_answering(folder: Path, *extra: str, path: str = "/") -> tuple[i
         process.terminate()
         stdout, _ = process.communicate(timeout=30)
     return status, body, stdout
+
+
+def serve_until_answering(folder: Path, *extra: str, path: str = "/") -> tuple[int, str, str]:
+    """``serve_and_get`` on a free port whose base URL is its loopback address."""
+    port = free_port()
+    return serve_and_get(folder, port, "--base-url", f"http://127.0.0.1:{port}", *extra, path=path,
+                         host=f"127.0.0.1:{port}")
 
 
 def test_fresh_serve_answers_on_its_port(tmp_path):

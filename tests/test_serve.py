@@ -4,48 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from node.config import load
 from tests.support import free_port
-from tests.test_cli import clean_env, fednode, write
-
-
-def serve_and_get(folder: Path, port: int, *extra: str, path: str = "/", accept: str = "text/html",
-                  host: str | None = None) -> tuple[int, str, str]:
-    """Start ``fednode serve --listen-port PORT EXTRA`` in ``folder``, GET ``path`` once it answers, stop it.
-
-    The request carries ``Host: host`` (default ``localhost:PORT``), as a browser or a proxy would.
-    Returns (status, body, stdout).
-    """
-    process = subprocess.Popen(
-        [sys.executable, "-m", "node", "serve", "--listen-port", str(port), *extra],
-        cwd=folder, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
-                                             headers={"Accept": accept, "Host": host or f"localhost:{port}"})
-            try:
-                with urllib.request.urlopen(request, timeout=5) as response:
-                    status, body = response.status, response.read().decode("utf-8")
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"fednode serve did not answer: {process.communicate()}") from None
-                time.sleep(0.1)
-    finally:
-        process.terminate()
-        stdout, _ = process.communicate(timeout=30)
-    return status, body, stdout
+from tests.test_cli import fednode, serve_and_get, write
 
 
 def test_development_base_url_follows_the_listening_port():

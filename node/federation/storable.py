@@ -14,10 +14,10 @@ processor falls back to the time of arrival, as before).
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from typing import Any
 
 from node.errors import InvalidDocument
+from node.federation.timestamps import parse_time
 
 TIMESTAMP_FIELDS = ("published", "updated", "deleted")
 # Looks like an RFC 3339 date-time; only such strings are held to the range check.
@@ -37,15 +37,4 @@ def check_timestamps(activity: dict[str, Any]) -> None:
 
 
 def _storable(value: str) -> bool:
-    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
-    if "." in text:  # a fraction of any length (Fedify writes nanoseconds); Python reads six digits
-        head, _, tail = text.partition(".")
-        count = len(tail) - len(tail.lstrip("0123456789"))
-        text = f"{head}.{tail[:count][:6].ljust(6, '0')}{tail[count:]}"
-    try:
-        moment = datetime.fromisoformat(text)
-        if moment.tzinfo is not None:
-            moment.astimezone(timezone.utc)
-    except (ValueError, OverflowError):
-        return False
-    return True
+    return parse_time(value) is not None
