@@ -45,7 +45,9 @@ def flags(settings) -> list[str]:
     return ["--database-url", settings.database_url, "--keys-dir", settings.keys_dir,
             "--base-url", settings.base_url, "--allow-http", "--allow-private-network",
             "--signing-processes", "0", "--log-level", "WARNING",
-            "--delivery-lease-seconds", "3", "--apply-lease-seconds", "5",
+            # A lease must outlast a post that has begun (connect, send, answer, record), or a live
+            # worker's row is claimed again mid-post and sent twice: under load 3 s was too short.
+            "--delivery-lease-seconds", "15", "--apply-lease-seconds", "5",
             "--delivery-concurrency", str(CONCURRENCY), "--delivery-slow-lane", str(SLOW_LANE)]
 
 
