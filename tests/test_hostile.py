@@ -315,21 +315,17 @@ async def test_connections_over_the_cap_get_503_and_are_closed(tmp_path, http):
     # A long idle timeout: the five idle connections must still be open when the sixth arrives.
     settings = make_settings(tmp_path, idle_timeout=60, max_connections=5)
     async with running_node(settings) as node:
-        await over_the_cap(node, http)
-
-
-async def over_the_cap(tight, http) -> None:
-    idle = [await asyncio.open_connection("127.0.0.1", tight.settings.listen_port) for _ in range(5)]
-    try:
-        answer = await raw_exchange(tight, b"GET /nodeinfo/2.1 HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert answer.startswith(b"HTTP/1.1 503"), answer[:100]
-        assert b"Retry-After:" in answer
-    finally:
-        for _, writer in idle:
-            writer.close()
-    await asyncio.sleep(0.5)  # the idle connections are gone: the node answers again
-    async with http.get(tight.url("/nodeinfo/2.1")) as response:
-        assert response.status == 200
+        idle = [await asyncio.open_connection("127.0.0.1", node.settings.listen_port) for _ in range(5)]
+        try:
+            answer = await raw_exchange(node, b"GET /nodeinfo/2.1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert answer.startswith(b"HTTP/1.1 503"), answer[:100]
+            assert b"Retry-After:" in answer
+        finally:
+            for _, writer in idle:
+                writer.close()
+        await asyncio.sleep(0.5)  # the idle connections are gone: the node answers again
+        async with http.get(node.url("/nodeinfo/2.1")) as response:
+            assert response.status == 200
 
 
 # --- 8. what gets a 202 is stored ------------------------------------------------------------------

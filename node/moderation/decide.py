@@ -86,14 +86,9 @@ class Decider:
 
 def decider_of(node: "Node") -> Decider:
     """The node's decider, its policy compiled once from its settings."""
-    decider = getattr(node, "decider", None)
-    if decider is None:
-        decider = Decider(Policy.from_settings(node.settings))
-        try:
-            node.decider = decider
-        except AttributeError:  # a read-only stand-in for the node: compile again next time
-            pass
-    return decider
+    if node.decider is None:
+        node.decider = Decider(Policy.from_settings(node.settings))
+    return node.decider
 
 
 def policy_of(node: "Node") -> Policy:
