@@ -128,6 +128,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Most comments one page of a discussion shows; later and deeper replies continue on pages of their own."),
     Setting("media_max_bytes", int, 8 * 1024 * 1024,
             "Largest remote image the media proxy passes on to readers, in bytes (larger ones are shown as links)."),
+    Setting("embed_origins", list, [],
+            "Origins of the sites that may embed discussions with embed.js, e.g. [\"https://blog.example\"] "
+            "(\"*\" for any site); every other page refuses to be framed."),
+    Setting("embed_open_threads", bool, False,
+            "Let the first view of an embed open the discussion of its page, for pages on an embed_origins site "
+            "(limited by discuss_opens_per_hour)."),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -184,6 +190,8 @@ class Settings:
     moderation_dry_run: list = field(default_factory=list)
     discussion_page_size: int = 150
     media_max_bytes: int = 8 * 1024 * 1024
+    embed_origins: list = field(default_factory=list)
+    embed_open_threads: bool = False
     config_file: str | None = None
     # The settings given in the config file, the environment or as flags (not left at their default).
     explicit: frozenset = frozenset()
@@ -489,6 +497,13 @@ def problems(settings: Settings) -> list[str]:
             found.append(f"metrics_allow: {entry!r} is not an IP address or network (CIDR)")
     if settings.metrics_token and len(settings.metrics_token) < 16:
         found.append("metrics_token: must be at least 16 characters (or empty for none)")
+    from node.embed_policy import origin_of
+
+    for entry in settings.embed_origins:
+        try:
+            origin_of(entry)
+        except ValueError as exc:
+            found.append(f"embed_origins: {exc}")
     from node.moderation.policy import config_problems  # the policy names its own problems
 
     found += config_problems(settings)

@@ -96,7 +96,7 @@ def describe(node, found: dict[str, Any], aliases: list[str]) -> dict[str, Any]:
     }
 
 
-async def _document_or_404(request: web.Request) -> DiscussionDocument:
+async def document_or_404(request: web.Request) -> DiscussionDocument:
     node = request.app[NODE]
     raw_id = request.match_info["document_id"]
     if len(raw_id) > 12:  # past any row id, and past what the database's integer holds
@@ -111,7 +111,7 @@ async def _document_or_404(request: web.Request) -> DiscussionDocument:
 async def discussion(request: web.Request) -> web.Response:
     """``/discussions/N``: our link thread as a ``Page`` for servers; the page and its thread for people."""
     node = request.app[NODE]
-    document = await _document_or_404(request)
+    document = await document_or_404(request)
     thread = document.thread
     if wants_activity_json(request):
         if document.kind != "link" or not thread.is_local:
@@ -132,7 +132,7 @@ async def discussion(request: web.Request) -> web.Response:
 
 
 async def _local_link_thread(request: web.Request) -> Object:
-    document = await _document_or_404(request)
+    document = await document_or_404(request)
     if document.kind != "link" or not document.thread.is_local:
         raise web.HTTPNotFound()
     return document.thread

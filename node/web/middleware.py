@@ -16,6 +16,7 @@ from aiohttp.web_protocol import RequestPayloadError
 
 from node.app import NODE
 from node.db.busy import RETRY_AFTER_SECONDS, is_database_busy
+from node.embed_policy import allowed_origins, frame_ancestors
 from node.logs import REQUEST_ID, REQUEST_ID_RE
 from node.web.error_pages import error_page
 from node.web.negotiate import wants_activity_json
@@ -29,6 +30,9 @@ CSP = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-a
 # http too (the reply form redirects there); production keeps https only.
 CSP_DEV = CSP.replace("form-action 'self' https:", "form-action 'self' https: http:")
 LOGGED_PATH = 200  # characters of a request path in a log line
+# The framed discussion (node.web.embed) runs one script of ours, and only the sites in
+# ``embed_origins`` may frame it; links and forms in it open in a new tab (its <base target>).
+EMBED_PATH = "/embed/"
 
 
 @web.middleware
@@ -104,5 +108,15 @@ async def security_headers_middleware(request: web.Request, handler):
     if (response.content_type or "").startswith("text/html"):
         node = request.app.get(NODE)
         dev = node is not None and node.settings.scheme == "http"
-        response.headers.setdefault("Content-Security-Policy", CSP_DEV if dev else CSP)
+        policy = CSP_DEV if dev else CSP
+        if node is not None and request.path.startswith(EMBED_PATH):
+            policy = embed_csp(policy, node.settings.embed_origins)
+        response.headers.setdefault("Content-Security-Policy", policy)
     return response
+
+
+def embed_csp(policy: str, embed_origins: list[str]) -> str:
+    """The page CSP for the framed discussion: our own script, framed only by the allowed sites."""
+    ancestors = frame_ancestors(allowed_origins(embed_origins))
+    return policy.replace("default-src 'none';", "default-src 'none'; script-src 'self';") \
+        .replace("frame-ancestors 'none'", ancestors)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node.web import ap, discovery, discussions, health, inbox, interact, media, pages
+from node.web import ap, discovery, discussions, embed, health, inbox, interact, media, pages
 
 
 def add_routes(app: web.Application) -> None:
@@ -50,6 +50,10 @@ def add_routes(app: web.Application) -> None:
         web.get(r"/discussions/{document_id:\d+}", discussions.discussion),
         web.get(r"/discussions/{document_id:\d+}/replies", discussions.replies),
         web.get(r"/discussions/{document_id:\d+}/context", discussions.context),
+        web.get("/embed.js", embed.embed_js),
+        web.get("/count.js", embed.count_js),
+        web.get("/embed/thread", embed.embed_thread),
+        web.get(r"/embed/discussions/{document_id:\d+}", embed.embed_discussion),
         web.get("/interact", interact.interact_form),
         web.post("/interact", interact.interact_submit),
         web.get("/healthz", health.healthz),

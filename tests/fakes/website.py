@@ -48,26 +48,28 @@ class Route:
     location: str | None = None
     delay: float = 0.0
     trickle: bool = False  # send the body slowly, a chunk at a time
+    headers: dict[str, str] = field(default_factory=dict)  # more response headers (a blog's CSP)
 
 
 @dataclass
 class FakeWebsite:
-    """The scripted site; ``base`` is ``http://127.0.0.1:<port>``."""
+    """The scripted site; ``base`` is ``http://<host>:<port>`` (127.0.0.1 unless another loopback address is asked for)."""
 
     port: int
+    host: str = "127.0.0.1"
     routes: dict[str, Route] = field(default_factory=dict)
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)  # (path, query, headers)
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base + path
 
     def page(self, path: str, html: str, *, content_type: str = "text/html; charset=utf-8",
-             encoding: str = "utf-8") -> str:
-        self.routes[path] = Route(body=html.encode(encoding), content_type=content_type)
+             encoding: str = "utf-8", headers: dict[str, str] | None = None) -> str:
+        self.routes[path] = Route(body=html.encode(encoding), content_type=content_type, headers=headers or {})
         return self.url(path)
 
     def raw(self, path: str, body: bytes, *, content_type: str, status: int = 200) -> str:
@@ -100,18 +102,23 @@ class FakeWebsite:
                 await response.write(route.body[start:start + 64])
             await response.write_eof()
             return response
-        return web.Response(status=route.status, body=route.body, headers={"Content-Type": route.content_type})
+        return web.Response(status=route.status, body=route.body,
+                            headers={"Content-Type": route.content_type, **route.headers})
 
 
 @contextlib.asynccontextmanager
-async def fake_website() -> AsyncIterator[FakeWebsite]:
-    """A FakeWebsite serving on a free port of 127.0.0.1 until the block ends."""
-    site = FakeWebsite(port=free_port())
+async def fake_website(host: str = "127.0.0.1") -> AsyncIterator[FakeWebsite]:
+    """A FakeWebsite serving on a free port of ``host`` (a loopback address) until the block ends.
+
+    Another loopback address than the node's (127.0.0.2) is another site to a browser: an
+    embed test's blog frames the node cross-site, as a real blog does.
+    """
+    site = FakeWebsite(port=free_port(), host=host)
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", site.handle)
     runner = web.AppRunner(app, access_log=None, lingering_time=TEST_LINGER, shutdown_timeout=TEST_SHUTDOWN)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", site.port).start()
+    await web.TCPSite(runner, host, site.port).start()
     try:
         yield site
     finally:

@@ -1,0 +1,187 @@
+"""The embed in a real browser (Debian's Chromium driven by Playwright): a blog shows its posts' discussions.
+
+The blog is a fake site on 127.0.0.2, another site than the node on 127.0.0.1, so the frame
+is cross-site as on the web.  Its post carries the snippet of docs/embedding.md: the script
+(no ``data-url``: the post's ``<link rel=canonical>`` names it) and a ``<noscript>`` link.
+Screenshots go to ``tmp_path`` (and to ``$FEDNODE_SCREENSHOTS`` when set, to look at them).
+"""
+
+from __future__ import annotations
+
+from html import escape
+from urllib.parse import quote
+
+import pytest
+
+from node.discussions.service import open_discussion
+from tests.fakes.remote import fake_remote
+from tests.fakes.website import fake_website
+from tests.support import make_settings
+from tests.test_browser import CHROMIUM, PHONE
+from tests.test_discussions_browser import DESKTOP, browser, shot  # noqa: F401 (the browser fixture)
+from tests.test_embed import reply
+
+playwright_api = pytest.importorskip("playwright.async_api")
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium")
+
+BLOG_HOST = "127.0.0.2"
+OTHER_HOST = "127.0.0.3"  # a site the node does not allow to embed
+POST = "/2026/12/03/a-winter-harbour"
+BLOG_CSS = """
+body { margin: 0; font: 18px/1.7 Georgia, serif; color: #222; background: #fbfaf7; }
+@media (prefers-color-scheme: dark) { body { color: #ddd; background: #1a1a1a; } a { color: #9cc1ff; } }
+header, main { max-width: 42rem; margin: 0 auto; padding: 0 1.25rem; }
+header { padding-top: 1.5rem; padding-bottom: 1rem; font: 600 1rem system-ui, sans-serif; }
+h1 { font-size: 2.1rem; line-height: 1.2; margin: 1rem 0 .5rem; }
+.byline { color: #777; font: .9rem system-ui, sans-serif; }
+#comments { margin: 3rem 0; padding-top: 1rem; border-top: 1px solid #ddd; }
+#comments h2 { font: 700 1.1rem system-ui, sans-serif; text-transform: uppercase; letter-spacing: .06em; }
+"""
+
+
+def post_html(node_base: str, canonical: str) -> str:
+    """A blog post as a static site generator writes it, with the embed snippet of docs/embedding.md."""
+    lookup = f"{node_base}/discussions?url={quote(canonical, safe='')}"
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>A winter harbour | Notes from the coast</title>
+<link rel="canonical" href="{escape(canonical)}">
+<meta property="og:title" content="A winter harbour"><meta property="og:site_name" content="Notes from the coast">
+<meta property="og:description" content="The boats are in, the quay is quiet, and the council wants to build on it.">
+<link rel="stylesheet" href="/blog.css"></head>
+<body><header>Notes from the coast</header><main><article>
+<h1>A winter harbour</h1><p class="byline">3 December 2026 · by Mara</p>
+<p>The boats are in for the winter. The quay is quiet except for the gulls, and the council
+has a plan to build flats on the last stretch of it.</p>
+<p>I walked the length of it this morning and counted eleven boats that would have nowhere to go.</p>
+</article>
+<section id="comments"><h2>Comments</h2>
+<script src="{node_base}/embed.js" async></script>
+<noscript><a href="{escape(lookup)}">Read and join the discussion on the forum</a></noscript>
+</section></main></body></html>"""
+
+
+STRICT_CSP = "default-src 'none'; style-src 'self'; script-src {node}; frame-src {node}"
+
+
+@pytest.fixture
+async def blog():
+    async with fake_website(host=BLOG_HOST) as site:
+        site.raw("/blog.css", BLOG_CSS.encode(), content_type="text/css")
+        yield site
+
+
+@pytest.fixture
+def settings(tmp_path, blog):
+    return make_settings(tmp_path, embed_origins=[blog.base], site_name="Harbour Forum")
+
+
+@pytest.fixture
+async def discussed(node, http, blog):
+    """The blog's post, opened for discussion, with three comments from Mastodon (one nested two deep)."""
+    url = blog.page(POST, post_html(node.base, blog.url(POST)))
+    opened = await open_discussion(node.node, url)
+    thread = node.url(f"/discussions/{opened.document.id}")
+    async with fake_remote() as remote:
+        alice, bob, chen = (remote.add_actor(name) for name in ("alice", "bob", "chen"))
+        first = await reply(http, node, alice, thread, "Eleven boats is more than I thought. Is there a count "
+                                                       "from the harbour master?")
+        answer = await reply(http, node, bob, first, "There is: fourteen registered, three laid up ashore.")
+        await reply(http, node, alice, answer, "Thanks, that matches what the fishermen said at the meeting.")
+        await reply(http, node, chen, thread, "The plan goes to the council again in January, for anyone "
+                                              "who wants to speak.")
+    return url, opened.document
+
+
+async def frame_of(page):
+    """The embed's frame, once it has loaded the discussion."""
+    frame = page.frame_locator("iframe.fednode-comments")
+    await frame.locator(".embed-count").wait_for()
+    return frame
+
+
+@pytest.mark.parametrize("viewport, scheme", [(PHONE, "light"), (DESKTOP, "light"), (DESKTOP, "dark")],
+                         ids=["phone", "desktop", "desktop-dark"])
+async def test_a_blog_post_shows_its_whole_discussion_with_the_right_count(node, browser, discussed, tmp_path,
+                                                                           viewport, scheme):
+    url, _ = discussed
+    context = await browser.new_context(viewport=viewport, device_scale_factor=1, color_scheme=scheme)
+    page = await context.new_page()
+    await page.goto(url)
+    frame = await frame_of(page)
+    assert await frame.locator(".embed-count").inner_text() == "4 comments"
+    assert await frame.locator(".comment").count() == 4
+    assert await frame.locator(".comment.depth-2").count() == 1
+    assert "fourteen registered" in await frame.locator(".comment.depth-1").inner_text()
+    # The frame is as tall as the discussion: the blog's page scrolls, the frame never does.
+    await page.wait_for_function(
+        "() => Math.abs(document.querySelector('iframe.fednode-comments').getBoundingClientRect().height"
+        " - 16 * 16) > 1")
+    inner = await page.frames[1].evaluate("document.documentElement.scrollHeight")
+    outer = (await page.locator("iframe.fednode-comments").bounding_box())["height"]
+    assert abs(inner - outer) <= 2
+    assert await page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    text = await page.frames[1].evaluate("getComputedStyle(document.body).color")
+    assert text == ("rgb(232, 232, 232)" if scheme == "dark" else "rgb(29, 29, 31)")
+    await page.locator("#comments").scroll_into_view_if_needed()
+    await shot(page, tmp_path, f"embed-{viewport['width']}-{scheme}")
+    await context.close()
+
+
+async def test_the_embed_works_under_the_strict_csp_the_docs_give(node, browser, blog, discussed, tmp_path):
+    url, _ = discussed
+    strict = blog.page("/strict" + POST, post_html(node.base, url), headers={
+        "Content-Security-Policy": STRICT_CSP.format(node=node.base)})
+    context = await browser.new_context(viewport=DESKTOP, device_scale_factor=1)
+    page = await context.new_page()
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None)
+    await page.goto(strict)
+    frame = await frame_of(page)
+    assert await frame.locator(".embed-count").inner_text() == "4 comments"
+    await page.wait_for_function(
+        "() => document.querySelector('iframe.fednode-comments').getBoundingClientRect().height > 16 * 16 + 1")
+    assert refused == []
+    await context.close()
+
+
+async def test_a_site_not_in_embed_origins_cannot_frame_the_discussion(node, browser, discussed):
+    url, _ = discussed
+    async with fake_website(host=OTHER_HOST) as other:
+        copied = other.page("/copy", post_html(node.base, url).replace(
+            "embed.js\"", f"embed.js\" data-url=\"{url}\""))
+        context = await browser.new_context(viewport=DESKTOP, device_scale_factor=1)
+        page = await context.new_page()
+        async with page.expect_console_message(lambda m: "frame-ancestors" in m.text) as refusal:
+            await page.goto(copied)
+        assert "has been blocked" in (await refusal.value).text
+        assert await page.frame_locator("iframe.fednode-comments").locator(".comment").count() == 0
+        await context.close()
+
+
+async def test_without_javascript_the_noscript_link_leads_to_the_discussion(node, browser, discussed, tmp_path):
+    url, document = discussed
+    context = await browser.new_context(viewport=PHONE, device_scale_factor=1, java_script_enabled=False)
+    page = await context.new_page()
+    await page.goto(url)
+    link = page.get_by_role("link", name="Read and join the discussion on the forum")
+    assert await link.is_visible()
+    await link.click()
+    await page.wait_for_url(node.url(f"/discussions/{document.id}"))
+    assert "Eleven boats" in await page.locator(".thread").inner_text()
+    await context.close()
+
+
+async def test_replying_from_the_embed_opens_the_reply_form_in_a_new_tab(node, browser, discussed):
+    url, document = discussed
+    context = await browser.new_context(viewport=DESKTOP, device_scale_factor=1)
+    page = await context.new_page()
+    await page.goto(url)
+    frame = await frame_of(page)
+    async with context.expect_page() as opened:
+        await frame.get_by_role("link", name="Reply from your server").click()
+    tab = await opened.value
+    await tab.wait_for_load_state()
+    assert tab.url.startswith(node.url("/interact?uri="))
+    assert page.url == url  # the blog stays where it was
+    await context.close()
