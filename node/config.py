@@ -134,6 +134,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("embed_open_threads", bool, False,
             "Let the first view of an embed open the discussion of its page, for pages on an embed_origins site "
             "(limited by discuss_opens_per_hour)."),
+    Setting("avatar_max_bytes", int, 5 * 1024 * 1024,
+            "Largest picture a member may upload as their avatar, in bytes (larger gets 413)."),
+    Setting("avatar_max_pixels", int, 24_000_000,
+            "Most pixels (width × height, read from the file's header before decoding) an uploaded avatar may have."),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -192,6 +196,8 @@ class Settings:
     media_max_bytes: int = 8 * 1024 * 1024
     embed_origins: list = field(default_factory=list)
     embed_open_threads: bool = False
+    avatar_max_bytes: int = 5 * 1024 * 1024
+    avatar_max_pixels: int = 24_000_000
     config_file: str | None = None
     # The settings given in the config file, the environment or as flags (not left at their default).
     explicit: frozenset = frozenset()
@@ -486,6 +492,10 @@ def problems(settings: Settings) -> list[str]:
         found.append("discussion_page_size: must be at least 10")
     if settings.media_max_bytes < 1024:
         found.append("media_max_bytes: must be at least 1024")
+    if settings.avatar_max_bytes < 1024:
+        found.append("avatar_max_bytes: must be at least 1024")
+    if settings.avatar_max_pixels < 400 * 400:
+        found.append("avatar_max_pixels: must be at least 160000 (a 400 × 400 picture)")
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         found.append(f"log_level: {settings.log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
     if settings.log_format not in ("text", "json"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 INSTANCE_ACTOR_USERNAME = "instance.actor"
+AVATAR_DIGEST = 16  # hex digits of an avatar's SHA-256 in its URL
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,10 @@ class Urls:
 
     def comment(self, comment_id: int) -> str:
         return f"{self.base}/comments/{comment_id}"
+
+    def avatar(self, actor_id: int, digest: str) -> str:
+        """A member's avatar; the digest changes with the picture, so the URL can be cached for good."""
+        return f"{self.base}/media/avatars/{actor_id}/{digest[:AVATAR_DIGEST]}.webp"
 
     def replies(self, object_url: str) -> str:
         return object_url + "/replies"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from node.db.states import ActivityState, DeliveryState, FollowState, check
@@ -423,3 +423,57 @@ class RuleHit(Base):
     hits: Mapped[int] = mapped_column(Integer, default=0)
     dry_hits: Mapped[int] = mapped_column(Integer, default=0)
     last_hit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- members on the web (node.web.member_pages): notifications, followed threads, avatars -------
+
+class Notification(Base):
+    """Something a local member should hear about: a reply to them, a mention, a decision on their comment.
+
+    Written in the transaction that stores or decides the comment (``node.db.notifications``).
+    ``kind`` is ``reply``, ``mention``, ``thread`` (a new comment in a thread they follow) or a
+    moderation decision (``approve``, ``reject``, ``remove``, ``restore``).
+    """
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    object_id: Mapped[int] = mapped_column(ForeignKey("objects.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"), index=True)  # who caused it
+    reason: Mapped[str | None] = mapped_column(Text)  # a moderator's reason, as given
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_notifications_recipient", "recipient_id", "id"),
+        Index("ix_notifications_unread", "recipient_id", "read_at"),
+    )
+
+
+class ThreadFollow(Base):
+    """A member following a thread: every new comment in it becomes a notification."""
+
+    __tablename__ = "thread_follows"
+
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"), primary_key=True)
+    root_id: Mapped[int] = mapped_column(ForeignKey("objects.id", ondelete="CASCADE"), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Avatar(Base):
+    """A local member's picture, as resized and re-encoded here (``node.members.avatars``).
+
+    Kept in the database, not in a folder: every process serves it, and a backup holds it.
+    """
+
+    __tablename__ = "avatars"
+
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"), primary_key=True)
+    media_type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of data: part of its URL, so it can be cached for good
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.db import activities, queries
+from node.db import activities, notifications, queries
 from node.db.models import Actor, Object, PendingReply, Tombstone
 from node.federation import comments, outbox
 from node.federation.outcomes import Outcome
@@ -123,6 +123,7 @@ async def _store(node: "Node", session: AsyncSession, rows: Sequence[Any]) -> di
         # A Core executemany: one compiled statement, and none of the ORM's per-row bookkeeping.
         await session.execute(insert(Object.__table__), [values for _, values in new])
         await _count_replies(session, [values for _, values in new])
+        await notifications.notify_new_comments(session, [values for _, values in new], host=node.settings.host)
         await _announce(node, session, [(row, values) for row, values in new if values["moderation"] == "published"
                                         and comments.is_announced(roots.get(values["root_id"]), values["visibility"])])
         if getattr(node, "crawler", None) is not None:

@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.content import sanitize_html
-from node.db import queries
+from node.db import notifications, queries
 from node.federation.outcomes import Outcome
 from node.db.models import Actor, Object, PendingReply, Tombstone
 from node.errors import FetchError, InvalidDocument, OriginMismatch
@@ -184,6 +184,7 @@ async def store_comment(
     if judgement.shown and counts_as_reply(comment.visibility):
         parent.replies_count += 1
     await session.flush()
+    await notifications.notify_new_comments(session, [notifications.comment_columns(comment)], host=node.settings.host)
     if judgement.shown and is_announced(root, comment.visibility):
         await announce_to_group_followers(node, session, comment, activity)
     if root is not None and getattr(node, "crawler", None) is not None:

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db import moderation as db
+from node.db import notifications
 from node.db import queries
 from node.db.models import Activity, Actor, Object
 from node.db.types import utcnow
@@ -162,6 +163,7 @@ async def approve(node: "Node", session: AsyncSession, comment: Object, *, moder
     await db.set_state(session, comment, "published")
     db.log_entry(session, moderator=moderator, action="approve", target=comment.ap_id, reason=reason,
                  root_id=comment.root_id)
+    await notifications.notify_decision(session, comment, "approve", reason=reason, host=node.settings.host)
     sent = await _announce(node, session, comment)
     return Outcome(f"approved comment {comment.id}", sent)
 
@@ -174,6 +176,7 @@ async def reject(node: "Node", session: AsyncSession, comment: Object, *, modera
     await db.set_state(session, comment, "rejected")
     db.log_entry(session, moderator=moderator, action="reject", target=comment.ap_id, reason=reason,
                  root_id=comment.root_id)
+    await notifications.notify_decision(session, comment, "reject", reason=reason, host=node.settings.host)
     await send_reject(node, session, comment.ap_id, comment.in_reply_to, comment.actor)
     return Outcome(f"rejected comment {comment.id}", 1)
 
@@ -186,6 +189,7 @@ async def remove(node: "Node", session: AsyncSession, comment: Object, *, modera
     await db.set_state(session, comment, "removed")
     db.log_entry(session, moderator=moderator, action="remove", target=comment.ap_id, reason=reason,
                  root_id=comment.root_id)
+    await notifications.notify_decision(session, comment, "remove", reason=reason, host=node.settings.host)
     sent = await _withdraw(node, session, comment, reason)
     return Outcome(f"removed comment {comment.id}", sent)
 
@@ -198,6 +202,7 @@ async def restore(node: "Node", session: AsyncSession, comment: Object, *, moder
     await db.set_state(session, comment, "published")
     db.log_entry(session, moderator=moderator, action="restore", target=comment.ap_id, reason=reason,
                  root_id=comment.root_id)
+    await notifications.notify_decision(session, comment, "restore", reason=reason, host=node.settings.host)
     sent = await _announce(node, session, comment)
     return Outcome(f"restored comment {comment.id}", sent)
 

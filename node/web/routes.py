@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node.web import ap, discovery, discussions, embed, health, inbox, interact, media, pages
+from node.web import ap, avatars, discovery, discussions, embed, health, inbox, interact, media, pages
 
 
 def add_routes(app: web.Application) -> None:
@@ -44,6 +44,7 @@ def add_routes(app: web.Application) -> None:
         web.get("/tags/{name}", pages.tag),
         web.get(r"/threads/{object_id:\d+}", pages.remote_thread),
         web.get(r"/media/{object_id:\d+}/{index:\d+}", media.media),
+        web.get(r"/media/avatars/{actor_id:\d+}/{digest:[0-9a-f]+}.webp", avatars.avatar),
         web.get("/authorize_interaction", pages.authorize_interaction),
         web.get("/discussions", discussions.lookup_page),
         web.get("/discussions.json", discussions.lookup_json),
