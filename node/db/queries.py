@@ -255,19 +255,29 @@ async def get_activity(session: AsyncSession, ap_id: str) -> Activity | None:
     return await session.scalar(select(Activity).where(Activity.ap_id == ap_id))
 
 
+def _outbox_clauses(actor_ap_ids: Sequence[str], kind: str | None) -> list[Any]:
+    """Local Create activities of these actors whose object is still there for everyone to read."""
+    clauses = [
+        Activity.is_local.is_(True),
+        Activity.ap_type == "Create",
+        Activity.actor_ap_id.in_(actor_ap_ids),
+        Object.deleted_at.is_(None),
+        Object.moderation == SHOWN_STATE,
+        Object.visibility.in_(("public", "unlisted")),
+    ]
+    if kind is not None:
+        clauses.append(Object.kind == kind)
+    return clauses
+
+
 async def list_outbox(
-    session: AsyncSession, actor_ap_ids: Sequence[str], *, limit: int, offset: int
+    session: AsyncSession, actor_ap_ids: Sequence[str], *, limit: int, offset: int, kind: str | None = None,
 ) -> Sequence[tuple[Activity, Object]]:
-    """Local Create activities of these actors whose object still exists, newest first."""
+    """Local Create activities of these actors (of objects of ``kind``, or any) whose object is shown, newest first."""
     query = (
         select(Activity, Object)
         .join(Object, Object.ap_id == Activity.object_ap_id)
-        .where(
-            Activity.is_local.is_(True),
-            Activity.ap_type == "Create",
-            Activity.actor_ap_id.in_(actor_ap_ids),
-            Object.deleted_at.is_(None),
-        )
+        .where(*_outbox_clauses(actor_ap_ids, kind))
         .order_by(Activity.created_at.desc(), Activity.id.desc())
         .limit(limit)
         .offset(offset)
@@ -275,17 +285,12 @@ async def list_outbox(
     return [(activity, obj) for activity, obj in (await session.execute(query)).all()]
 
 
-async def count_outbox(session: AsyncSession, actor_ap_ids: Sequence[str]) -> int:
+async def count_outbox(session: AsyncSession, actor_ap_ids: Sequence[str], *, kind: str | None = None) -> int:
     """How many items ``list_outbox`` has in all."""
     query = (
         select(func.count(Activity.id))
         .join(Object, Object.ap_id == Activity.object_ap_id)
-        .where(
-            Activity.is_local.is_(True),
-            Activity.ap_type == "Create",
-            Activity.actor_ap_id.in_(actor_ap_ids),
-            Object.deleted_at.is_(None),
-        )
+        .where(*_outbox_clauses(actor_ap_ids, kind))
     )
     return int(await session.scalar(query) or 0)
 

@@ -6,6 +6,7 @@ so every document shape can be tested on its own.
 
 from __future__ import annotations
 
+import html
 from datetime import datetime
 from typing import Any
 
@@ -139,27 +140,59 @@ def reply_controls(article: Object, author: Actor, site: Actor) -> dict[str, Any
     }
 
 
+def mention_links(tags: list[Any]) -> str:
+    """The leading ``@user`` links of a reply, from its ``Mention`` tags, as Mastodon writes them.
+
+    Mastodon shows a reply's text as it is, so a reply that names its parent's author in ``tag``
+    only (which is enough for the notification) would read as if addressed to nobody.
+    """
+    links = []
+    for tag in tags:
+        if isinstance(tag, dict) and tag.get("type") == "Mention" and isinstance(tag.get("href"), str):
+            user = str(tag.get("name") or "").lstrip("@").split("@")[0] or "someone"
+            links.append(f'<span class="h-card"><a href="{html.escape(tag["href"])}" class="u-url mention">'
+                         f'@<span>{html.escape(user)}</span></a></span>')
+    return " ".join(links)
+
+
 def comment_to_ap(comment: Object, author: Actor, site: Actor, urls: Urls) -> dict[str, Any]:
-    """A comment written on this node as a ``Note`` replying inside its thread."""
-    return {
+    """A comment written on this node as a ``Note`` replying inside its thread.
+
+    A member's comment keeps the addressing it was sent with (``node.members.posting``: FEP-11dd,
+    its ``to``/``cc``/``tag``/``audience`` in ``raw``), so the document served at its id is the one
+    its recipients got; the sample thread's comments (no ``raw``) are addressed to the followers of
+    their author and of the site.
+    """
+    sent = comment.raw if isinstance(comment.raw, dict) else {}
+    tags = sent.get("tag") if isinstance(sent.get("tag"), list) else []
+    prefix = mention_links(tags)
+    content = comment.content or ""
+    document: dict[str, Any] = {
         "@context": CONTEXT,
         "id": comment.ap_id,
         "type": "Note",
-        "content": comment.content,
+        "content": f"<p>{prefix}</p>{content}" if prefix else content,
         "mediaType": "text/html",
         "url": comment.url or comment.ap_id,
         "attributedTo": author.ap_id,
         "inReplyTo": comment.in_reply_to,
-        "audience": site.ap_id,
-        "to": [PUBLIC],
-        "cc": [author.followers, site.followers],
+        "audience": sent.get("audience", site.ap_id),
+        "to": sent.get("to", [PUBLIC]),
+        "cc": sent.get("cc", [author.followers, site.followers]),
         "published": iso(comment.published),
         "updated": iso(comment.updated or comment.published),
         "replies": replies_ref(comment.ap_id, urls, comment.replies_count),
         "context": comment.context,
-        "tag": [],
+        "tag": tags,
         "sensitive": False,
     }
+    if comment.source is not None and sent:
+        document["source"] = {"content": comment.source, "mediaType": "text/markdown"}
+    # FEP-11dd: a reply inherits its root's context, and publishes none when the root has none.
+    for key in ("audience", "context"):
+        if document[key] is None:
+            del document[key]
+    return document
 
 
 def tombstone_to_ap(obj: Object) -> dict[str, Any]:

@@ -120,6 +120,13 @@ async def _received_create(session: AsyncSession, comment: Object) -> dict[str, 
 
 
 async def _announce(node: "Node", session: AsyncSession, comment: Object) -> int:
+    if comment.is_local and comment.deleted_at is None:
+        # A member's held comment was sent nowhere: its own Create goes out now, with the Group's announce.
+        from node.members.posting import deliver_approved
+
+        sent = await deliver_approved(node, session, comment)
+        if sent is not None:
+            return sent
     root = await _root(session, comment)
     site = await _site(node, session)
     if site is None or not comments.is_announced(root, comment.visibility) or comment.deleted_at is not None:

@@ -149,7 +149,9 @@ async def judge_many(node: "Node", session: AsyncSession, items: Sequence[Incomi
             actor_ap_id=author.ap_id, domain=author.domain, now=now,
             text=plain_text(document, content), mentions=count_mentions(document),
             links=count_links(content, mention_hrefs(document)),
-            approved=approved.get(author.id, 0), instance_seen=author.domain in seen,
+            approved=approved.get(author.id, 0),
+            # This node's own members are not a new instance (their trust is earned as anyone's).
+            instance_seen=author.domain in seen or author.domain == node.settings.host,
             actor_published=parse_time(author.published), actor_followers=author.followers,
             banned=author.ap_id in banned, domain_severity=severity,
             thread_locked=bool(getattr(item.parent, "locked", False) or getattr(root, "locked", False)),

@@ -50,14 +50,22 @@ async def paged_collection(
     total: int,
     page_size: int,
     load_page: Callable[[int, int], Awaitable[list[Any]]],
+    *,
+    attributed_to: str | None = None,
 ) -> web.Response:
-    """Serve an OrderedCollection (no ?page) or one of its pages (?page=N, 1-based)."""
+    """Serve an OrderedCollection (no ?page) or one of its pages (?page=N, 1-based).
+
+    ``attributed_to`` names the collection's owner (FEP-11dd: a thread's ``context`` declares one).
+    """
     page = _page_number(request)
     last = max(1, -(-total // page_size))
     if page is None:
-        return ap_response(convert.ordered_collection(
+        document = convert.ordered_collection(
             collection_id, total, first=f"{collection_id}?page=1", last=f"{collection_id}?page={last}",
-        ))
+        )
+        if attributed_to:
+            document["attributedTo"] = attributed_to
+        return ap_response(document)
     items = await load_page(page_size, (page - 1) * page_size)
     return ap_response(convert.collection_page(
         f"{collection_id}?page={page}", collection_id, items,
@@ -87,26 +95,30 @@ async def actor(request: web.Request) -> web.Response:
 
 
 async def outbox(request: web.Request) -> web.Response:
-    """The actor's outbox: Create(Article) activities, newest first.
+    """The actor's outbox: its Create activities (articles, and a member's comments), newest first.
 
     The site Group's outbox lists every article of the site (it is the forum's front page).
+    Held, followers-only and deleted comments are not listed.
     """
     node = request.app[NODE]
     local = await _local_actor_or_404(node, request.match_info.get("username", INSTANCE_ACTOR_USERNAME))
+    kind = None
     async with node.sessions() as session:
         if local.ap_type == "Group":
             authors = [a.ap_id for a in await queries.list_local_actors(session, "Person")]
+            kind = "article"
         else:
             authors = [local.ap_id]
-        total = await queries.count_outbox(session, authors)
+        total = await queries.count_outbox(session, authors, kind=kind)
         site = await queries.get_local_actor(session, node.settings.site_username)
 
     async def load(limit: int, offset: int) -> list[Any]:
         async with node.sessions() as session:
-            rows = await queries.list_outbox(session, authors, limit=limit, offset=offset)
+            rows = await queries.list_outbox(session, authors, limit=limit, offset=offset, kind=kind)
             return [
-                convert.create_to_ap(activity, convert.article_to_ap(article, article.actor, site, node.urls))
-                for activity, article in rows
+                convert.create_to_ap(activity, (convert.article_to_ap if obj.kind == "article" else convert.comment_to_ap)(
+                    obj, obj.actor, site, node.urls))
+                for activity, obj in rows
             ]
 
     return await paged_collection(request, local.outbox, total, OUTBOX_PAGE, load)
@@ -207,8 +219,8 @@ async def context(request: web.Request) -> web.Response:
         async with node.sessions() as session:
             return [o.ap_id for o in await queries.list_context(session, root, limit=limit, offset=offset)]
 
-    response = await paged_collection(request, node.urls.context(root.ap_id), total, CONTEXT_PAGE, load)
-    return response
+    return await paged_collection(request, node.urls.context(root.ap_id), total, CONTEXT_PAGE, load,
+                                  attributed_to=root.actor.ap_id)
 
 
 async def activity(request: web.Request) -> web.Response:

@@ -163,4 +163,5 @@ async def context(request: web.Request) -> web.Response:
         async with node.sessions() as session:
             return [o.ap_id for o in await queries.list_context(session, thread, limit=limit, offset=offset)]
 
-    return await paged_collection(request, node.urls.context(thread.ap_id), total, CONTEXT_PAGE, load)
+    return await paged_collection(request, node.urls.context(thread.ap_id), total, CONTEXT_PAGE, load,
+                                  attributed_to=thread.actor.ap_id)

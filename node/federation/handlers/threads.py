@@ -136,7 +136,8 @@ async def placeholder(session, held: Object) -> None:
     held.deleted_at = utcnow()
     held.content = None
     held.name = None if held.kind == "comment" else held.name
-    if held.parent_id is not None and held.visibility in ("public", "unlisted"):
+    # Only a shown comment was counted in its parent's replies (a held one never was).
+    if held.parent_id is not None and held.visibility in ("public", "unlisted") and held.moderation == "published":
         await session.execute(
             update(Object).where(Object.id == held.parent_id, Object.replies_count > 0)
             .values(replies_count=Object.replies_count - 1)

@@ -1,0 +1,95 @@
+"""Helpers for the tests of members' federation: a member, a thread with a remote comment, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from node.content import Draft
+from node.db import queries
+from node.db.models import Activity, Delivery, Object
+from node.services.publish import publish_article
+from node.services.setup import ensure_local_actor
+from tests.factories import reply_to
+from tests.fakes.remote import RemoteActor, signed_post
+from tests.test_follows import follow_of
+
+
+async def until(check, what: str, timeout: float = 10.0):
+    """Poll an async ``check`` until it returns something truthy (processor and worker run on their own)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def make_person(running, username: str = "alice") -> int:
+    """A local Person actor with its key (what ``create_member`` makes); returns its actor row id."""
+    async with running.node.sessions.begin() as session:
+        actor, _ = await ensure_local_actor(session, running.settings, username, "Person", username.capitalize())
+        return actor.id
+
+
+async def publish(running, slug: str = "topic", title: str = "Topic") -> str:
+    """A local article by the default author; returns its id."""
+    async with running.node.sessions.begin() as session:
+        author = await queries.get_local_actor(session, running.settings.default_author)
+        published = await publish_article(session, running.settings, Draft(title, slug, "Let us talk."), author)
+        return published.article.ap_id
+
+
+async def object_of(running, ap_id: str) -> Object | None:
+    async with running.node.sessions() as session:
+        return await queries.get_object(session, ap_id)
+
+
+async def remote_reply(http, running, actor: RemoteActor, parent: str, html: str = "<p>Nice article!</p>") -> str:
+    """``actor`` replies to ``parent`` through our inbox (signed, Mastodon's shape); returns the note's id
+    once it is stored."""
+    create = reply_to(parent, actor)
+    create["object"]["content"] = html
+    status, body = await signed_post(http, running.url("/inbox"), create, actor)
+    assert status == 202, body
+    note = create["object"]["id"]
+    await until(lambda: object_of(running, note), f"the reply {note} to be stored")
+    return note
+
+
+async def follow_member(http, running, actor: RemoteActor, username: str, n: int = 1) -> None:
+    """``actor`` follows the local ``username``; returns once the follow is accepted here."""
+    target = running.url(f"/actors/{username}")
+    status, body = await signed_post(http, running.url(f"/actors/{username}/inbox"), follow_of(actor, target, n), actor)
+    assert status == 202, body
+
+    async def accepted():
+        async with running.node.sessions() as session:
+            local = await queries.get_local_actor(session, username)
+            return await queries.count_follows(session, local.id, "followers") >= 1
+
+    await until(accepted, f"{actor.id}'s follow of {username}")
+
+
+def received(remote, kind: str, path: str | None = None) -> list[dict[str, Any]]:
+    """The activities of type ``kind`` the fake got (at ``path``, or anywhere), oldest first."""
+    bodies = [json.loads(r["body"]) for r in remote.received if path is None or r["path"] == path]
+    return [body for body in bodies if body.get("type") == kind]
+
+
+async def deliveries_of(running, activity_id: str) -> list[Delivery]:
+    async with running.node.sessions() as session:
+        return list((await session.scalars(select(Delivery).where(Delivery.activity_ap_id == activity_id))).all())
+
+
+async def sent_by(running, actor_ap_id: str, kind: str) -> list[Activity]:
+    """The activities of ``kind`` a local actor sent, oldest first."""
+    async with running.node.sessions() as session:
+        return list((await session.scalars(select(Activity).where(
+            Activity.is_local.is_(True), Activity.actor_ap_id == actor_ap_id, Activity.ap_type == kind)
+            .order_by(Activity.id))).all())
