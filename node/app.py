@@ -175,12 +175,13 @@ async def warn_if_base_moved(node: Node) -> None:
 def create_app(settings: Settings) -> web.Application:
     """Build the web application for ``settings``; resources open on startup and close on cleanup."""
     from node.web.authfetch import authorized_fetch_middleware
+    from node.web.cors import cors_middleware
     from node.web.middleware import error_middleware, request_id_middleware, security_headers_middleware
     from node.web.routes import add_routes
 
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[request_id_middleware, error_middleware, security_headers_middleware,
+        middlewares=[request_id_middleware, cors_middleware, error_middleware, security_headers_middleware,
                      authorized_fetch_middleware],
     )
 

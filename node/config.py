@@ -94,6 +94,8 @@ SETTINGS: tuple[Setting, ...] = (
             "How long reading a web page for a new discussion may take in all, redirects included, in seconds."),
     Setting("discuss_opens_per_hour", int, 10,
             "How many discussions of web pages one member may open in an hour (the operator's `fednode discuss` is not limited)."),
+    Setting("api_origins", list, [],
+            "Origins (scheme://host[:port]) whose pages may call the write API from a browser (CORS; Bearer tokens only, never cookies)."),
     Setting("alias_hosts", list, [],
             "Other host[:port] names this node is reached under (e.g. a former domain); signed requests addressed "
             "to one of them verify against it. A request signed for any other host is refused."),
@@ -173,6 +175,7 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
     metrics_allow: list = field(default_factory=lambda: ["127.0.0.1", "::1"])
+    api_origins: list = field(default_factory=list)
     metrics_token: str = ""
     discuss_fetch_bytes: int = 2 * 1024 * 1024
     discuss_fetch_seconds: int = 15
@@ -505,6 +508,9 @@ def problems(settings: Settings) -> list[str]:
             ipaddress.ip_network(entry, strict=False)
         except ValueError:
             found.append(f"metrics_allow: {entry!r} is not an IP address or network (CIDR)")
+    for entry in settings.api_origins:
+        if not re.fullmatch(r"https?://[a-z0-9.\-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?", entry):
+            found.append(f"api_origins: {entry!r} is not an origin like https://blog.example (lower case, no path, no *)")
     if settings.metrics_token and len(settings.metrics_token) < 16:
         found.append("metrics_token: must be at least 16 characters (or empty for none)")
     from node.embed_policy import origin_of

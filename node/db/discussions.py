@@ -7,6 +7,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node.db.discussion import counted
 from node.db.models import DiscussionAlias, DiscussionDocument, DiscussionThread, Object
 from node.db.types import utcnow
 
@@ -84,13 +85,15 @@ async def count_comments(session: AsyncSession, root_id: int) -> int:
 
 
 async def count_comments_many(session: AsyncSession, root_ids: Iterable[int]) -> dict[int, int]:
-    """``count_comments`` for several threads in one statement (threads without comments are absent)."""
+    """``count_comments`` for several threads in one statement (threads without comments are absent).
+
+    Held, rejected and removed comments are not counted (``node.db.discussion.counted``).
+    """
     wanted = sorted(set(root_ids))
     if not wanted:
         return {}
     query = (select(Object.root_id, func.count()).where(
-        Object.root_id.in_(wanted), Object.kind == "comment", Object.deleted_at.is_(None),
-        Object.visibility.in_(("public", "unlisted"))).group_by(Object.root_id))
+        Object.root_id.in_(wanted), Object.kind == "comment", counted()).group_by(Object.root_id))
     return {root_id: int(total) for root_id, total in (await session.execute(query)).all()}
 
 
@@ -110,8 +113,8 @@ async def list_documents(session: AsyncSession, *, limit: int = 50) -> Sequence[
 def _summary_statement():
     """The lookup's one statement, built once (a lookup runs it for most pages readers open)."""
     comments = (select(func.count()).select_from(Object).where(
-        Object.root_id == DiscussionDocument.thread_id, Object.kind == "comment", Object.deleted_at.is_(None),
-        Object.visibility.in_(("public", "unlisted"))).correlate(DiscussionDocument).scalar_subquery())
+        Object.root_id == DiscussionDocument.thread_id, Object.kind == "comment", counted())
+        .correlate(DiscussionDocument).scalar_subquery())
     return (select(DiscussionDocument.id, DiscussionDocument.kind, DiscussionDocument.canonical_url,
                    DiscussionDocument.title, DiscussionDocument.site_name, DiscussionDocument.description,
                    DiscussionDocument.closed_reason, Object.ap_id.label("thread_ap_id"),

@@ -94,7 +94,7 @@ def logged_path(request: web.Request) -> str:
 
 def _error_response(request: web.Request, status: int, reason: str, headers=None) -> web.Response:
     extra = {k: v for k, v in (headers or {}).items() if k.lower() in ("allow", "vary", "retry-after")}
-    if request.path.startswith(("/.well-known", "/nodeinfo")) or wants_activity_json(request) or request.method == "POST":
+    if request.path.startswith(("/.well-known", "/nodeinfo", "/api/")) or wants_activity_json(request) or request.method == "POST":
         return web.json_response({"error": reason}, status=status, headers=extra)
     return error_page(request, status, reason, headers=extra)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node.web import ap, avatars, discovery, discussions, embed, health, inbox, interact, media, pages
+from node.web import ap, api, avatars, discovery, discussions, embed, health, inbox, interact, media, pages
 
 
 def add_routes(app: web.Application) -> None:
@@ -55,6 +55,8 @@ def add_routes(app: web.Application) -> None:
         web.get("/count.js", embed.count_js),
         web.get("/embed/thread", embed.embed_thread),
         web.get(r"/embed/discussions/{document_id:\d+}", embed.embed_discussion),
+        web.get("/api/v1/thread", api.thread),
+        web.get("/api/v1/counts", api.counts),
         web.get("/interact", interact.interact_form),
         web.post("/interact", interact.interact_submit),
         web.get("/healthz", health.healthz),

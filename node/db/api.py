@@ -1,0 +1,63 @@
+"""Named queries of the public API (node.api, node.web.api): threads by address, children by keyset.
+
+Everything here only reads: the read API never opens a thread or fetches anything.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from node.db.discussion import list_objects, shown
+from node.db.models import DiscussionAlias, DiscussionDocument, Object
+
+
+async def get_article(session: AsyncSession, ap_id: str) -> Object | None:
+    """The thread root (an article: local, a followed site's, or a link thread) whose id is ``ap_id``."""
+    return await session.scalar(select(Object).where(Object.ap_id == ap_id, Object.kind == "article"))
+
+
+async def get_shown_object(session: AsyncSession, ap_id: str) -> Object | None:
+    """An article, or a comment shown on public pages (as text or placeholder), by its id."""
+    obj = await session.scalar(select(Object).where(Object.ap_id == ap_id))
+    if obj is None or obj.visibility not in ("public", "unlisted"):
+        return None
+    if obj.kind == "comment":
+        return await session.scalar(select(Object).where(Object.id == obj.id, shown()))
+    return obj
+
+
+async def list_children_after(session: AsyncSession, parent_id: int, *, after: int, limit: int) -> list[Object]:
+    """Direct replies (any state) of one post received after row ``after``, oldest first, at most ``limit``.
+
+    A keyset page over ``ix_objects_parent_order``: a cursor deep into a busy thread
+    reads what its first page reads.
+    """
+    ids = (await session.scalars(
+        select(Object.id).where(Object.parent_id == parent_id, Object.id > after).order_by(Object.id).limit(limit)
+    )).all()
+    rows = await list_objects(session, ids)
+    return [rows[i] for i in ids if i in rows]
+
+
+async def thread_ids_by_alias(session: AsyncSession, keys: Iterable[str]) -> dict[str, int]:
+    """For each of ``keys`` filed as an alias of a document with a thread: that thread's row id."""
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return {}
+    query = (select(DiscussionAlias.url, DiscussionDocument.thread_id)
+             .join(DiscussionDocument, DiscussionDocument.id == DiscussionAlias.document_id)
+             .where(DiscussionAlias.url.in_(wanted), DiscussionDocument.thread_id.is_not(None)))
+    return {url: thread_id for url, thread_id in (await session.execute(query)).all()}
+
+
+async def article_ids(session: AsyncSession, ap_ids: Sequence[str]) -> dict[str, int]:
+    """For each of ``ap_ids`` that is an article (a thread root) we hold: its row id."""
+    wanted = list(dict.fromkeys(ap_ids))
+    if not wanted:
+        return {}
+    query = select(Object.ap_id, Object.id).where(Object.ap_id.in_(wanted), Object.kind == "article",
+                                                  Object.visibility.in_(("public", "unlisted")))
+    return {ap_id: row_id for ap_id, row_id in (await session.execute(query)).all()}
