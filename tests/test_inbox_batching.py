@@ -1,8 +1,8 @@
 """Activities that arrive together are stored together, and end up exactly as if taken one by one.
 
 The inbox commits concurrent requests in one transaction (``InboxWriter``) and the
-processor stores runs of plain replies in one transaction (``bulk_replies``).  These
-tests pin down that grouping changes nothing a peer or a reader can see.
+processor stores runs of plain replies in one transaction (``comments.take_plain_replies``,
+the one reply store path applied to many).  These tests pin down that grouping changes nothing a peer or a reader can see.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from node.db import queries
 from node.db.models import Activity, Delivery, Object, PendingReply
+from node.federation import comments
 from node.federation.actors import actor_values_from_ap
 from tests.fakes.remote import signed_post
 from tests.test_comment_threads import comment, create, note, thread  # noqa: F401 (fixture)
@@ -119,6 +120,45 @@ async def test_a_waiting_child_is_attached_when_its_parent_arrives_in_a_batch(th
     await node.node.processor.apply_many(await store_received(node, (alice, create(alice, parent))))
     stored_parent, stored_child = await comment(node, parent["id"]), await comment(node, child["id"])
     assert stored_child is not None and stored_child.parent_id == stored_parent.id
+
+
+async def test_waiting_replies_two_levels_deep_are_attached_and_counted_when_the_first_parent_arrives(thread, http):
+    """A parked child and its parked grandchild join the thread, each under its own parent and counted there."""
+    node, remote, actors, article = thread
+    alice, bob = actors["alice"], actors["bob"]
+    parent = note(alice, article, "<p>parent</p>")
+    child = note(bob, parent["id"], "<p>early child</p>")
+    grandchild = note(alice, child["id"], "<p>earlier grandchild</p>")
+    async with node.node.sessions.begin() as session:
+        await queries.upsert_remote_actor(session, actor_values_from_ap(bob.document))
+        session.add(PendingReply(ap_id=child["id"], in_reply_to=parent["id"], actor_ap_id=bob.id, raw=child))
+        session.add(PendingReply(ap_id=grandchild["id"], in_reply_to=child["id"], actor_ap_id=alice.id, raw=grandchild))
+    await node.node.processor.apply_many(await store_received(node, (alice, create(alice, parent))))
+    stored = [await comment(node, document["id"]) for document in (parent, child, grandchild)]
+    assert [c.parent_id for c in stored[1:]] == [stored[0].id, stored[1].id]
+    assert [c.replies_count for c in stored] == [1, 1, 0]
+
+
+async def test_every_comment_stored_reaches_comments_stored_once_with_its_moderation_state(thread, http, monkeypatch):
+    """The hook point: a batch's replies and the waiting reply they bring in are each reported once."""
+    node, remote, actors, article = thread
+    alice, bob = actors["alice"], actors["bob"]
+    reported = []
+    original = comments.comments_stored
+
+    async def recording(node_, session, stored, roots):
+        reported.extend((c.ap_id, c.moderation) for c in stored)
+        await original(node_, session, stored, roots)
+
+    monkeypatch.setattr(comments, "comments_stored", recording)
+    first, second = note(alice, article, "<p>one</p>"), note(alice, article, "<p>two</p>")
+    child = note(bob, first["id"], "<p>early child</p>")
+    async with node.node.sessions.begin() as session:
+        await queries.upsert_remote_actor(session, actor_values_from_ap(bob.document))
+        session.add(PendingReply(ap_id=child["id"], in_reply_to=first["id"], actor_ap_id=bob.id, raw=child))
+    await node.node.processor.apply_many(await store_received(
+        node, (alice, create(alice, first)), (alice, create(alice, second))))
+    assert sorted(reported) == sorted((d["id"], "published") for d in (first, second, child))
 
 
 async def test_a_reply_deleted_before_it_arrives_is_not_created_by_a_batch(thread, http):

@@ -19,8 +19,6 @@ BUILDERS = frozenset({"select", "insert", "update", "delete", "text", "bindparam
 
 # Modules outside node/db/ that still build SQL (shrink this list; never grow it).
 ALLOWED = frozenset({
-    "node/federation/bulk_replies.py",
-    "node/federation/comments.py",
     "node/federation/crawl.py",
     "node/federation/delivery.py",
     "node/federation/handlers/articles.py",

@@ -15,8 +15,9 @@ process, or left by a crash) are found by polling, after a short grace that
 leaves them to the process that stored them.
 
 Claimed rows are applied in arrival order: a run of plain replies (the bulk of
-a busy inbox) is stored in one transaction by ``bulk_replies``; anything else,
-and whatever that leaves, is applied one at a time.  An activity that needs a
+a busy inbox) is stored in one transaction by ``comments.take_plain_replies``
+(the one reply store path, applied to many); anything else, and whatever that
+leaves, is applied one at a time.  An activity that needs a
 document fetched (a missing parent, an object sent by reference, a post a Group
 announced) is handed to a task of its own that fetches outside any transaction
 and then applies it (``resolve.resolve_then_apply``), so one slow remote holds
@@ -38,7 +39,7 @@ from node.db.activities import LeaseLost
 from node.db.models import Activity
 from node.db.states import ActivityState
 from node.db.types import utcnow
-from node.federation import bulk_replies, handlers, resolve
+from node.federation import comments, handlers, resolve
 from node.federation.background import cancel
 from node.federation.outcomes import Outcome
 
@@ -176,7 +177,7 @@ class Processor:
         rows = await self._rows(claimed)
         run: list[Received] = []
         for row in rows:
-            if bulk_replies.is_plain_reply(row.raw, row.actor_ap_id):
+            if comments.is_plain_reply(row.raw, row.actor_ap_id):
                 run.append(row)
                 continue
             await self._apply_run(run)
@@ -198,7 +199,10 @@ class Processor:
         if not run:
             return
         try:
-            outcomes = await bulk_replies.store_replies(self.node, run, owner=self.owner, now=self.clock())
+            async with self.node.sessions.begin() as session:
+                outcomes = await comments.take_plain_replies(self.node, session, run)
+                # Recorded only while this processor holds the rows (LeaseLost rolls the run back).
+                await activities.settle_activities(session, self.owner, outcomes, now=self.clock())
         except LeaseLost:  # nothing was committed; each row alone finds out whether it is still ours
             log.warning("a run of %d replies lost its lease; applying them one by one", len(run))
             outcomes = {}

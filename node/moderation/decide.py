@@ -1,7 +1,7 @@
 """The decide step: gather the facts about incoming comments, ask the policy, record what it said.
 
-``judge_many`` is called by the store path just before comments are written
-(``comments.store_comment`` for one, ``bulk_replies`` for a run), inside their
+``judge_many`` is called by the one reply store path just before comments are
+written (``comments.store_comments``, for one reply or a run), inside its
 transaction: the facts are read with a fixed handful of queries per batch, the
 pure ``Policy`` decides each, and the rule hits and the mod log lines for holds
 and rejections are written in the same transaction.  A rejection that the
