@@ -73,7 +73,8 @@ async def blog():
 
 @pytest.fixture
 def settings(tmp_path, blog):
-    return make_settings(tmp_path, embed_origins=[blog.base], site_name="Harbour Forum")
+    # Small pages (3 direct replies each), so that a test can page through a discussion in the frame.
+    return make_settings(tmp_path, embed_origins=[blog.base], site_name="Harbour Forum", discussion_page_size=10)
 
 
 @pytest.fixture
@@ -184,4 +185,39 @@ async def test_replying_from_the_embed_opens_the_reply_form_in_a_new_tab(node, b
     await tab.wait_for_load_state()
     assert tab.url.startswith(node.url("/interact?uri="))
     assert page.url == url  # the blog stays where it was
+    await context.close()
+
+
+async def test_paging_through_a_long_discussion_stays_in_the_frame(node, http, browser, discussed):
+    url, document = discussed
+    async with fake_remote() as remote:
+        dana = remote.add_actor("dana")
+        for number in range(1, 6):
+            await reply(http, node, dana, node.url(f"/discussions/{document.id}"), f"Late remark number {number}.")
+    context = await browser.new_context(viewport=PHONE, device_scale_factor=1)
+    page = await context.new_page()
+    await page.goto(url)
+    frame = await frame_of(page)
+    assert "page 1 of 3" in await frame.locator(".embed-count").inner_text()
+    await frame.get_by_role("link", name="Later →").first.click()
+    await frame.locator(".embed-count", has_text="page 2 of 3").wait_for()
+    assert len(context.pages) == 1  # no new tab
+    assert page.url == url
+    shown = await frame.locator(".thread").inner_text()  # 3 direct replies a page: 2 of the fixture's, then Dana's
+    assert "Late remark number 2." in shown and "Late remark number 1." not in shown
+    await context.close()
+
+
+async def test_a_post_nobody_discussed_offers_to_start_the_discussion(node, browser, blog, tmp_path):
+    fresh = blog.page("/2026/12/04/new", post_html(node.base, blog.url("/2026/12/04/new")))
+    context = await browser.new_context(viewport=PHONE, device_scale_factor=1)
+    page = await context.new_page()
+    await page.goto(fresh)
+    frame = page.frame_locator("iframe.fednode-comments")
+    await frame.locator(".embed-count", has_text="No comments yet").wait_for()
+    link = frame.get_by_role("link", name="Start the discussion")
+    assert "/discussions?url=" in await link.get_attribute("href")
+    assert blog.hits("/2026/12/04/new") == 1  # the reader's own visit: the node fetched nothing
+    await page.locator("#comments").scroll_into_view_if_needed()
+    await shot(page, tmp_path, "embed-390-nothing-yet")
     await context.close()

@@ -22,6 +22,8 @@
   window.addEventListener("load", size);
   size();
 
+  var theme = (root.className.match(/\btheme-(light|dark)\b/) || [])[1];
+  var away = false;  // the reader opened a tab of the forum (to reply, to sign in)
   // Everything opens in a new tab (<base target="_blank">) except this frame's own pages:
   // another page of the discussion, "continue this thread", a comment's link.
   document.addEventListener("click", function (event) {
@@ -30,13 +32,24 @@
     var href = link.getAttribute("href");
     if (href.charAt(0) === "?") {
       link.target = "_self";
-    } else if (href.charAt(0) === "#") {
+      if (theme) {  // the site's chosen colours follow the reader through the pages
+        var next = new URL(link.href);
+        next.searchParams.set("theme", theme);
+        link.href = next.href;
+      }
+    } else if (href.charAt(0) !== "#") {
+      away = true;
+    } else {
       event.preventDefault();
       var target = document.getElementById(decodeURIComponent(href.slice(1)));
       if (!target) return;
       location.hash = href;  // marks it (:target) without leaving the page
       post({ scroll: Math.max(0, target.getBoundingClientRect().top + window.pageYOffset) });
     }
+  });
+  // Back from the forum's tab: show the thread as it is now (with the reader's new comment).
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible" && away) { away = false; location.reload(); }
   });
   // Arriving on a page of the frame with a comment's anchor (after "continue this thread").
   if (location.hash) {
