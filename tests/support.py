@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -73,6 +73,8 @@ class RunningNode:
     settings: Settings
     app: web.Application
     runner: web.AppRunner
+    # Every request the node answered, as "METHOD /path?query", for tests that prove what was asked.
+    requests: list[str] = field(default_factory=list)
 
     @property
     def base(self) -> str:
@@ -101,6 +103,12 @@ async def running_node(settings: Settings) -> AsyncIterator[RunningNode]:
     """Start a node for ``settings`` on its port; stop it on exit."""
     app = create_app(settings)
     app.on_response_prepare.append(_record_server_error)
+    answered: list[str] = []
+
+    async def record(request: web.Request, response: web.StreamResponse) -> None:
+        answered.append(f"{request.method} {request.path_qs}")
+
+    app.on_response_prepare.append(record)
     # As `fednode serve` runs it (its connection limits), but a test server lingers on unread
     # bodies and waits for open requests at shutdown for a moment, not aiohttp's 10 s and 60 s.
     runner = GuardedRunner(app, settings, lingering_time=TEST_LINGER, shutdown_timeout=TEST_SHUTDOWN)
@@ -108,7 +116,7 @@ async def running_node(settings: Settings) -> AsyncIterator[RunningNode]:
     site = web.TCPSite(runner, "127.0.0.1", settings.listen_port)
     await site.start()
     try:
-        yield RunningNode(settings=settings, app=app, runner=runner)
+        yield RunningNode(settings=settings, app=app, runner=runner, requests=answered)
     finally:
         await runner.cleanup()
 
