@@ -60,7 +60,9 @@ function readThread(json, page) {
 export async function findThread(node, page) {
   const answer = await call(node, `/api/v1/thread?url=${encodeURIComponent(page)}`);
   if (answer.status === 200 && answer.json) return { found: true, thread: readThread(answer.json, page) };
-  if (answer.status === 404) return { found: false, canonical: answer.json?.canonical || page };
+  // The API's 404 says which address it looked for; any other 404 is a server without this API.
+  if (answer.status === 404 && typeof answer.json?.canonical === "string") return { found: false, canonical: answer.json.canonical };
+  if (answer.status === 404) throw new NodeError(`${new URL(node.url).host} has no discussion API (is it a Fednode forum?)`, 404);
   throw new NodeError(reason(answer, "the node could not look this page up"), answer.status);
 }
 
