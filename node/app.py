@@ -178,11 +178,12 @@ def create_app(settings: Settings) -> web.Application:
     from node.web.cors import cors_middleware
     from node.web.middleware import error_middleware, request_id_middleware, security_headers_middleware
     from node.web.routes import add_routes
+    from node.web.session import session_middleware
 
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[request_id_middleware, cors_middleware, error_middleware, security_headers_middleware,
-                     authorized_fetch_middleware],
+                     authorized_fetch_middleware, session_middleware],
     )
 
     async def node_lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -149,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     from node.moderation.commands import add_parsers as add_moderation_parsers
 
     add_moderation_parsers(sub, parent)
+    from node.members.commands import add_parsers as add_member_parsers
+
+    add_member_parsers(sub, parent)
 
     _describe_commands(parser)
     return parser
@@ -185,7 +188,8 @@ def settings_from_args(args: argparse.Namespace, environ=None) -> Settings:
 
 def command_name(args: argparse.Namespace) -> str:
     """The registry key of the parsed subcommand ("authors add", "db upgrade"...)."""
-    for nested in ("authors_command", "db_command", "followers_command", "deliveries_command", "mod_command"):
+    for nested in ("authors_command", "db_command", "followers_command", "deliveries_command", "mod_command",
+                   "admin_command"):
         if getattr(args, nested, None):
             return f"{args.command} {getattr(args, nested)}"
     return args.command

@@ -22,6 +22,7 @@ from node.errors import ConfigError
 ENV_PREFIX = "FEDNODE_"
 DEFAULT_CONFIG_FILE = "fednode.toml"
 USERNAME_RE = re.compile(r"^[a-z0-9_]{1,30}$")
+REGISTRATION_MODES = ("open", "approval", "invite", "closed")
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Largest picture a member may upload as their avatar, in bytes (larger gets 413)."),
     Setting("avatar_max_pixels", int, 24_000_000,
             "Most pixels (width × height, read from the file's header before decoding) an uploaded avatar may have."),
+    Setting("registration_mode", str, "closed",
+            "Who can make an account: open, approval (an admin approves each application), invite (invite links only) "
+            "or closed (only `fednode admin create`)."),
+    Setting("session_days", int, 30,
+            "Days a sign-in lasts after the browser last used it; then the member signs in again."),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -201,6 +207,8 @@ class Settings:
     embed_open_threads: bool = False
     avatar_max_bytes: int = 5 * 1024 * 1024
     avatar_max_pixels: int = 24_000_000
+    registration_mode: str = "closed"
+    session_days: int = 30
     config_file: str | None = None
     # The settings given in the config file, the environment or as flags (not left at their default).
     explicit: frozenset = frozenset()
@@ -499,6 +507,10 @@ def problems(settings: Settings) -> list[str]:
         found.append("avatar_max_bytes: must be at least 1024")
     if settings.avatar_max_pixels < 400 * 400:
         found.append("avatar_max_pixels: must be at least 160000 (a 400 × 400 picture)")
+    if settings.registration_mode not in REGISTRATION_MODES:
+        found.append(f"registration_mode: {settings.registration_mode!r} is not one of {', '.join(REGISTRATION_MODES)}")
+    if not 1 <= settings.session_days <= 400:
+        found.append("session_days: must be between 1 and 400 (browsers keep cookies at most 400 days)")
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         found.append(f"log_level: {settings.log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
     if settings.log_format not in ("text", "json"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from http.cookies import SimpleCookie
+from urllib.parse import urlencode
 
 import pytest
 
@@ -10,6 +11,7 @@ from node.content import Draft
 from node.db import queries
 from node.services.publish import publish_article
 from tests.fakes.remote import fake_remote
+from tests.members_support import form_token
 from tests.test_comment_threads import create, deliver, note
 from tests.test_remote_reply import JRD, jrd
 
@@ -132,7 +134,9 @@ async def test_an_unknown_server_name_is_explained_in_words(node, http):
     # Given an article
     article = await publish(node)
     # When a handle on a name that cannot resolve is submitted (.invalid never resolves, RFC 2606)
-    async with http.post(node.url("/interact"), data={"handle": "@alice@no-such-server.invalid", "uri": article},
+    token = await form_token(http, node.url("/interact?" + urlencode({"uri": article})))
+    async with http.post(node.url("/interact"), data={"handle": "@alice@no-such-server.invalid", "uri": article,
+                                                      "csrf": token},
                          allow_redirects=False) as response:
         status, html = response.status, await response.text()
     # Then the reader is told in words
@@ -148,8 +152,10 @@ async def test_the_handle_cookie_is_secure_behind_a_tls_proxy(node, http):
     async with fake_remote() as remote:
         remote.serve("/.well-known/webfinger", jrd(remote), content_type=JRD)
         # When the form arrives through a proxy that terminated https
+        token = await form_token(http, node.url("/interact?" + urlencode({"uri": article})))
         async with http.post(node.url("/interact"), allow_redirects=False, headers={"X-Forwarded-Proto": "https"},
-                             data={"handle": f"@alice@{remote.base.removeprefix('http://')}", "uri": article}) as response:
+                             data={"handle": f"@alice@{remote.base.removeprefix('http://')}", "uri": article,
+                                   "csrf": token}) as response:
             cookie = SimpleCookie(response.headers.get("Set-Cookie", ""))["fednode_handle"]
             status = response.status
     # Then the cookie is only ever sent back over https

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from http.cookies import SimpleCookie
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 
@@ -13,6 +13,7 @@ from node.db.models import Object
 from node.services.publish import publish_article
 from node.web.interact import LOOKUPS_PER_MINUTE, LookupLimiter
 from tests.fakes.remote import fake_remote
+from tests.members_support import form_token
 from tests.support import free_port, make_settings, running_node
 
 JRD = "application/jrd+json"
@@ -47,9 +48,13 @@ async def world(node):
         yield node, remote, article, f"@alice@{remote.base.removeprefix('http://')}"
 
 
-async def submit(http, node, handle: str, uri: str, headers: dict | None = None):
-    """POST the form; return (status, Location, Set-Cookie morsel or None, body)."""
-    async with http.post(node.url("/interact"), data={"handle": handle, "uri": uri}, allow_redirects=False,
+async def submit(http, node, handle: str, uri: str, headers: dict | None = None, *, form_of: str | None = None):
+    """Open the form, POST it with its CSRF token; return (status, Location, Set-Cookie morsel or None, body).
+
+    The token comes from the form of ``uri``, or of ``form_of`` when ``uri`` is one the node has no form for.
+    """
+    token = await form_token(http, node.url("/interact?" + urlencode({"uri": form_of or uri})))
+    async with http.post(node.url("/interact"), data={"handle": handle, "uri": uri, "csrf": token}, allow_redirects=False,
                          headers=headers or {}) as response:
         cookie = SimpleCookie(response.headers.get("Set-Cookie", "")).get("fednode_handle")
         return response.status, response.headers.get("Location"), cookie, await response.text()
@@ -139,7 +144,7 @@ async def test_unknown_uri_is_refused(world, http, method):
         status, html = await open_form(http, node, elsewhere)
         location = None
     else:
-        status, location, _, html = await submit(http, node, handle, elsewhere)
+        status, location, _, html = await submit(http, node, handle, elsewhere, form_of=article)
     # Then it is refused with a message, and nobody is redirected
     assert status == 400 and location is None
     assert "This site holds no public post at that address." in html
@@ -254,8 +259,10 @@ async def test_cookie_is_secure_on_an_https_site(tmp_path, http):
         article = await publish(node)
         remote.serve("/.well-known/webfinger", jrd(remote), content_type=JRD)
         # When a reader submits their handle
+        token = await form_token(http, f"http://127.0.0.1:{port}/interact?" + urlencode({"uri": article}))
         async with http.post(f"http://127.0.0.1:{port}/interact", allow_redirects=False,
-                             data={"handle": f"@alice@{remote.base.removeprefix('http://')}", "uri": article}) as response:
+                             data={"handle": f"@alice@{remote.base.removeprefix('http://')}", "uri": article,
+                                   "csrf": token}) as response:
             cookie = SimpleCookie(response.headers.get("Set-Cookie", ""))["fednode_handle"]
             status = response.status
     # Then the cookie is only ever sent back over https

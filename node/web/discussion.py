@@ -38,7 +38,7 @@ from node.db import discussion as db
 from node.db.models import Object
 from node.threads import MAX_INDENT
 from node.web.attachments import Attachment, Poll, attachments_of, poll_of
-from node.web.render import environment, fold_leading_mentions, safe_href
+from node.web.render import REQUEST, environment, fold_leading_mentions, safe_href
 
 TOP_PER_PAGE = 50  # direct replies of the anchor on one page (the old "50 top-level threads a page")
 REPLIES_PER_COMMENT = 10  # replies shown under one comment before "continue this thread"
@@ -307,7 +307,13 @@ async def rendered_page(cache: PageCache, sessions, root: Object, anchor_id: int
                 parent = (await db.list_objects(session, [anchor.parent_id])).get(anchor.parent_id)
         if view is None:
             return None
-        html = environment().get_template("comments.html").render(view=view, article=root, parent=parent)
+        # Cached and shared by every reader: rendered outside the request, so nobody's
+        # CSRF token or name can end up in it (csrf_token() raises here).
+        outside = REQUEST.set(None)
+        try:
+            html = environment().get_template("comments.html").render(view=view, article=root, parent=parent)
+        finally:
+            REQUEST.reset(outside)
         return Rendered(Markup(html), view.total, view.number, view.count, view.removed)
 
     return await cache.get((root.id, anchor_id, number, page_size), version, render)

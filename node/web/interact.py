@@ -38,6 +38,7 @@ from node.errors import (BadContentType, BadStatus, BlockedAddress, BlockedDomai
 from node.federation.netguard import InvalidURL, normalize_host
 from node.federation.lookup import webfinger_document
 from node.federation.vocab import as_list
+from node.web import csrf
 from node.web.render import fold_leading_mentions, render, safe_href
 
 log = logging.getLogger("fednode.web")
@@ -296,6 +297,10 @@ async def interact_submit(request: web.Request) -> web.Response:
         if _cross_site(request):
             raise InteractError("This form can only be sent from this site's own pages.", 403)
         target = await _target(node, uri)
+        token = form.get(csrf.FIELD, "")
+        if not isinstance(token, str) or not csrf.token_is_valid(request, token):
+            # The form shown again carries a fresh token: sending it once more works.
+            raise InteractError(f"{csrf.REFUSED}: the form was too old or came from another site. Send it again.", 403)
         handle = parse_handle(typed)
         if handle.host == node.settings.host:
             raise InteractError(f"{handle.host} is this site, which has no accounts to reply from. "

@@ -20,6 +20,7 @@ from node.embed_policy import allowed_origins, frame_ancestors
 from node.logs import REQUEST_ID, REQUEST_ID_RE
 from node.web.error_pages import error_page
 from node.web.negotiate import wants_activity_json
+from node.web.render import REQUEST
 
 log = logging.getLogger("fednode.web")
 
@@ -45,6 +46,9 @@ async def request_id_middleware(request: web.Request, handler):
     given = request.headers.get("X-Request-Id", "")
     request_id = given if REQUEST_ID_RE.match(given) else uuid.uuid4().hex
     REQUEST_ID.set(request_id)  # the request's own task: it does not leak into others
+    # A keep-alive connection answers its requests in one task: nothing of the previous
+    # request (the member a page is rendered for) may be seen before the session middleware runs.
+    REQUEST.set(None)
     try:
         response = await handler(request)
     except web.HTTPException as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
@@ -17,6 +18,9 @@ TEMPLATES = Path(__file__).parent / "templates"
 MAX_HREF = 2048
 MENTION_SCAN = 20_000  # characters of a comment searched for leading mentions
 _NEWLINE = re.compile("\n")
+# The request being answered, set by node.web.session's middleware (and cleared by the first
+# middleware of every request): ``render`` takes the signed-in member and the CSRF token from it.
+REQUEST: ContextVar[web.Request | None] = ContextVar("fednode_request", default=None)
 
 
 def safe_href(url: Any) -> str | None:
@@ -61,11 +65,28 @@ def environment() -> Environment:
     env.filters["sanitized"] = lambda html: Markup(html or "")
     env.filters["safe_href"] = safe_href
     env.filters["interact_href"] = interact_href
+    env.globals["csrf_token"] = _csrf_token
     return env
 
 
+def _csrf_token() -> str:
+    """``csrf_token()`` in templates: the hidden field's value for the request being answered."""
+    from node.web.csrf import csrf_token
+
+    request = REQUEST.get()
+    if request is None:  # a fragment rendered outside a request (a cache fill) has no forms of its own
+        raise RuntimeError("csrf_token() used outside a request: never put forms into cached fragments")
+    return csrf_token(request)
+
+
 def render(template: str, *, status: int = 200, headers: dict[str, str] | None = None, **context: Any) -> web.Response:
-    """A text/html response from ``template`` with ``context``."""
+    """A text/html response from ``template`` with ``context``.
+
+    Every page also gets ``current_member`` (``CurrentMember`` or None) and, through the
+    ``csrf_token()`` global, the request's CSRF token.
+    """
+    request = REQUEST.get()
+    context.setdefault("current_member", request.get("member") if request is not None else None)
     html = environment().get_template(template).render(**context)
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8", headers=headers)
 

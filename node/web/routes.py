@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node.web import ap, api, avatars, discovery, discussions, embed, health, inbox, interact, media, pages
+from node.web import account, ap, api, avatars, discovery, discussions, embed, health, inbox, interact, media, pages
 
 
 def add_routes(app: web.Application) -> None:
@@ -59,6 +59,11 @@ def add_routes(app: web.Application) -> None:
         web.get("/api/v1/counts", api.counts),
         web.get("/interact", interact.interact_form),
         web.post("/interact", interact.interact_submit),
+        web.get("/login", account.login_form),
+        web.post("/login", account.login_submit),
+        web.post("/logout", account.logout),
+        web.get("/register", account.register_form),
+        web.post("/register", account.register_submit),
         web.get("/healthz", health.healthz),
         web.get("/readyz", health.readyz),
         web.get("/metrics", health.metrics),

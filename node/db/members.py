@@ -1,0 +1,172 @@
+"""The named queries of members: accounts, sessions, invites, e-mail links and sign-in throttles."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Sequence
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from node.db.models import Actor, Invite, LoginThrottle, Member, MemberSession, MemberToken
+
+# --- accounts -----------------------------------------------------------------------------------
+
+
+async def get_member(session: AsyncSession, member_id: int) -> Member | None:
+    """A member by id, with its actor."""
+    return await session.get(Member, member_id)
+
+
+async def get_member_by_username(session: AsyncSession, username: str) -> Member | None:
+    """A member by username (stored lowercase; pass it normalised)."""
+    return await session.scalar(select(Member).where(Member.username == username.lower()))
+
+
+async def get_member_by_actor(session: AsyncSession, actor_id: int) -> Member | None:
+    """The member whose local Person actor is ``actor_id``."""
+    return await session.scalar(select(Member).where(Member.actor_id == actor_id))
+
+
+async def get_member_by_login(session: AsyncSession, login: str) -> Member | None:
+    """The member a sign-in names: by username or by e-mail address (both compared lowercase)."""
+    key = login.strip().removeprefix("@").lower()
+    if not key:
+        return None
+    return await session.scalar(select(Member).where(or_(Member.username == key, Member.email_key == key)).limit(1))
+
+
+async def name_taken(session: AsyncSession, username: str) -> bool:
+    """Whether an account or any local actor (the site Group, an author) already has this name, in any case."""
+    if await session.scalar(select(Member.id).where(Member.username == username.lower()).limit(1)) is not None:
+        return True
+    query = select(Actor.id).where(Actor.is_local.is_(True), func.lower(Actor.username) == username.lower())
+    return await session.scalar(query.limit(1)) is not None
+
+
+async def email_taken(session: AsyncSession, email_key: str) -> bool:
+    """Whether another account has this e-mail address (lowercase)."""
+    return await session.scalar(select(Member.id).where(Member.email_key == email_key).limit(1)) is not None
+
+
+async def count_members(session: AsyncSession, status: str | None = None) -> int:
+    """How many accounts there are (in ``status``, if given)."""
+    query = select(func.count(Member.id))
+    if status is not None:
+        query = query.where(Member.status == status)
+    return int(await session.scalar(query) or 0)
+
+
+async def list_members(session: AsyncSession, *, status: str | None = None, limit: int = 100,
+                       offset: int = 0) -> Sequence[Member]:
+    """Accounts, newest first (in ``status``, if given): for the admin pages."""
+    query = select(Member).order_by(Member.id.desc()).limit(limit).offset(offset)
+    if status is not None:
+        query = query.where(Member.status == status)
+    return (await session.scalars(query)).all()
+
+
+# --- sessions -----------------------------------------------------------------------------------
+
+
+async def session_by_token_hash(session: AsyncSession, token_hash: str,
+                                now: datetime) -> tuple[MemberSession, Member] | None:
+    """The unexpired session with this token hash and its member (with the actor), if any."""
+    query = (select(MemberSession, Member).join(Member, Member.id == MemberSession.member_id)
+             .where(MemberSession.token_hash == token_hash, MemberSession.expires_at > now))
+    row = (await session.execute(query)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def touch_session(session: AsyncSession, session_id: int, now: datetime, expires_at: datetime) -> None:
+    """Record that a session was used and move its expiry (sliding expiry)."""
+    await session.execute(update(MemberSession).where(MemberSession.id == session_id)
+                          .values(last_seen_at=now, expires_at=expires_at))
+
+
+async def delete_session(session: AsyncSession, session_id: int) -> None:
+    """End one session (sign out)."""
+    await session.execute(delete(MemberSession).where(MemberSession.id == session_id))
+
+
+async def delete_session_by_token_hash(session: AsyncSession, token_hash: str) -> None:
+    """End the session whose cookie token hashes to ``token_hash`` (a cookie replaced at sign-in)."""
+    await session.execute(delete(MemberSession).where(MemberSession.token_hash == token_hash))
+
+
+async def delete_member_sessions(session: AsyncSession, member_id: int, *, keep: int | None = None) -> int:
+    """End every session of a member (but ``keep``); returns how many ended."""
+    query = delete(MemberSession).where(MemberSession.member_id == member_id)
+    if keep is not None:
+        query = query.where(MemberSession.id != keep)
+    return (await session.execute(query)).rowcount or 0
+
+
+async def list_member_sessions(session: AsyncSession, member_id: int, now: datetime) -> Sequence[MemberSession]:
+    """A member's unexpired sessions, most recently used first."""
+    query = (select(MemberSession).where(MemberSession.member_id == member_id, MemberSession.expires_at > now)
+             .order_by(MemberSession.last_seen_at.desc()))
+    return (await session.scalars(query)).all()
+
+
+async def delete_expired_sessions(session: AsyncSession, now: datetime) -> int:
+    """Forget sessions past their expiry; returns how many."""
+    return (await session.execute(delete(MemberSession).where(MemberSession.expires_at <= now))).rowcount or 0
+
+
+# --- invites ------------------------------------------------------------------------------------
+
+
+async def invite_by_code_hash(session: AsyncSession, code_hash: str) -> Invite | None:
+    """The invite whose link code hashes to ``code_hash``."""
+    return await session.scalar(select(Invite).where(Invite.code_hash == code_hash))
+
+
+async def use_invite(session: AsyncSession, invite_id: int, member_id: int, now: datetime) -> bool:
+    """Mark an unused, unexpired invite used by ``member_id``; False when it was used or expired meanwhile."""
+    result = await session.execute(
+        update(Invite).where(Invite.id == invite_id, Invite.used_at.is_(None), Invite.expires_at > now)
+        .values(used_at=now, used_by=member_id))
+    return result.rowcount == 1
+
+
+# --- e-mail links -------------------------------------------------------------------------------
+
+
+async def token_by_hash(session: AsyncSession, purpose: str, token_hash: str) -> MemberToken | None:
+    """The e-mail link of ``purpose`` whose token hashes to ``token_hash``."""
+    return await session.scalar(select(MemberToken).where(MemberToken.purpose == purpose,
+                                                          MemberToken.token_hash == token_hash))
+
+
+async def use_token(session: AsyncSession, token_id: int, now: datetime) -> bool:
+    """Mark an unused, unexpired link used; False when it was used or expired meanwhile."""
+    result = await session.execute(
+        update(MemberToken).where(MemberToken.id == token_id, MemberToken.used_at.is_(None),
+                                  MemberToken.expires_at > now).values(used_at=now))
+    return result.rowcount == 1
+
+
+async def expire_member_tokens(session: AsyncSession, member_id: int, purpose: str, now: datetime) -> None:
+    """Void a member's unused links of ``purpose`` (a newer one replaces them, or the password changed)."""
+    await session.execute(update(MemberToken).where(MemberToken.member_id == member_id,
+                                                    MemberToken.purpose == purpose,
+                                                    MemberToken.used_at.is_(None)).values(used_at=now))
+
+
+# --- sign-in throttles --------------------------------------------------------------------------
+
+
+async def throttles(session: AsyncSession, keys: Sequence[str]) -> Sequence[LoginThrottle]:
+    """The throttle rows of ``keys`` that exist."""
+    return (await session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(list(keys))))).all()
+
+
+async def clear_throttle(session: AsyncSession, key: str) -> None:
+    """Forget the failures of ``key`` (a successful sign-in)."""
+    await session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
+
+
+async def forget_old_throttles(session: AsyncSession, before: datetime) -> int:
+    """Forget throttles whose last failure is older than ``before``."""
+    return (await session.execute(delete(LoginThrottle).where(LoginThrottle.last_failure_at < before))).rowcount or 0
