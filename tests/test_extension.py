@@ -192,3 +192,28 @@ def test_the_manifests_ask_for_no_access_to_pages(tmp_path):
     assert "browser_specific_settings" not in manifests["chromium"]
     assert manifests["firefox"]["background"] == {"scripts": ["background.js"], "type": "module"}
     assert manifests["firefox"]["browser_specific_settings"]["gecko"]["id"] == "discussions@fednode.invalid"
+
+
+async def test_the_options_page_keeps_a_token_for_the_forum(node, chromium):
+    """The forum the build names is listed; saving it with a token keeps both, and access to exactly its host."""
+    options = await chromium.context.new_page()
+    await options.goto(chromium.page_url("options.html"))
+    row = options.locator(".node-row").first
+    assert await row.locator("[name=url]").input_value() == node.base
+    await row.locator("[name=token]").fill("secret-token")
+    await options.click("#save")
+    await options.wait_for_selector("#status.ok")
+    assert await options.locator("#status").inner_text() == "Saved. The extension may talk to http://127.0.0.1/*."
+    await options.reload()
+    assert await options.locator(".node-row [name=token]").first.input_value() == "secret-token"
+    assert "/account/tokens" in await options.locator(".token-hint a").first.get_attribute("href")
+
+
+async def test_the_options_page_refuses_an_address_that_is_not_a_forums(chromium):
+    options = await chromium.context.new_page()
+    await options.goto(chromium.page_url("options.html"))
+    await options.click("#add")
+    await options.locator(".node-row [name=url]").last.fill("ftp://forum.example")
+    await options.click("#save")
+    assert await options.locator("#status").inner_text() == \
+        "Not saved: a forum's address starts with https:// (not ftp:)"

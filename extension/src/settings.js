@@ -17,10 +17,10 @@ export function normaliseNodeUrl(text) {
     throw new Error(`“${text.trim()}” is not a web address (try https://forum.example)`);
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new Error(`a node's address starts with https:// (not ${url.protocol})`);
+    throw new Error(`a forum's address starts with https:// (not ${url.protocol})`);
   }
-  if (url.username || url.password) throw new Error("a node's address has no user name or password in it");
-  if (url.search || url.hash) throw new Error("a node's address has no ?query or #fragment");
+  if (url.username || url.password) throw new Error("a forum's address has no user name or password in it");
+  if (url.search || url.hash) throw new Error("a forum's address has no ?query or #fragment");
   return url.origin + url.pathname.replace(/\/+$/, "");
 }
 
