@@ -131,6 +131,62 @@ async def test_reading_pages_asks_the_node_nothing_until_the_popup_is_opened(nod
     assert parse_qs(urlsplit(asked[0].split(" ", 1)[1]).query) == {"url": [url]}
 
 
+async def test_the_popup_shows_the_pages_thread_nested(node, chromium, discussed, tmp_path):
+    url, document = discussed
+    # When the popup is opened on the discussed article
+    popup = await chromium.popup(url)
+    await shot(popup, tmp_path, "extension-popup-thread")
+    # Then it shows the title, the count, the comments nested as on the node, and a link to the thread there
+    assert await popup.locator("h1").inner_text() == "Council approves the harbour plan after a long night"
+    assert await popup.locator(".count").inner_text() == "3 comments"
+    top = popup.locator(".thread > .comment")
+    assert await top.count() == 2
+    assert await top.nth(0).locator(":scope > .meta .author").inner_text() == "Alice Fisher"
+    assert "where we talk now" in await top.nth(0).locator(":scope > .content").inner_text()
+    assert await top.nth(0).locator(".replies > .comment .content").inner_text() == \
+        "Same here. The quay question deserves a real discussion."
+    assert "closer than it looks" in await top.nth(1).inner_text()
+    thread_link = popup.get_by_role("link", name=f"Open the thread on 127.0.0.1:{node.settings.listen_port}")
+    assert await thread_link.get_attribute("href") == node.url(f"/discussions/{document.id}")
+    # And it says what it sent, and to whom
+    assert url in await popup.locator(".asked").inner_text()
+    # And links in comments open in a new tab and tell the target nothing
+    outward = top.nth(0).locator(".content a")
+    assert (await outward.get_attribute("href"), await outward.get_attribute("rel")) == \
+        ("https://news.example/x", "noopener noreferrer nofollow")
+    assert await popup.evaluate("document.documentElement.scrollWidth") <= POPUP["width"]
+    await popup.emulate_media(color_scheme="dark")
+    await shot(popup, tmp_path, "extension-popup-thread-dark")
+
+
+async def test_a_post_whose_source_closed_its_comments_is_labelled(node, chromium):
+    """A Lemmy post locked at its source: the popup says its comments are closed there and continue here."""
+    async with fake_remote() as remote:
+        community = remote.add_actor("harbour", kind="Group")
+        post_id = remote.serve("/post/7", {
+            "@context": "https://www.w3.org/ns/activitystreams", "id": f"{remote.base}/post/7", "type": "Page",
+            "attributedTo": community.id, "name": "Harbour plan megathread",
+            "content": "<p>Post your questions for the council here.</p>",
+            "to": [community.id, PUBLIC], "cc": [], "commentsEnabled": False, "published": "2026-12-01T10:00:00Z"})
+        await open_discussion(node.node, post_id)
+        popup = await chromium.popup(post_id)
+    assert "The source's comments are closed; the discussion continues here." in \
+        await popup.locator(".closed").inner_text()
+
+
+async def test_a_page_nobody_discusses_says_so_and_how_to_open_one(node, chromium, site, tmp_path):
+    url = site.page("/quiet", article_html("A page nobody discussed"))
+    # When the popup is opened on a page with no thread, by a reader without a token
+    popup = await chromium.popup(url)
+    await shot(popup, tmp_path, "extension-popup-none")
+    # Then it says there is none, and where to put a token to open one
+    assert await popup.locator(".empty").inner_text() == "No discussion yet"
+    assert "add your API token" in await popup.locator(".node-section .hint").inner_text()
+    assert await popup.locator("button.open").count() == 0
+    # And looking it up made nobody fetch the page
+    assert site.hits("/quiet") == 0
+
+
 async def test_a_tab_without_a_web_address_asks_nothing(node, chromium):
     before = len(node.requests)
     popup = await chromium.popup("chrome://settings/")
