@@ -347,3 +347,35 @@ async def test_an_unknown_api_path_is_404_json(node, http):
     status, body, headers = await get_json(http, node.url("/api/v1/nothing"))
     assert status == 404 and "error" in body
     assert headers["Access-Control-Allow-Origin"] == "*"
+
+
+async def test_a_members_avatar_is_given_as_this_nodes_image(forum, http):
+    """A local member's picture is a URL on this node that serves it; remote authors get none (no third-party requests)."""
+    import io
+
+    from PIL import Image
+
+    from node.db import avatars as avatars_db
+    from node.members.avatars import make_avatar
+    from node.members.posting import post_comment
+    from node.services.setup import add_author
+
+    node, actors, article = forum
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(picture, "PNG")
+    avatar = make_avatar(picture.getvalue(), max_bytes=1 << 20, max_pixels=1 << 20)
+    async with node.node.sessions.begin() as session:
+        dana, _ = await add_author(session, node.settings, "dana", "Dana")
+        await avatars_db.set_avatar(session, dana.id, data=avatar.data, media_type=avatar.media_type,
+                                    digest=avatar.digest, width=avatar.width, height=avatar.height)
+    mine = await post_comment(node.node, dana.id, article, "Mine")
+    await reply(node, http, actors["alice"], mine.ap_id, "<p>theirs</p>")
+    _, body, _ = await thread_api(http, node, url=article)
+    assert_valid("thread", body)
+    [top] = body["comments"]
+    assert top["author"]["avatar"] == node.node.urls.avatar(dana.id, avatar.digest)
+    assert top["replies"][0]["author"]["avatar"] is None
+    async with http.get(top["author"]["avatar"]) as response:
+        assert response.status == 200 and response.content_type == "image/webp"
+    _, anchored, _ = await thread_api(http, node, id=mine.ap_id)
+    assert anchored["comment"]["author"]["avatar"] == top["author"]["avatar"]

@@ -24,6 +24,7 @@ from urllib.parse import quote
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db import api as db
+from node.db import avatars as avatars_db
 from node.db import discussion as discussion_db
 from node.db.models import Actor, DiscussionDocument, Object
 from node.discussions.service import closed_reason_now
@@ -56,26 +57,24 @@ def decode_cursor(raw: str) -> int | None:
     return int(digits)
 
 
-def avatar(actor: Actor, urls: Urls) -> str | None:
-    """The author's picture when it is served by this node; remote pictures are not given.
+def avatar(actor: Actor, urls: Urls, avatars: dict[int, str]) -> str | None:
+    """The author's picture when this node serves it (a member's, ``/media/avatars/…``), else None.
 
     An embed shows the thread on someone else's page: a remote avatar would make every
     reader's browser ask a third party for it (issue 14: no requests to third parties).
+    ``avatars`` is each local author's current picture digest (``node.db.avatars``).
     """
-    icon = actor.raw.get("icon") if isinstance(actor.raw, dict) else None
-    href = icon.get("url") if isinstance(icon, dict) else icon if isinstance(icon, str) else None
-    if isinstance(href, str) and href.startswith(urls.base + "/"):
-        return safe_href(href)
-    return None
+    digest = avatars.get(actor.id) if actor.is_local else None
+    return urls.avatar(actor.id, digest) if digest else None
 
 
-def author_json(actor: Actor, urls: Urls) -> dict[str, Any]:
+def author_json(actor: Actor, urls: Urls, avatars: dict[int, str]) -> dict[str, Any]:
     """Who wrote a comment: display name, ``@user@host`` handle, profile link, avatar."""
     return {
         "name": actor.name or actor.username,
         "handle": f"@{actor.username}@{actor.domain}",
         "url": safe_href(actor.url) or safe_href(actor.ap_id),
-        "avatar": avatar(actor, urls),
+        "avatar": avatar(actor, urls, avatars),
     }
 
 
@@ -122,7 +121,8 @@ def summary_json(thread: Thread, urls: Urls, comments_count: int) -> dict[str, A
     }
 
 
-def comment_json(comment: Object, thread: Thread, urls: Urls, *, orphan: bool = False) -> dict[str, Any]:
+def comment_json(comment: Object, thread: Thread, urls: Urls, avatars: dict[int, str], *,
+                 orphan: bool = False) -> dict[str, Any]:
     """One comment without its replies (the caller nests them)."""
     placeholder = discussion_db.is_placeholder(comment)
     return {
@@ -132,7 +132,7 @@ def comment_json(comment: Object, thread: Thread, urls: Urls, *, orphan: bool = 
         "in_reply_to": comment.in_reply_to,
         "orphan": orphan,
         "deleted": placeholder,
-        "author": None if placeholder else author_json(comment.actor, urls),
+        "author": None if placeholder else author_json(comment.actor, urls, avatars),
         "content": None if placeholder else comment.content or "",
         "summary": None if placeholder else content_warning(comment),
         "published": timestamp(comment.published),
@@ -143,6 +143,11 @@ def comment_json(comment: Object, thread: Thread, urls: Urls, *, orphan: bool = 
         "more_replies": 0,
         "replies_url": None,
     }
+
+
+async def local_avatars(session: AsyncSession, comments) -> dict[int, str]:
+    """The avatar digests of the local authors of ``comments`` (one query)."""
+    return await avatars_db.get_avatar_digests(session, sorted({c.actor_id for c in comments if c.actor.is_local}))
 
 
 def thread_api_url(urls: Urls, ap_id: str) -> str:
@@ -198,6 +203,7 @@ async def comments_page(session: AsyncSession, thread: Thread, anchor: Object | 
             return max(0, (comment.replies_count or 0) - shown_here)
         return 0
 
+    avatars = await local_avatars(session, nodes.values())
     # Build the nesting without recursion (threads can be deep): a comment not shown on
     # public pages is left out and its replies take its place, marked as orphans.
     result: list[dict[str, Any]] = []
@@ -209,7 +215,7 @@ async def comments_page(session: AsyncSession, thread: Thread, anchor: Object | 
         if not discussion_db.is_shown(comment):
             stack.extend((kid, siblings, True) for kid in reversed(kids))
             continue
-        item = comment_json(comment, thread, urls, orphan=orphan)
+        item = comment_json(comment, thread, urls, avatars, orphan=orphan)
         item["more_replies"] = more_of(comment)
         if item["more_replies"]:
             item["replies_url"] = thread_api_url(urls, comment.ap_id)

@@ -10,8 +10,8 @@ from typing import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.db.discussion import list_objects, shown
-from node.db.models import DiscussionAlias, DiscussionDocument, Object
+from node.db.discussion import counted, list_objects, shown
+from node.db.models import DiscussionAlias, DiscussionDocument, DiscussionThread, Object
 
 
 async def get_article(session: AsyncSession, ap_id: str) -> Object | None:
@@ -61,3 +61,28 @@ async def article_ids(session: AsyncSession, ap_ids: Sequence[str]) -> dict[str,
     query = select(Object.ap_id, Object.id).where(Object.ap_id.in_(wanted), Object.kind == "article",
                                                   Object.visibility.in_(("public", "unlisted")))
     return {ap_id: row_id for ap_id, row_id in (await session.execute(query)).all()}
+
+
+async def list_thread_comments(session: AsyncSession, root_id: int, *, limit: int) -> list[Object]:
+    """A thread's newest counted comments (shown, published, not deleted), newest received first."""
+    query = (select(Object).where(Object.root_id == root_id, Object.kind == "comment", counted())
+             .order_by(Object.id.desc()).limit(limit))
+    return list((await session.scalars(query)).all())
+
+
+async def list_actor_comments(session: AsyncSession, actor_id: int, *, limit: int) -> list[Object]:
+    """One actor's newest counted comments, in any thread, newest first."""
+    query = (select(Object).where(Object.actor_id == actor_id, Object.kind == "comment", counted())
+             .order_by(Object.id.desc()).limit(limit))
+    return list((await session.scalars(query)).all())
+
+
+async def documents_of_threads(session: AsyncSession, root_ids: Iterable[int]) -> dict[int, DiscussionDocument]:
+    """The document each of these thread roots discusses (those that discuss one)."""
+    wanted = sorted(set(root_ids))
+    if not wanted:
+        return {}
+    query = (select(DiscussionThread.object_id, DiscussionDocument)
+             .join(DiscussionDocument, DiscussionDocument.id == DiscussionThread.document_id)
+             .where(DiscussionThread.object_id.in_(wanted)))
+    return {object_id: document for object_id, document in (await session.execute(query)).all()}

@@ -150,12 +150,14 @@ async def _thread(request: web.Request) -> web.Response:
         comments, last = await thread_json.comments_page(
             session, found, anchor, node.urls, after=after, limit=limit,
             budget=page_size - (1 if anchor is not None else 0))
+        anchor_avatar = await thread_json.local_avatars(session, [anchor] if anchor is not None else [])
     view_id = anchor.ap_id if anchor is not None else found.root.ap_id
     next_cursor = thread_json.encode_cursor(last) if last is not None else None
     body = {
         "thread": thread_json.summary_json(found, node.urls, total),
         "parent": view_id,
-        "comment": thread_json.comment_json(anchor, found, node.urls) if anchor is not None else None,
+        "comment": (thread_json.comment_json(anchor, found, node.urls, anchor_avatar) if anchor is not None
+                    else None),
         "comments": comments,
         "next_cursor": next_cursor,
         "next": (f"{thread_json.thread_api_url(node.urls, view_id)}&limit={limit}&cursor={next_cursor}"

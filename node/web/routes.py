@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node.web import account, ap, api, avatars, discovery, discussions, embed, health, inbox, interact, media, pages
+from node.web import account, ap, api, avatars, discovery, discussions, embed, feeds, health, inbox, interact, media, pages
 
 
 def add_routes(app: web.Application) -> None:
@@ -57,6 +57,9 @@ def add_routes(app: web.Application) -> None:
         web.get(r"/embed/discussions/{document_id:\d+}", embed.embed_discussion),
         web.get("/api/v1/thread", api.thread),
         web.get("/api/v1/counts", api.counts),
+        web.get("/feeds/articles.atom", feeds.articles),
+        web.get(r"/feeds/threads/{object_id:\d+}.atom", feeds.thread_comments),
+        web.get("/feeds/members/{username}.atom", feeds.member_comments),
         web.get("/interact", interact.interact_form),
         web.post("/interact", interact.interact_submit),
         web.get("/login", account.login_form),
