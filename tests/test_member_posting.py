@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from node.db import queries
-from node.db.models import ModerationEntry, Object, Revision
+from node.db.models import ModerationEntry, Notification, Object, Revision
 from node.federation.vocab import ACTIVITY_JSON, PUBLIC
 from node.members.posting import PostingRefused, delete_comment, edit_comment, post_comment
 from node.moderation import actions
@@ -240,3 +240,15 @@ async def _comments_by(node, actor_id: int) -> int:
 
 async def _async(value):
     return value
+
+
+async def test_a_members_reply_to_another_member_notifies_her(world):
+    """Alice answers mallory's comment: mallory gets a "reply" notification, written with the comment."""
+    node, remote, bob, article, bob_note, alice = world
+    mallory = await make_person(node, "mallory")
+    theirs = await post_comment(node.node, mallory, article, "Anyone?")
+    answer = await post_comment(node.node, alice, theirs.ap_id, "Me!")
+    async with node.node.sessions() as session:
+        found = (await session.execute(select(Notification.recipient_id, Notification.kind, Notification.object_id)
+                                       .where(Notification.recipient_id == mallory))).all()
+    assert [tuple(row) for row in found] == [(mallory, "reply", answer.id)]

@@ -68,3 +68,14 @@ async def list_follows_of(session: AsyncSession, actor_id: int) -> Sequence[Foll
     """Every follow from or of an actor, in either state."""
     return (await session.scalars(
         select(Follow).where((Follow.follower_id == actor_id) | (Follow.followed_id == actor_id)))).all()
+
+
+async def reactions_on(session: AsyncSession, actor_id: int, object_ids: Sequence[int]) -> dict[int, set[str]]:
+    """The kinds of reaction (like, announce) an actor made to each of these objects."""
+    found: dict[int, set[str]] = {}
+    if object_ids:
+        rows = await session.execute(select(Reaction.object_id, Reaction.kind).where(
+            Reaction.actor_id == actor_id, Reaction.object_id.in_(object_ids)))
+        for object_id, kind in rows.all():
+            found.setdefault(object_id, set()).add(kind)
+    return found

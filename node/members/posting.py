@@ -32,9 +32,10 @@ from typing import TYPE_CHECKING, Any, Iterable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.content import render_markdown_for_fediverse
+from node.db import notifications
 from node.db import posting as db
 from node.db import queries
-from node.db.models import Activity, Actor, Object, Revision
+from node.db.models import Activity, Actor, Object, Reaction, Revision
 from node.db.states import ActivityState
 from node.db.types import utcnow
 from node.federation import comments, outbox
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 
 MAX_MARKDOWN = 20_000  # characters of Markdown in one comment (Discourse's default post length is 32,000)
 VISIBILITIES = ("public", "followers")
+COUNTERS = {"like": "likes_count", "announce": "announces_count"}  # the post's column each reaction counts in
 
 # What a member reads when the policy refuses a comment, by the rule that refused it.
 REFUSALS = {
@@ -241,6 +243,9 @@ async def post_comment(node: "Node", actor_id: int, parent_ap_id: str, markdown:
             if comments.counts_as_reply(visibility):
                 parent.replies_count += 1
             await _deliver_create(node, session, member, comment, document)
+        # Replies, mentions and followed threads notify members here, as for a remote reply.
+        await notifications.notify_new_comments(session, [notifications.comment_columns(comment)],
+                                                host=node.settings.host)
     node.wake_delivery()
     return comment
 
@@ -329,3 +334,101 @@ async def _delete(node: "Node", session: AsyncSession, member: Actor, comment: O
     await _send(node, session, member, delete, await _recipients(session, member, addressed))
     if was_announced:
         await comments.announce_to_group_followers(node, session, comment, delete)
+
+
+# --- likes and boosts -----------------------------------------------------------------------------
+
+async def _shown_target(session: AsyncSession, ref: int | str) -> Object:
+    """An article or comment anyone can see here (not deleted, not held, public or unlisted)."""
+    target = await db.get_object_by_row_or_ap_id(session, ref)
+    if (target is None or target.deleted_at is not None or target.moderation != "published"
+            or target.visibility not in ("public", "unlisted")):
+        raise PostingRefused("there is no such post", 404)
+    return target
+
+
+async def _reaction_inboxes(session: AsyncSession, member: Actor, target: Object, *, followers: bool) -> list[str]:
+    """Who hears of a like or boost: the post's author and its thread's owners (Lemmy counts votes in the
+    community), and for a boost the member's followers too."""
+    inboxes = set(await outbox.follower_inboxes(session, [member.id])) if followers else set()
+    root = await _root_of(session, target) if target.kind == "comment" else target
+    for ident in [target.actor.ap_id, *(await _owners(session, root) if root is not None else [])]:
+        actor = await queries.get_actor(session, ident)
+        if actor is not None and not actor.is_local and outbox.preferred_inbox(actor):
+            inboxes.add(outbox.preferred_inbox(actor))
+    return sorted(inboxes)
+
+
+async def _react(node: "Node", actor_id: int, ref: int | str, kind: str) -> Object:
+    """Like (``like``) or boost (``announce``) ``ref`` once; doing it again changes nothing."""
+    async with node.sessions.begin() as session:
+        member = await _member(session, actor_id)
+        target = await _shown_target(session, ref)
+        if kind == "announce" and target.visibility != "public":
+            raise PostingRefused("only public posts can be boosted", 403)
+        if await db.get_reaction(session, kind, member.id, target.id) is None:
+            activity: dict[str, Any] = {"id": outbox.new_activity_id(node.urls), "actor": member.ap_id,
+                                        "object": target.ap_id}
+            if kind == "like":
+                # Mastodon's Like: to the post's author only.
+                activity |= {"type": "Like", "to": [target.actor.ap_id]}
+            else:
+                # Mastodon's Announce: public, cc the post's author and the booster's followers.
+                activity |= {"type": "Announce", "to": [PUBLIC], "cc": [target.actor.ap_id, member.followers],
+                             "published": iso(utcnow())}
+            session.add(Reaction(ap_id=activity["id"], kind=kind, actor_id=member.id, object_id=target.id))
+            await db.add_to_count(session, target.id, COUNTERS[kind], 1)
+            await _send(node, session, member, activity,
+                        await _reaction_inboxes(session, member, target, followers=kind == "announce"))
+            await session.refresh(target)
+    node.wake_delivery()
+    return target
+
+
+async def _unreact(node: "Node", actor_id: int, ref: int | str, kind: str) -> Object:
+    """Take back a like or boost with ``Undo`` embedding it; nothing to take back changes nothing."""
+    async with node.sessions.begin() as session:
+        member = await _member(session, actor_id)
+        target = await db.get_object_by_row_or_ap_id(session, ref)
+        if target is None:
+            raise PostingRefused("there is no such post", 404)
+        reaction = await db.get_reaction(session, kind, member.id, target.id)
+        if reaction is not None:
+            sent = await queries.get_activity(session, reaction.ap_id)
+            undone = {k: v for k, v in (sent.raw if sent is not None else {"id": reaction.ap_id}).items()
+                      if k != "@context"}
+            undo = {"id": outbox.new_activity_id(node.urls), "type": "Undo", "actor": member.ap_id,
+                    "object": undone, "to": undone.get("to", []), "cc": undone.get("cc", [])}
+            await session.delete(reaction)
+            await db.add_to_count(session, target.id, COUNTERS[kind], -1)
+            await _send(node, session, member, undo,
+                        await _reaction_inboxes(session, member, target, followers=kind == "announce"))
+            await session.refresh(target)
+    node.wake_delivery()
+    return target
+
+
+async def like(node: "Node", actor_id: int, object_id: int | str) -> Object:
+    """The member likes a post (``Like`` to its author); returns the post with its new count."""
+    return await _react(node, actor_id, object_id, "like")
+
+
+async def unlike(node: "Node", actor_id: int, object_id: int | str) -> Object:
+    """The member takes back a like (``Undo`` of the ``Like``)."""
+    return await _unreact(node, actor_id, object_id, "like")
+
+
+async def boost(node: "Node", actor_id: int, object_id: int | str) -> Object:
+    """The member boosts a public post (``Announce`` to its author and the member's followers)."""
+    return await _react(node, actor_id, object_id, "announce")
+
+
+async def unboost(node: "Node", actor_id: int, object_id: int | str) -> Object:
+    """The member takes back a boost (``Undo`` of the ``Announce``)."""
+    return await _unreact(node, actor_id, object_id, "announce")
+
+
+async def reactions_of(node: "Node", actor_id: int, object_ids: Iterable[int]) -> dict[int, set[str]]:
+    """Which of these posts (row ids) the member liked or boosted: {object id: {"like", "announce"}}."""
+    async with node.sessions() as session:
+        return await db.reactions_on(session, actor_id, list(object_ids))
