@@ -21,16 +21,10 @@ BUILDERS = frozenset({"select", "insert", "update", "delete", "text", "bindparam
 ALLOWED = frozenset({
     "node/federation/crawl.py",
     "node/federation/delivery.py",
-    "node/federation/handlers/articles.py",
-    "node/federation/handlers/follows.py",
-    "node/federation/handlers/reactions.py",
-    "node/federation/handlers/reports.py",
-    "node/federation/handlers/threads.py",
     "node/federation/inbox_writer.py",
     "node/federation/outbox.py",
     "node/moderation/actions.py",
     "node/moderation/decide.py",
-    "node/services/following.py",
 })
 
 

@@ -102,3 +102,14 @@ async def park(session: AsyncSession, ap_id: str, in_reply_to: str, actor_ap_id:
 async def forget_pending_of(session: AsyncSession, actor_ap_id: str) -> None:
     """Drop the parked replies of an actor (it was deleted)."""
     await session.execute(delete(PENDING).where(PENDING.c.actor_ap_id == actor_ap_id))
+
+
+async def uncount_reply(session: AsyncSession, parent_id: int) -> None:
+    """Take one reply off the parent's ``replies_count`` (never below zero)."""
+    await session.execute(update(OBJECTS).where(OBJECTS.c.id == parent_id, OBJECTS.c.replies_count > 0)
+                          .values(replies_count=OBJECTS.c.replies_count - 1))
+
+
+async def live_posts_of(session: AsyncSession, actor_id: int) -> Sequence[Object]:
+    """The actor's posts that are not deleted."""
+    return (await session.scalars(select(Object).where(Object.actor_id == actor_id, Object.deleted_at.is_(None)))).all()

@@ -282,3 +282,9 @@ async def hold_reasons(session: AsyncSession, ap_ids: Sequence[str]) -> dict[str
 def hours_ago(hours: float) -> datetime:
     return utcnow() - timedelta(hours=hours)
 
+
+
+async def refusing_reports(session: AsyncSession, domains: Sequence[str]) -> str | None:
+    """The first of ``domains`` whose block says its reports are not heard, if any."""
+    return await session.scalar(select(DomainBlock.domain).where(
+        DomainBlock.domain.in_(list(domains)), DomainBlock.reject_reports.is_(True)).limit(1))

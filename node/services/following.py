@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.config import Settings
-from node.db import queries
+from node.db import follows, queries
 from node.db.models import Actor, Follow
 from node.db.states import FollowState
 from node.errors import NodeError
@@ -80,16 +79,12 @@ async def unfollow(node, target: str) -> Actor:
 
 async def list_following(session: AsyncSession, local: Actor) -> list[Follow]:
     """Whom a local actor follows (any state), oldest first."""
-    query = select(Follow).where(Follow.follower_id == local.id).order_by(Follow.id)
-    return list((await session.scalars(query)).all())
+    return list(await follows.follows_by(session, local.id))
 
 
 async def list_followers(session: AsyncSession, local_ids: list[int], state: str | None = None) -> list[Follow]:
     """Followers of these local actors, optionally only in one state, oldest first."""
-    query = select(Follow).where(Follow.followed_id.in_(local_ids)).order_by(Follow.id)
-    if state:
-        query = query.where(Follow.state == state)
-    return list((await session.scalars(query)).all())
+    return list(await follows.followers_of(session, local_ids, state or None))
 
 
 async def answer_follower(node, follow_id: int, accept: bool) -> Follow:

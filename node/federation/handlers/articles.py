@@ -11,13 +11,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.db import queries
+from node.db import follows, queries
 from node.federation.outcomes import Outcome
-from node.db.models import Actor, Follow, Object
-from node.db.states import FollowState
+from node.db.models import Actor, Object
 from node.discussions.service import register_affiliate
 from node.federation.actors import http_url
 from node.federation.comments import html_of, parse_time, visibility_of
@@ -33,10 +31,7 @@ THREAD_TYPES = frozenset({*ARTICLE_TYPES, "Note", "Question"})  # what a followe
 
 async def _we_follow(session, actor: Actor, audiences: list[str]) -> bool:
     """Whether our site follows the actor, or a Group named in the object's audience on its server."""
-    site_follows = select(Follow).join(Actor, Actor.id == Follow.followed_id).where(
-        Follow.state == FollowState.ACCEPTED, Actor.ap_id.in_([actor.ap_id, *audiences])
-    )
-    follow = await session.scalar(site_follows.limit(1))
+    follow = await follows.accepted_follow_of_any(session, [actor.ap_id, *audiences])
     return follow is not None and follow.follower.is_local
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 
-from node.db import queries
+from node.db import follows, queries
 from node.federation.outcomes import Outcome
 from node.db.models import Actor, Follow
 from node.db.states import FollowState
@@ -35,8 +34,7 @@ def answer_document(kind: str, local: Actor, follow: dict[str, Any], urls) -> di
 
 async def get_follow(session, follower: Actor, followed: Actor) -> Follow | None:
     """The follow between these two actors, if any."""
-    query = select(Follow).where(Follow.follower_id == follower.id, Follow.followed_id == followed.id)
-    return await session.scalar(query)
+    return await follows.follow_between(session, follower.id, followed.id)
 
 
 async def send_answer(ctx_node, session, kind: str, local: Actor, follower: Actor, follow_id: str) -> None:
@@ -76,7 +74,7 @@ async def on_undo_follow(ctx: HandlerContext) -> Outcome:
     """The follower stops following: forget the follow."""
     session = ctx.session
     inner = ctx.activity.get("object")
-    follow = await session.scalar(select(Follow).where(Follow.ap_id == (object_id(ctx.activity) or "")))
+    follow = await follows.follow_by_ap_id(session, object_id(ctx.activity) or "")
     if follow is None and isinstance(inner, dict):
         follower = await queries.get_actor(session, ctx.actor_id)
         followed = await queries.get_actor(session, get_id(inner.get("object")) or "")
@@ -91,7 +89,7 @@ async def on_undo_follow(ctx: HandlerContext) -> Outcome:
 async def _our_follow(ctx: HandlerContext) -> Follow | None:
     """The follow of ours that an Accept/Reject from ``ctx.actor_id`` answers."""
     session = ctx.session
-    follow = await session.scalar(select(Follow).where(Follow.ap_id == (object_id(ctx.activity) or "")))
+    follow = await follows.follow_by_ap_id(session, object_id(ctx.activity) or "")
     if follow is None:
         # Some servers answer with a Follow id of their own making: match by the pair.
         remote = await queries.get_actor(session, ctx.actor_id)

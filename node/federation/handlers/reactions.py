@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
-
-from node.db import queries
+from node.db import follows, queries, reactions
 from node.federation.outcomes import Outcome
 from node.errors import FetchError, Gone, InvalidDocument, NotFound, OriginMismatch
-from node.db.models import Follow, Object, Reaction
-from node.db.states import FollowState
+from node.db.models import Object, Reaction
 from node.federation import comments
 from node.federation.handlers import HandlerContext, handles, object_id
 from node.federation.handlers.articles import THREAD_TYPES, store_remote_article
@@ -16,21 +13,15 @@ from node.federation.handlers.follows import on_undo_follow
 from node.federation.handlers.threads import apply_edit, placeholder
 from node.federation.vocab import attributed_author, get_id
 
-COUNTERS = {"like": Object.likes_count, "announce": Object.announces_count}
-
-
 async def _react(ctx: HandlerContext, kind: str, target: Object) -> Outcome:
     session = ctx.session
     actor = await queries.get_actor(session, ctx.actor_id)
     if actor is None:
         return Outcome.ignored("unknown actor")
-    existing = await session.scalar(select(Reaction).where(
-        Reaction.kind == kind, Reaction.actor_id == actor.id, Reaction.object_id == target.id))
-    if existing is not None:
+    if await reactions.reaction_of(session, kind, actor.id, target.id) is not None:
         return Outcome.ignored(f"already {kind}d")
     session.add(Reaction(ap_id=ctx.row.ap_id, kind=kind, actor_id=actor.id, object_id=target.id))
-    column = COUNTERS[kind]
-    await session.execute(update(Object).where(Object.id == target.id).values({column: column + 1}))
+    await reactions.count_reaction(session, kind, target.id, +1)
     return Outcome.applied()
 
 
@@ -53,8 +44,7 @@ async def _followed_group(ctx: HandlerContext) -> bool:
     actor = await queries.get_actor(ctx.session, ctx.actor_id)
     if actor is None or actor.ap_type != "Group":
         return False
-    follow = await ctx.session.scalar(select(Follow).where(Follow.followed_id == actor.id, Follow.state == FollowState.ACCEPTED))
-    return follow is not None
+    return await follows.has_accepted_follower(ctx.session, actor.id)
 
 
 @handles("Announce")
@@ -131,7 +121,7 @@ async def on_undo(ctx: HandlerContext) -> Outcome:
     """Undo of a Like or Announce (uncounted) or of a Follow, named by id or embedded."""
     session = ctx.session
     undone_id = object_id(ctx.activity) or ""
-    reaction = await session.scalar(select(Reaction).where(Reaction.ap_id == undone_id))
+    reaction = await reactions.reaction_by_ap_id(session, undone_id)
     if reaction is None:
         stored = await queries.get_activity(session, undone_id)
         if stored is not None and stored.ap_type == "Follow":
@@ -140,8 +130,7 @@ async def on_undo(ctx: HandlerContext) -> Outcome:
     actor = await queries.get_actor(session, ctx.actor_id)
     if actor is None or reaction.actor_id != actor.id:
         return Outcome.ignored("only its author may undo it")
-    column = COUNTERS[reaction.kind]
-    await session.execute(update(Object).where(Object.id == reaction.object_id, column > 0).values({column: column - 1}))
+    await reactions.count_reaction(session, reaction.kind, reaction.object_id, -1)
     await session.delete(reaction)
     return Outcome.applied()
 

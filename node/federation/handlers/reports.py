@@ -12,11 +12,9 @@ from __future__ import annotations
 import html
 import re
 
-from sqlalchemy import select
-
+from node.db import comments as db_comments
 from node.db import moderation as db
 from node.db import queries
-from node.db.models import Actor, DomainBlock
 from node.federation.handlers import HandlerContext, handles
 from node.federation.netguard import host_of
 from node.federation.outcomes import Outcome
@@ -40,14 +38,13 @@ async def on_flag(ctx: HandlerContext) -> Outcome:
     session = ctx.session
     activity = ctx.activity
     host = host_of(ctx.actor_id)
-    refusing = await session.scalar(select(DomainBlock.domain).where(
-        DomainBlock.domain.in_(parent_domains(host)), DomainBlock.reject_reports.is_(True)).limit(1))
+    refusing = await db.refusing_reports(session, parent_domains(host))
     if refusing is not None:
         return Outcome.ignored(f"reports from {refusing} are rejected")
     ids = [i for i in (get_id(x) for x in as_list(activity.get("object"))) if isinstance(i, str)][:MAX_OBJECTS]
     if not ids:
         return Outcome.ignored("a Flag of nothing")
-    actors = set((await session.scalars(select(Actor.ap_id).where(Actor.ap_id.in_(ids)))).all())
+    actors = set(await db_comments.actor_ids(session, ids))
     target = next((i for i in ids if i in actors), None)
     objects = [i for i in ids if i not in actors]
     if target is None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
-
-from node.db import queries
+from node.db import comments as db_comments
+from node.db import follows, queries
+from node.db.models import Object, Revision, Tombstone
 from node.federation.outcomes import Outcome
-from node.db.models import Follow, Object, Revision, Tombstone
 from node.db.types import utcnow
 from node.errors import FetchError, InvalidDocument, OriginMismatch
 from node.federation import comments
@@ -116,7 +115,7 @@ async def on_delete(ctx: HandlerContext) -> Outcome:
         return await _delete_actor(ctx)
     held = await queries.get_object(session, target)
     if held is None:
-        if await session.get(Tombstone, target) is None:
+        if not await db_comments.is_tombstoned(session, target):
             session.add(Tombstone(ap_id=target, actor_ap_id=ctx.actor_id))
         return Outcome.applied("remembered, never to be created")
     if held.is_local or held.actor.ap_id != ctx.actor_id:
@@ -138,10 +137,7 @@ async def placeholder(session, held: Object) -> None:
     held.name = None if held.kind == "comment" else held.name
     # Only a shown comment was counted in its parent's replies (a held one never was).
     if held.parent_id is not None and held.visibility in ("public", "unlisted") and held.moderation == "published":
-        await session.execute(
-            update(Object).where(Object.id == held.parent_id, Object.replies_count > 0)
-            .values(replies_count=Object.replies_count - 1)
-        )
+        await db_comments.uncount_reply(session, held.parent_id)
 
 
 async def _delete_actor(ctx: HandlerContext) -> Outcome:
@@ -150,10 +146,9 @@ async def _delete_actor(ctx: HandlerContext) -> Outcome:
     if actor is None or actor.is_local:
         return Outcome.ignored("unknown actor")
     ctx.node.resolver.forget(actor.ap_id)
-    posts = (await session.scalars(select(Object).where(Object.actor_id == actor.id, Object.deleted_at.is_(None)))).all()
-    for post in posts:
+    for post in await db_comments.live_posts_of(session, actor.id):
         await placeholder(session, post)
-    for follow in (await session.scalars(select(Follow).where(Follow.follower_id == actor.id))).all():
+    for follow in await follows.follows_by(session, actor.id):
         await session.delete(follow)
     await comments.forget_pending_of(session, actor.ap_id)
     return Outcome.applied()
