@@ -67,6 +67,15 @@ async def test_embed_script_is_served_as_javascript_within_its_gzip_budget(node,
     assert len(gzip.compress(body, compresslevel=9)) <= SIZE_BUDGET
 
 
+async def test_embed_script_is_not_sent_again_to_a_browser_that_holds_it(node, http):
+    async with http.get(node.url("/embed.js")) as response:
+        etag = response.headers["ETag"]
+        assert "max-age=" in response.headers["Cache-Control"]
+    async with http.get(node.url("/embed.js"), headers={"If-None-Match": etag}) as response:
+        assert response.status == 304
+        assert await response.read() == b""
+
+
 async def test_count_script_is_served_as_javascript_within_the_same_budget(node, http):
     async with http.get(node.url("/count.js")) as response:
         assert response.status == 200

@@ -39,13 +39,13 @@ h1 { font-size: 2.1rem; line-height: 1.2; margin: 1rem 0 .5rem; }
 """
 
 
-def post_html(node_base: str, canonical: str) -> str:
+def post_html(node_base: str, canonical: str, *, canonical_link: bool = True) -> str:
     """A blog post as a static site generator writes it, with the embed snippet of docs/embedding.md."""
     lookup = f"{node_base}/discussions?url={quote(canonical, safe='')}"
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>A winter harbour | Notes from the coast</title>
-<link rel="canonical" href="{escape(canonical)}">
+{f'<link rel="canonical" href="{escape(canonical)}">' if canonical_link else ''}
 <meta property="og:title" content="A winter harbour"><meta property="og:site_name" content="Notes from the coast">
 <meta property="og:description" content="The boats are in, the quay is quiet, and the council wants to build on it.">
 <link rel="stylesheet" href="/blog.css"></head>
@@ -220,4 +220,16 @@ async def test_a_post_nobody_discussed_offers_to_start_the_discussion(node, brow
     assert blog.hits("/2026/12/04/new") == 1  # the reader's own visit: the node fetched nothing
     await page.locator("#comments").scroll_into_view_if_needed()
     await shot(page, tmp_path, "embed-390-nothing-yet")
+    await context.close()
+
+
+async def test_a_page_without_a_canonical_link_is_found_by_its_address_without_fragment(node, browser, blog,
+                                                                                        discussed):
+    url, _ = discussed
+    blog.page(POST, post_html(node.base, url, canonical_link=False))
+    context = await browser.new_context(viewport=PHONE, device_scale_factor=1)
+    page = await context.new_page()
+    await page.goto(url + "?utm_source=mastodon#comments")  # as a shared link arrives
+    frame = await frame_of(page)
+    assert await frame.locator(".embed-count").inner_text() == "4 comments"
     await context.close()

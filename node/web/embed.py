@@ -19,6 +19,7 @@ the node's own pages, in a tab of their own.
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlencode
@@ -39,23 +40,29 @@ SCRIPT_MAX_AGE = 3600  # seconds a browser may keep embed.js and count.js before
 
 
 @lru_cache(maxsize=4)
-def _script(name: str) -> bytes:
-    return (STATIC / name).read_bytes()
+def _script(name: str) -> tuple[bytes, str]:
+    """The script's bytes and its ETag (read once per process)."""
+    body = (STATIC / name).read_bytes()
+    return body, '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
 
 
-def _script_response(name: str) -> web.Response:
-    return web.Response(body=_script(name), content_type="text/javascript", charset="utf-8",
-                        headers={"Cache-Control": f"public, max-age={SCRIPT_MAX_AGE}"})
+def _script_response(request: web.Request, name: str) -> web.Response:
+    body, etag = _script(name)
+    headers = {"Cache-Control": f"public, max-age={SCRIPT_MAX_AGE}", "ETag": etag}
+    # Every page view of every embedding site asks again once the hour is over: a 304, not the script.
+    if etag in (tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, content_type="text/javascript", charset="utf-8", headers=headers)
 
 
 async def embed_js(request: web.Request) -> web.Response:
     """``/embed.js``: the script a site includes where the discussion should appear."""
-    return _script_response("embed.js")
+    return _script_response(request, "embed.js")
 
 
 async def count_js(request: web.Request) -> web.Response:
     """``/count.js``: fills ``data-fednode-count`` links on index pages with their comment counts."""
-    return _script_response("count.js")
+    return _script_response(request, "count.js")
 
 
 def _frame(request: web.Request) -> dict:
