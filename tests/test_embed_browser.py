@@ -233,3 +233,26 @@ async def test_a_page_without_a_canonical_link_is_found_by_its_address_without_f
     frame = await frame_of(page)
     assert await frame.locator(".embed-count").inner_text() == "4 comments"
     await context.close()
+
+
+async def test_the_counter_fills_an_index_page_with_each_posts_count_under_a_strict_csp(node, browser, blog,
+                                                                                        discussed):
+    url, _ = discussed
+    index = blog.page("/", f"""<!doctype html><html><head><meta charset="utf-8"><title>Notes from the coast</title>
+<link rel="stylesheet" href="/blog.css"></head><body><main>
+<article><h2><a href="{POST}">A winter harbour</a></h2><a id="one" href="{POST}" data-fednode-count>Comments</a></article>
+<article><h2><a href="/2026/11/30/nets">Mending nets</a></h2>
+  <a id="two" href="/2026/11/30/nets#comments" data-fednode-count="{{n}} replies">Comments</a></article>
+<a id="mail" href="mailto:mara@blog.example" data-fednode-count>Write to me</a>
+<script src="{node.base}/count.js" async></script></main></body></html>""", headers={
+        "Content-Security-Policy": STRICT_CSP.format(node=node.base) + f"; connect-src {node.base}"})
+    context = await browser.new_context(viewport=PHONE, device_scale_factor=1)
+    page = await context.new_page()
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None)
+    await page.goto(index)
+    await page.locator("#one", has_text="4 comments").wait_for()
+    await page.locator("#two", has_text="0 replies").wait_for()
+    assert await page.locator("#mail").inner_text() == "Write to me"
+    assert refused == []
+    await context.close()

@@ -25,6 +25,7 @@
       var given = element.getAttribute("data-url") || element.getAttribute("href");
       if (!given) return;
       var url = new URL(given, location.href).href.split("#")[0];
+      if (!/^https?:/.test(url)) return;  // a mailto: or javascript: link has no discussion
       (byUrl[url] = byUrl[url] || []).push(element);
     });
     var urls = Object.keys(byUrl);
