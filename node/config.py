@@ -146,6 +146,17 @@ SETTINGS: tuple[Setting, ...] = (
             "or closed (only `fednode admin create`)."),
     Setting("session_days", int, 30,
             "Days a sign-in lasts after the browser last used it; then the member signs in again."),
+    Setting("invite_days", int, 7, "Days an invite link made by `fednode admin invite` or an admin's page stays valid."),
+    Setting("trusted_proxies", list, ["127.0.0.1", "::1"],
+            "Addresses of reverse proxies whose X-Forwarded-For names the client (for sign-in rate limits per address)."),
+    Setting("smtp_host", str, "",
+            "SMTP server that sends e-mail (verification, password reset); empty: the node sends no e-mail."),
+    Setting("smtp_port", int, 587, "Port of the SMTP server (587 with starttls, 465 with tls)."),
+    Setting("smtp_security", str, "starttls",
+            "How the SMTP connection is encrypted: starttls (upgrade a plain connection), tls (TLS from the start) or none."),
+    Setting("smtp_username", str, "", "User name for the SMTP server (empty: no authentication)."),
+    Setting("smtp_password", str, "", "Password for the SMTP server; a secret: never logged, best set by environment variable."),
+    Setting("smtp_from", str, "", "The From address of the node's e-mail, e.g. \"Forum <forum@example.org>\" (default: noreply@<host>)."),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -209,6 +220,14 @@ class Settings:
     avatar_max_pixels: int = 24_000_000
     registration_mode: str = "closed"
     session_days: int = 30
+    invite_days: int = 7
+    trusted_proxies: list = field(default_factory=lambda: ["127.0.0.1", "::1"])
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)  # a secret: kept out of every repr and log line
+    smtp_from: str = ""
     config_file: str | None = None
     # The settings given in the config file, the environment or as flags (not left at their default).
     explicit: frozenset = frozenset()
@@ -511,6 +530,19 @@ def problems(settings: Settings) -> list[str]:
         found.append(f"registration_mode: {settings.registration_mode!r} is not one of {', '.join(REGISTRATION_MODES)}")
     if not 1 <= settings.session_days <= 400:
         found.append("session_days: must be between 1 and 400 (browsers keep cookies at most 400 days)")
+    if not 1 <= settings.invite_days <= 365:
+        found.append("invite_days: must be between 1 and 365")
+    for entry in settings.trusted_proxies:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            found.append(f"trusted_proxies: {entry!r} is not an IP address or network (CIDR)")
+    if settings.smtp_security not in ("starttls", "tls", "none"):
+        found.append(f"smtp_security: {settings.smtp_security!r} is not one of starttls, tls, none")
+    if not 0 < settings.smtp_port < 65536:
+        found.append(f"smtp_port: {settings.smtp_port} is not a TCP port (1-65535)")
+    if settings.smtp_password and not settings.smtp_username:
+        found.append("smtp_password: is set but smtp_username is empty")
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         found.append(f"log_level: {settings.log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
     if settings.log_format not in ("text", "json"):

@@ -25,10 +25,11 @@ _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 async def make_member(running, username: str, *, role: Role = Role.MEMBER, password: str = PASSWORD,
                       email: str | None = None, status: MemberStatus = MemberStatus.ACTIVE,
-                      display_name: str | None = None):
+                      display_name: str | None = None, email_verified: bool = False):
     """Create an account on a running test node (``tests.support.RunningNode``) or a ``Node``; return the ``Member``."""
     node = getattr(running, "node", running)
-    return await create_member(node, username, password, email, role=role, status=status, display_name=display_name)
+    return await create_member(node, username, password, email, role=role, status=status, display_name=display_name,
+                               email_verified=email_verified)
 
 
 def csrf_of(html: str) -> str:

@@ -247,3 +247,51 @@ async def test_registration_is_closed_by_default(node, http):
     async with http.get(node.url("/register")) as response:
         status, html = response.status, await response.text()
     assert status == 403 and "Registration is closed" in html and "<form" not in html.split("<main>")[1]
+
+
+async def test_signing_out_everywhere_ends_every_other_session(node):
+    """"Sign out everywhere" on one browser signs the member out on all the others too."""
+    # Given alice signed in on two browsers
+    await make_member(node, "alice")
+    async with member_client() as laptop, member_client() as phone:
+        await login(laptop, node.base, "alice")
+        await login(phone, node.base, "alice")
+        # When she signs out everywhere from the laptop
+        token = await form_token(laptop, node.url("/account"))
+        async with laptop.post(node.url("/account/logout-everywhere"), data={"csrf": token},
+                               allow_redirects=False) as response:
+            assert (response.status, response.headers["Location"]) == (303, "/login")
+        # Then neither browser is signed in any more
+        assert await signed_in_name(phone, node) is None
+        assert await signed_in_name(laptop, node) is None
+
+
+async def test_signing_out_everywhere_else_keeps_this_browser(node):
+    await make_member(node, "alice")
+    async with member_client() as laptop, member_client() as phone:
+        await login(laptop, node.base, "alice")
+        await login(phone, node.base, "alice")
+        token = await form_token(laptop, node.url("/account"))
+        async with laptop.post(node.url("/account/logout-everywhere"), data={"csrf": token, "keep": "this"}) as response:
+            assert response.status == 200 and "Your other sign-ins have ended." in await response.text()
+        assert await signed_in_name(phone, node) is None
+        assert await signed_in_name(laptop, node) == "alice"
+
+
+async def test_changing_the_password_signs_out_the_other_browsers(node):
+    await make_member(node, "alice")
+    async with member_client() as laptop, member_client() as phone:
+        await login(laptop, node.base, "alice")
+        await login(phone, node.base, "alice")
+        token = await form_token(laptop, node.url("/account"))
+        async with laptop.post(node.url("/account/password"), data={
+                "csrf": token, "current": PASSWORD, "password": "another fine passphrase",
+                "password_again": "another fine passphrase"}) as response:
+            assert response.status == 200 and "Your password was changed" in await response.text()
+        assert await signed_in_name(phone, node) is None
+        assert await signed_in_name(laptop, node) == "alice"
+
+
+async def test_the_account_page_needs_a_sign_in(node, http):
+    async with http.get(node.url("/account"), allow_redirects=False) as response:
+        assert (response.status, response.headers["Location"]) == (303, "/login?next=/account")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db.models import Actor, Invite, LoginThrottle, Member, MemberSession, MemberToken
@@ -170,3 +172,30 @@ async def clear_throttle(session: AsyncSession, key: str) -> None:
 async def forget_old_throttles(session: AsyncSession, before: datetime) -> int:
     """Forget throttles whose last failure is older than ``before``."""
     return (await session.execute(delete(LoginThrottle).where(LoginThrottle.last_failure_at < before))).rowcount or 0
+
+
+async def record_failure(session: AsyncSession, key: str, now: datetime, forget_before: datetime) -> int:
+    """Count one more failed sign-in for ``key`` (starting again from 1 when the last one is older than
+    ``forget_before``); returns the count.  One statement, so processes counting at once add up."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(LoginThrottle).values(key=key, failures=1, last_failure_at=now)
+    statement = statement.on_conflict_do_update(
+        index_elements=[LoginThrottle.key],
+        set_={"failures": case((LoginThrottle.last_failure_at < forget_before, 1), else_=LoginThrottle.failures + 1),
+              "last_failure_at": now},
+    ).returning(LoginThrottle.failures)
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def block_until(session: AsyncSession, key: str, until: datetime) -> None:
+    """Refuse sign-ins of ``key`` until ``until`` (never shortening a longer block)."""
+    await session.execute(update(LoginThrottle).where(LoginThrottle.key == key,
+                                                      or_(LoginThrottle.blocked_until.is_(None),
+                                                          LoginThrottle.blocked_until < until))
+                          .values(blocked_until=until))
+
+
+async def newest_token_at(session: AsyncSession, member_id: int, purpose: str) -> datetime | None:
+    """When the member's newest link of ``purpose`` was made."""
+    return await session.scalar(select(func.max(MemberToken.created_at))
+                                .where(MemberToken.member_id == member_id, MemberToken.purpose == purpose))

@@ -52,11 +52,13 @@ def normalize_email(email: str | None) -> tuple[str | None, str | None]:
 async def create_member(node: "Node", username: str, password: str, email: str | None = None,
                         role: Role = Role.MEMBER, status: MemberStatus = MemberStatus.ACTIVE, *,
                         display_name: str | None = None, application: str | None = None,
-                        email_verified: bool = False) -> Member:
+                        email_verified: bool = False, invite_id: int | None = None) -> Member:
     """Create an account and its local ``Person`` actor (key pair in ``keys_dir``); return the member.
 
     Raises ``AccountError`` for a username that breaks the rules or is taken (by an account or any
-    local actor, case-insensitively), a weak password, or an e-mail address in use.
+    local actor, case-insensitively), a weak password, or an e-mail address in use.  With
+    ``invite_id`` the invite is used up in the same transaction (and the account not made if it
+    was used or expired meanwhile).
     """
     try:
         name = usernames.check(username, site_username=node.settings.site_username)
@@ -92,6 +94,8 @@ async def create_member(node: "Node", username: str, password: str, email: str |
             session.add(member)
             await session.flush()
             member.actor = actor
+            if invite_id is not None and not await db.use_invite(session, invite_id, member.id, now):
+                raise AccountError("This invite link was used or has expired; ask for a new one.", "invite")
     except IntegrityError:
         # Someone took the name or the address between the check and the insert.
         raise AccountError(f"The username {name!r} or this e-mail address is taken; choose another.",
@@ -99,15 +103,24 @@ async def create_member(node: "Node", username: str, password: str, email: str |
     return member
 
 
-async def authenticate(node: "Node", login: str, password: str) -> Member | None:
-    """The active member whose username or e-mail is ``login`` and whose password is ``password``, else None.
-
-    An unknown login costs one argon2 verification too, so the answer takes as long either way.
-    Callers tell a pending or suspended account apart by ``member.status`` only after this
-    returned it (the password was right), so the status never leaks to someone without it.
-    """
+async def find_login(node: "Node", login: str) -> Member | None:
+    """The account a sign-in names (username or e-mail address), whatever its status."""
     async with node.sessions() as session:
-        member = await db.get_member_by_login(session, login)
+        return await db.get_member_by_login(session, login)
+
+
+async def authenticate(node: "Node", login: str, password: str) -> Member | None:
+    """The member whose username or e-mail is ``login`` and whose password is ``password``, else None."""
+    return await check_password(node, await find_login(node, login), password)
+
+
+async def check_password(node: "Node", member: Member | None, password: str) -> Member | None:
+    """``member`` if ``password`` is theirs, else None.
+
+    An unknown login (``member`` None) costs one argon2 verification too, so the answer takes as
+    long either way.  Callers tell a pending or suspended account apart by ``member.status`` only
+    after this returned it (the password was right), so the status never leaks to someone without it.
+    """
     ok = await passwords.verify_password(member.password_hash if member else None, password)
     if not ok or member is None:
         return None
@@ -120,8 +133,12 @@ async def authenticate(node: "Node", login: str, password: str) -> Member | None
     return member
 
 
-async def set_password(node: "Node", member_id: int, password: str) -> None:
-    """Give a member a new password (strength checked) and end all their sessions and reset links."""
+async def set_password(node: "Node", member_id: int, password: str, *, reset_token_id: int | None = None) -> Member:
+    """Give a member a new password (strength checked) and end all their sessions and reset links.
+
+    With ``reset_token_id`` the reset link is used up in the same transaction: a link used twice at
+    once changes the password once.
+    """
     async with node.sessions() as session:
         member = await db.get_member(session, member_id)
         if member is None:
@@ -137,10 +154,13 @@ async def set_password(node: "Node", member_id: int, password: str) -> None:
         member = await db.get_member(session, member_id)
         if member is None:
             raise AccountError("No such account.")
+        if reset_token_id is not None and not await db.use_token(session, reset_token_id, now):
+            raise AccountError("This reset link was used or has expired; ask for a new one.")
         member.password_hash = password_hash
         member.password_changed_at = now
         await db.delete_member_sessions(session, member_id)
         await db.expire_member_tokens(session, member_id, "reset", now)
+        return member
 
 
 async def _set_status(node: "Node", member_id: int, status: MemberStatus, *, only_from: tuple[MemberStatus, ...]) -> Member:

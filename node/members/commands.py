@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from datetime import timedelta
 
 from node.app import opened_node
 from node.cli import command
 from node.config import Settings
 from node.errors import NodeError
-from node.members import accounts
+from node.db import members as db
+from node.members import accounts, links, usernames
 from node.members.roles import Role
 
 
@@ -32,6 +34,13 @@ def add_parsers(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser
     create.add_argument("--display-name", help="the name shown on pages")
     create.add_argument("--password-stdin", action="store_true",
                         help="read the password from the first line of standard input instead of a prompt")
+    invite = actions.add_parser("invite", parents=[parent], help="print a single-use invite link (invite-only registration)")
+    invite.add_argument("--days", type=int, default=None, help="how long it stays valid (default: invite_days)")
+    reset = actions.add_parser("reset-link", parents=[parent],
+                               help="print a link that lets an account choose a new password (no e-mail needed)")
+    reset.add_argument("name", help="the account's username")
+    reset.add_argument("--hours", type=int, default=links.ADMIN_RESET_HOURS,
+                       help=f"how long the link works (default: {links.ADMIN_RESET_HOURS})")
 
 
 def read_password(args: argparse.Namespace) -> str:
@@ -58,4 +67,33 @@ async def admin_create(args: argparse.Namespace, settings: Settings) -> int:
         except accounts.AccountError as exc:
             raise NodeError(exc.message) from None
         print(f"created {member.role} @{member.username}@{settings.host}; sign in at {settings.base}/login")
+    return 0
+
+
+@command("admin invite")
+async def admin_invite(args: argparse.Namespace, settings: Settings) -> int:
+    """Print a new invite link."""
+    if args.days is not None and not 1 <= args.days <= 365:
+        raise NodeError("--days must be between 1 and 365")
+    async with opened_node(settings) as node:
+        link = await links.make_invite(node, days=args.days)
+    print(link)
+    if settings.registration_mode != "invite":
+        print(f"note: registration_mode is {settings.registration_mode!r}; the link is only needed in invite mode",
+              file=sys.stderr)
+    return 0
+
+
+@command("admin reset-link")
+async def admin_reset_link(args: argparse.Namespace, settings: Settings) -> int:
+    """Print a password-reset link for an account, to pass on by hand (when the node sends no e-mail)."""
+    if not 1 <= args.hours <= 24 * 7:
+        raise NodeError("--hours must be between 1 and 168")
+    async with opened_node(settings) as node:
+        async with node.sessions() as session:
+            member = await db.get_member_by_username(session, usernames.normalize(args.name))
+        if member is None:
+            raise NodeError(f"no account @{usernames.normalize(args.name)}")
+        link = await links.make_token(node, member, links.RESET, timedelta(hours=args.hours))
+    print(link)
     return 0

@@ -78,7 +78,8 @@ async def nodeinfo(request: web.Request) -> web.Response:
             active_month=await queries.count_active_authors(session, queries.days_ago(30)),
             active_halfyear=await queries.count_active_authors(session, queries.days_ago(180)),
             local_posts=await queries.count_local_posts(session),
-            open_registrations=node.settings.open_registrations,
+            # Mastodon reports approval-mode sign-ups as open too: anyone may ask for an account.
+            open_registrations=node.settings.open_registrations or node.settings.registration_mode in ("open", "approval"),
             node_name=node.settings.site_name,
         )
     profile = f'application/json; profile="http://nodeinfo.diaspora.software/ns/schema/{version}#"'
