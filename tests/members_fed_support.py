@@ -12,9 +12,9 @@ from node.content import Draft
 from node.db import queries
 from node.db.models import Activity, Delivery, Object
 from node.services.publish import publish_article
-from node.services.setup import ensure_local_actor
 from tests.factories import reply_to
 from tests.fakes.remote import RemoteActor, signed_post
+from tests.members_support import make_member
 from tests.test_follows import follow_of
 
 
@@ -31,10 +31,8 @@ async def until(check, what: str, timeout: float = 10.0):
 
 
 async def make_person(running, username: str = "alice") -> int:
-    """A local Person actor with its key (what ``create_member`` makes); returns its actor row id."""
-    async with running.node.sessions.begin() as session:
-        actor, _ = await ensure_local_actor(session, running.settings, username, "Person", username.capitalize())
-        return actor.id
+    """A member of the node (an account and its local Person actor); returns the actor's row id."""
+    return (await make_member(running, username)).actor_id
 
 
 async def publish(running, slug: str = "topic", title: str = "Topic") -> str:

@@ -52,7 +52,7 @@ async def test_a_members_id_is_a_person_for_servers_and_a_profile_page_for_brows
     assert (person["outbox"], person["followers"]) == (node.url("/actors/alice/outbox"), node.url("/actors/alice/followers"))
     async with http.get(node.url("/actors/alice"), headers={"Accept": "text/html"}) as response:
         assert response.status == 200 and response.content_type == "text/html"
-        assert "Alice" in await response.text()
+        assert "@alice" in await response.text()
 
 
 async def test_a_remote_follow_of_a_member_is_accepted_and_listed(node, http, alice):

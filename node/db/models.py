@@ -53,6 +53,9 @@ class Actor(Base):
     # Local actors: SHA-256 of the actor document last sent to followers in an Update
     # (or found at first start), so a changed name or summary is sent once, at start-up.
     sent_document_hash: Mapped[str | None] = mapped_column(String(64))
+    # Local actors: when the member deleted their account (node.members.posting.delete_account). The row
+    # stays, so the name is never given to someone else and the key can still sign the Delete.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_actors_username_domain", "username", "domain"), Index("ix_actors_domain", "domain"))
 

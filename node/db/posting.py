@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.db.models import Activity, Actor, Delivery, Follow, ModerationEntry, Object, Reaction
+from node.db.models import (Activity, Actor, Avatar, Delivery, Follow, Member, ModerationEntry, Notification, Object,
+                            Reaction, Revision, ThreadFollow)
 
 
 async def get_actor_by_id(session: AsyncSession, actor_id: int) -> Actor | None:
@@ -79,3 +80,33 @@ async def reactions_on(session: AsyncSession, actor_id: int, object_ids: Sequenc
         for object_id, kind in rows.all():
             found.setdefault(object_id, set()).add(kind)
     return found
+
+
+async def collapse_to_shared_inboxes(session: AsyncSession, inboxes: set[str]) -> list[str]:
+    """``inboxes`` with each personal inbox replaced by its server's shared inbox, when we know one."""
+    wanted = sorted(inboxes)
+    if not wanted:
+        return []
+    shared = dict((await session.execute(select(Actor.inbox, Actor.shared_inbox).where(
+        Actor.inbox.in_(wanted), Actor.shared_inbox.is_not(None)))).all())
+    return sorted({shared.get(inbox) or inbox for inbox in wanted})
+
+
+async def forget_revisions_of(session: AsyncSession, actor_id: int) -> None:
+    """Forget the earlier versions of an actor's posts."""
+    posts = select(Object.id).where(Object.actor_id == actor_id).scalar_subquery()
+    await session.execute(delete(Revision).where(Revision.object_id.in_(posts)))
+
+
+async def forget_revisions_of_object(session: AsyncSession, object_id: int) -> None:
+    """Forget the earlier versions of one post."""
+    await session.execute(delete(Revision).where(Revision.object_id == object_id))
+
+
+async def forget_account(session: AsyncSession, actor_id: int) -> None:
+    """Delete the account of a local actor and what is only theirs: notifications, followed threads,
+    avatar; the account's sessions and e-mail links go with it (their rows cascade from ``members``)."""
+    await session.execute(delete(Notification).where(Notification.recipient_id == actor_id))
+    await session.execute(delete(ThreadFollow).where(ThreadFollow.actor_id == actor_id))
+    await session.execute(delete(Avatar).where(Avatar.actor_id == actor_id))
+    await session.execute(delete(Member).where(Member.actor_id == actor_id))

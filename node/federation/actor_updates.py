@@ -16,7 +16,9 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from node.db import actor_documents, queries
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from node.db import actor_documents, avatars, queries
 from node.db.models import Actor
 from node.federation import convert, outbox
 from node.federation.vocab import PUBLIC
@@ -31,6 +33,14 @@ def document_hash(document: dict[str, Any]) -> str:
     """SHA-256 of a document's canonical JSON (sorted keys): equal documents, equal hashes."""
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def local_actor_document(node: "Node", session: AsyncSession, actor: Actor) -> dict[str, Any]:
+    """A local actor's document as served at its id and sent in an ``Update``: with a member's avatar."""
+    manual = node.settings.manual_approval and actor.ap_type != "Application"
+    digest = (await avatars.get_avatar_digests(session, [actor.id])).get(actor.id) if actor.ap_type == "Person" else None
+    icon = node.urls.avatar(actor.id, digest) if digest else None
+    return convert.actor_to_ap(actor, node.urls, manually_approves=manual, icon=icon)
 
 
 def actor_update(node: "Node", actor: Actor, document: dict[str, Any]) -> dict[str, Any]:
@@ -54,7 +64,7 @@ async def send_changed_actors(node: "Node") -> list[str]:
         for actor in await queries.list_local_actors(session):
             if actor.ap_type == "Application":
                 continue
-            document = convert.actor_to_ap(actor, node.urls, manually_approves=node.settings.manual_approval)
+            document = await local_actor_document(node, session, actor)
             digest = document_hash(document)
             if digest == actor.sent_document_hash:
                 continue

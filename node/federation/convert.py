@@ -24,8 +24,13 @@ def iso(moment: datetime | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def actor_to_ap(actor: Actor, urls: Urls, *, manually_approves: bool = False) -> dict[str, Any]:
-    """The actor document of a local actor (Group, Person or the instance Application)."""
+def actor_to_ap(actor: Actor, urls: Urls, *, manually_approves: bool = False, icon: str | None = None) -> dict[str, Any]:
+    """The actor document of a local actor (Group, Person or the instance Application).
+
+    ``icon`` is the URL of a member's avatar (WebP).  A deleted account keeps only what lets
+    servers check the ``Delete`` it sent (its key, its inbox), as Mastodon serves a removed
+    account: no name, no summary, no picture, not discoverable.
+    """
     username = actor.username
     document: dict[str, Any] = {
         "@context": CONTEXT,
@@ -50,6 +55,10 @@ def actor_to_ap(actor: Actor, urls: Urls, *, manually_approves: bool = False) ->
             "publicKeyPem": actor.public_key_pem,
         },
     }
+    if icon and actor.deleted_at is None:
+        document["icon"] = {"type": "Image", "mediaType": "image/webp", "url": icon}
+    if actor.deleted_at is not None:
+        document.update(name="", summary="", discoverable=False, indexable=False)
     if actor.ap_type == "Application":
         # The instance actor only signs fetches: nobody follows it or reads its posts.
         document["manuallyApprovesFollowers"] = True

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.content import render_markdown_for_fediverse
-from node.db import notifications
+from node.db import actor_documents, members, notifications
 from node.db import posting as db
 from node.db import queries
 from node.db.models import Activity, Actor, Object, Reaction, Revision
@@ -42,6 +42,8 @@ from node.federation import comments, outbox
 from node.federation.convert import comment_to_ap, create_to_ap, iso
 from node.federation.handlers.threads import placeholder
 from node.federation.vocab import PUBLIC, PUBLIC_FORMS, as_list, get_id
+from node.federation.actor_updates import actor_update, document_hash, local_actor_document
+from node.members.roles import MemberStatus
 from node.moderation.decide import judge_one, moderation_state
 from node.moderation.policy import Verdict
 
@@ -73,18 +75,17 @@ class PostingRefused(Exception):
 # --- who and what ---------------------------------------------------------------------------------
 
 async def _member(session: AsyncSession, actor_id: int) -> Actor:
-    """The member's local Person actor; refused when there is none (or it left)."""
+    """The member's local Person actor; refused when there is none, it left, or its account may not act."""
     actor = await db.get_actor_by_id(session, actor_id)
     if actor is None or not actor.is_local or actor.ap_type != "Person":
         raise PostingRefused("no such member here", 403)
-    if is_deleted(actor):
+    if actor.deleted_at is not None:
         raise PostingRefused("this account was deleted", 403)
+    account = await members.get_member_by_actor(session, actor.id)
+    # A local author made with `fednode author add` has no account; an account must be active.
+    if account is not None and account.status != MemberStatus.ACTIVE:
+        raise PostingRefused(f"your account is {account.status}", 403)
     return actor
-
-
-def is_deleted(actor: Actor) -> bool:
-    """Whether a local actor deleted its account (``delete_account``)."""
-    return isinstance(actor.raw, dict) and bool(actor.raw.get("deleted"))
 
 
 def _text(markdown: Any) -> str:
@@ -324,6 +325,7 @@ async def _delete(node: "Node", session: AsyncSession, member: Actor, comment: O
     was_announced = await _was_announced(session, comment)
     addressed = dict(comment.raw or {})
     await placeholder(session, comment)
+    await db.forget_revisions_of_object(session, comment.id)  # its earlier versions go with it, as on Mastodon
     if not was_sent:
         return  # held: nobody else ever saw it
     delete = {
@@ -432,3 +434,66 @@ async def reactions_of(node: "Node", actor_id: int, object_ids: Iterable[int]) -
     """Which of these posts (row ids) the member liked or boosted: {object id: {"like", "announce"}}."""
     async with node.sessions() as session:
         return await db.reactions_on(session, actor_id, list(object_ids))
+
+
+# --- the account ----------------------------------------------------------------------------------
+
+async def send_profile_update(node: "Node", actor_id: int) -> int:
+    """Tell the member's followers their profile changed (name, bio, avatar): an ``Update`` of the Person
+    with its whole document, as Mastodon sends.  Returns how many inboxes; 0 when nothing they hold changed."""
+    async with node.sessions.begin() as session:
+        member = await _member(session, actor_id)
+        document = await local_actor_document(node, session, member)
+        digest = document_hash(document)
+        if digest == member.sent_document_hash:
+            return 0
+        # The same compare-and-set as at start-up (federation.actor_updates): sent once, whoever is first.
+        if not await actor_documents.claim_document_hash(session, member.id, member.sent_document_hash, digest):
+            return 0
+        inboxes = await outbox.follower_inboxes(session, [member.id])
+        await _send(node, session, member, actor_update(node, member, document), inboxes)
+    node.wake_delivery()
+    return len(inboxes)
+
+
+async def delete_account(node: "Node", actor_id: int) -> int:
+    """Delete the member's account, as Mastodon does, and tell everyone who should know.
+
+    - A ``Delete`` whose object is the actor goes, signed with the member's key, to the servers of
+      their followers, of the site Group's followers (who hold the comments the Group announced) and
+      of everyone anything they sent reached (one request per server where a shared inbox is known).
+      Servers drop a deleted actor's posts on it (Mastodon, and this node too), so no ``Delete`` per
+      comment is sent.
+    - Here, each of their comments becomes a "[deleted]" placeholder (the replies keep their place),
+      the earlier versions of their comments are forgotten, their likes and boosts are taken back
+      from the counts, their follows, notifications, followed threads and avatar are removed, and
+      the account (e-mail, password, sessions) is deleted.  Articles and link threads they opened
+      stay: they are the site's discussions of those pages, and an admin can delete them.
+    - The actor row stays with ``deleted_at``: the name is never given to anyone else, the id keeps
+      answering (a stub with the key, so the ``Delete`` can be checked), the profile page answers 410.
+
+    Returns how many inboxes get the ``Delete``.
+    """
+    async with node.sessions.begin() as session:
+        member = await _member(session, actor_id)
+        site = await _site(node, session)
+        known = set(await outbox.follower_inboxes(session, [member.id, site.id]))
+        known |= set(await db.inboxes_signed_by(session, member.username))
+        inboxes = await db.collapse_to_shared_inboxes(session, known)
+        for post in await db.list_live_posts_of(session, member.id):
+            if post.kind == "comment":
+                await placeholder(session, post)
+        await db.forget_revisions_of(session, member.id)
+        for reaction in await db.list_reactions_of(session, member.id):
+            await db.add_to_count(session, reaction.object_id, COUNTERS[reaction.kind], -1)
+            await session.delete(reaction)
+        for follow in await db.list_follows_of(session, member.id):
+            await session.delete(follow)
+        await db.forget_account(session, member.id)
+        member.deleted_at = utcnow()
+        member.name, member.summary = None, None
+        delete = {"id": outbox.new_activity_id(node.urls), "type": "Delete", "actor": member.ap_id,
+                  "object": member.ap_id, "to": [PUBLIC], "cc": [member.followers]}
+        await _send(node, session, member, delete, inboxes)
+    node.wake_delivery()
+    return len(inboxes)

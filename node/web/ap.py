@@ -14,6 +14,7 @@ from node.app import NODE, Node
 from node.db import queries
 from node.db.models import Object
 from node.federation import convert
+from node.federation.actor_updates import local_actor_document
 from node.federation.vocab import ACTIVITY_JSON
 from node.urls import INSTANCE_ACTOR_USERNAME
 from node.web import pages, params
@@ -89,8 +90,10 @@ async def actor(request: web.Request) -> web.Response:
     username = request.match_info.get("username", INSTANCE_ACTOR_USERNAME)
     local = await _local_actor_or_404(node, username)
     if wants_activity_json(request) or local.ap_type == "Application":
-        manual = node.settings.manual_approval and local.ap_type != "Application"
-        return ap_response(convert.actor_to_ap(local, node.urls, manually_approves=manual))
+        async with node.sessions() as session:
+            return ap_response(await local_actor_document(node, session, local))
+    if local.deleted_at is not None:
+        raise web.HTTPGone()
     return await pages.profile(request, local)
 
 

@@ -42,6 +42,9 @@ async def webfinger(request: web.Request) -> web.Response:
                 actor = await queries.get_local_actor(session, INSTANCE_ACTOR_USERNAME)
     if actor is None:
         return _json({"error": "no such account here"}, content_type=JRD_JSON, status=404, cache="max-age=180")
+    if actor.deleted_at is not None:
+        # Mastodon answers 410 for an account that was deleted: the name will not come back.
+        return _json({"error": "this account was deleted"}, content_type=JRD_JSON, status=410, cache="max-age=180")
     return _json(
         wellknown.webfinger_jrd(actor, node.urls, node.settings.host),
         content_type=JRD_JSON,

@@ -159,6 +159,8 @@ async def profile_by_handle(request: web.Request) -> web.Response:
         actor = await queries.get_local_actor(session, request.match_info["username"])
     if actor is None or actor.ap_type == "Application":
         raise web.HTTPNotFound()
+    if actor.deleted_at is not None:
+        raise web.HTTPGone()
     return await profile(request, actor)
 
 

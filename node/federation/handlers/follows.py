@@ -49,7 +49,7 @@ async def on_follow(ctx: HandlerContext) -> Outcome:
     """A remote actor follows the site or an author: record it and Accept (or wait for approval)."""
     session = ctx.session
     local = await queries.get_actor(session, object_id(ctx.activity) or "")
-    if local is None or not local.is_local or local.ap_type not in FOLLOWABLE_TYPES:
+    if local is None or not local.is_local or local.ap_type not in FOLLOWABLE_TYPES or local.deleted_at is not None:
         return Outcome.ignored("not an actor of ours that can be followed")
     follower = await queries.get_actor(session, ctx.actor_id)
     if follower is None or follower.is_local:
