@@ -27,6 +27,7 @@ from node.federation.signpool import SignPool, auto_processes
 from node.metrics import Metrics
 from node.moderation.gate import Gate
 from node.services.setup import ensure_site
+from node.site import SiteCache
 from node.urls import Urls
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ class Node:
     gate: "Gate | None" = None  # suspended domains and banned actors (node.moderation.gate)
     decider: "Decider | None" = None  # the moderation policy and its caches, on first use (node.moderation.decide)
     wakeups: "Wakeups | None" = None  # LISTEN/NOTIFY between processes (PostgreSQL)
+    site: "SiteCache | None" = None  # the site settings in force: config overridden by the admin's (node.site)
 
     async def close(self) -> None:
         """Stop the background work and release the HTTP client and the database connections."""
@@ -137,10 +139,12 @@ async def open_node(settings: Settings, *, migrate: bool = True) -> Node:
     fetcher.on_fetch = metrics.fetched
     inbox.gate = gate = Gate(sessions, config_blocked=settings.blocked_domains, fetcher=fetcher)
     await gate.refresh()  # suspended domains join the fetcher's blocked domains from the start
+    site = SiteCache(settings, sessions)
+    await site.refresh()
     return Node(
         settings=settings, urls=Urls(settings.base), engine=engine, sessions=sessions,
         fetcher=fetcher, resolver=resolver, inbox=inbox, metrics=metrics, gate=gate,
-        wakeups=wakeups.Wakeups(settings.database_url),
+        wakeups=wakeups.Wakeups(settings.database_url), site=site,
     )
 
 
@@ -176,14 +180,15 @@ def create_app(settings: Settings) -> web.Application:
     """Build the web application for ``settings``; resources open on startup and close on cleanup."""
     from node.web.authfetch import authorized_fetch_middleware
     from node.web.cors import cors_middleware
-    from node.web.middleware import error_middleware, request_id_middleware, security_headers_middleware
+    from node.web.middleware import (error_middleware, request_id_middleware, security_headers_middleware,
+                                     site_settings_middleware)
     from node.web.routes import add_routes
     from node.web.session import session_middleware
 
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[request_id_middleware, cors_middleware, error_middleware, security_headers_middleware,
-                     authorized_fetch_middleware, session_middleware],
+                     site_settings_middleware, authorized_fetch_middleware, session_middleware],
     )
 
     async def node_lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -57,6 +57,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("site_name", str, "Fednode forum", "Display name of the site and of its Group actor."),
     Setting("site_summary", str, "A discussion forum on the fediverse.",
             "Short plain-text description of the site, shown on its profile and in NodeInfo."),
+    Setting("site_rules", str, "",
+            "The site's rules, one a line, shown to people who join and comment (admins can change them at /admin/site)."),
     Setting("default_author", str, "editor", "Username of the first local author that `fednode init` creates."),
     Setting("open_registrations", bool, False, "Reported in NodeInfo: whether people can sign up here."),
     Setting("authorized_fetch", bool, False,
@@ -228,6 +230,7 @@ class Settings:
     smtp_username: str = ""
     smtp_password: str = field(default="", repr=False)  # a secret: kept out of every repr and log line
     smtp_from: str = ""
+    site_rules: str = ""
     config_file: str | None = None
     # The settings given in the config file, the environment or as flags (not left at their default).
     explicit: frozenset = frozenset()

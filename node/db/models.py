@@ -217,6 +217,17 @@ class Host(Base):
     last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class SiteSetting(Base):
+    """A site setting an admin changed on the web (name, summary, rules...); the config file's value is the default."""
+
+    __tablename__ = "site_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSONType)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(255))
+
+
 class Revision(Base):
     """An earlier version of an article or comment, kept when an Update replaces it."""
 

@@ -1,12 +1,14 @@
 """Telling followers when a local actor's public document changed: an ``Update`` of the actor.
 
-The site Group's name and summary come from the configuration (``site_name``,
-``site_summary``): pages and NodeInfo show a change at once, but every follower's
-server keeps the copy of the actor it fetched.  So at start-up each local actor's
-document is hashed and compared with the hash of the one last sent; when they
-differ, an ``Update`` carrying the whole document is queued for the actor's
-followers (Mastodon, Misskey, Lemmy… refresh their copy of an account on it) and
-the new hash is kept, so an unchanged configuration sends nothing.
+The site Group's name, summary and picture come from the configuration (``site_name``,
+``site_summary``) or from the admin's site settings (``node.site``): pages and NodeInfo
+show a change at once, but every follower's server keeps the copy of the actor it
+fetched.  So at start-up, and when an admin saves the site settings
+(``node.services.site_settings``), the local actor's document is hashed and compared
+with the hash of the one last sent; when they differ, an ``Update`` carrying the whole
+document is queued for the actor's followers (Mastodon, Misskey, Lemmy… refresh their
+copy of an account on it) and the new hash is kept, so an unchanged document sends
+nothing, and a change is sent once however many processes see it.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ def document_hash(document: dict[str, Any]) -> str:
 async def local_actor_document(node: "Node", session: AsyncSession, actor: Actor) -> dict[str, Any]:
     """A local actor's document as served at its id and sent in an ``Update``: with a member's avatar."""
     manual = node.settings.manual_approval and actor.ap_type != "Application"
-    digest = (await avatars.get_avatar_digests(session, [actor.id])).get(actor.id) if actor.ap_type == "Person" else None
+    # The site Group's picture (an admin's upload, node.services.site_settings) is stored as its avatar too.
+    has_avatar = actor.ap_type in ("Person", "Group")
+    digest = (await avatars.get_avatar_digests(session, [actor.id])).get(actor.id) if has_avatar else None
     icon = node.urls.avatar(actor.id, digest) if digest else None
     return convert.actor_to_ap(actor, node.urls, manually_approves=manual, icon=icon)
 
@@ -49,6 +53,25 @@ def actor_update(node: "Node", actor: Actor, document: dict[str, Any]) -> dict[s
         "id": outbox.new_activity_id(node.urls), "type": "Update", "actor": actor.ap_id,
         "object": document, "to": [PUBLIC], "cc": [actor.followers],
     }
+
+
+async def update_if_changed(node: "Node", session: AsyncSession, actor: Actor) -> int:
+    """Queue an ``Update`` of ``actor`` for its followers if its document changed since the last one sent.
+
+    Returns the delivery rows queued (0 when nothing changed, another process claimed it, or the
+    actor is new).  The caller's transaction holds the claim and the deliveries together, so
+    either both are stored or neither; it wakes the delivery worker after committing.
+    """
+    document = await local_actor_document(node, session, actor)
+    digest = document_hash(document)
+    if digest == actor.sent_document_hash:
+        return 0
+    if not await actor_documents.claim_document_hash(session, actor.id, actor.sent_document_hash, digest):
+        return 0  # another process (starting, or saving the same change) sends it
+    if actor.sent_document_hash is None:
+        return 0  # a new actor: its followers have only ever seen this document
+    return await outbox.deliver_to_followers(
+        session, actor_update(node, actor, document), signer=actor.username, followed=[actor])
 
 
 async def send_changed_actors(node: "Node") -> list[str]:
@@ -64,17 +87,7 @@ async def send_changed_actors(node: "Node") -> list[str]:
         for actor in await queries.list_local_actors(session):
             if actor.ap_type == "Application":
                 continue
-            document = await local_actor_document(node, session, actor)
-            digest = document_hash(document)
-            if digest == actor.sent_document_hash:
-                continue
-            if not await actor_documents.claim_document_hash(session, actor.id, actor.sent_document_hash, digest):
-                continue  # another process starting at the same moment sends it
-            if actor.sent_document_hash is None:
-                continue  # a new actor: its followers have only ever seen this document
-            queued = await outbox.deliver_to_followers(
-                session, actor_update(node, actor, document), signer=actor.username, followed=[actor])
-            if queued:
+            if await update_if_changed(node, session, actor):
                 sent.append(actor.username)
     if sent:
         log.info("actor documents changed: Update queued for the followers of %s", ", ".join(sent))

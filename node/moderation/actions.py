@@ -279,7 +279,9 @@ async def block_domain(session: AsyncSession, domain: str, severity: str, *, mod
                               reject_media=reject_media, reject_reports=reject_reports, obfuscate=obfuscate)
     hidden = severed = shown = 0
     if severity == "suspend":
-        for comment in await db.comments_of_domain(session, domain, ("published", "held")):
+        # Only shown comments are hidden: a held one is hidden already and stays in the queue, since
+        # lifting the suspension shows every "suspended" comment again and must not skip the queue.
+        for comment in await db.comments_of_domain(session, domain, ("published",)):
             await db.set_state(session, comment, "suspended")
             hidden += 1
         severed = await db.sever_follows_of_domain(session, domain)

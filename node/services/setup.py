@@ -8,9 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from node import keys
 from node.config import USERNAME_RE, Settings
-from node.db import queries
+from node.db import queries, site_settings
 from node.db.models import Actor
 from node.errors import ConfigError
+from node.site import effective
 from node.urls import INSTANCE_ACTOR_USERNAME, Urls
 
 
@@ -69,13 +70,15 @@ async def ensure_site(session: AsyncSession, settings: Settings) -> dict[str, bo
         session, settings, INSTANCE_ACTOR_USERNAME, "Application", settings.host,
         "Signs this node's requests to other servers.",
     )
-    group, created[f"site group @{settings.site_username}"] = await ensure_local_actor(
-        session, settings, settings.site_username, "Group", settings.site_name, settings.site_summary,
-    )
-    # The configuration is the Group's source of truth: a renamed site renames its actor
+    # The site settings in force are the Group's source of truth: the configuration's, overridden
+    # by what an admin saved on the web (node.site).  A renamed site renames its actor
     # (``federation.actor_updates`` then tells the followers, at the server's start).
-    if (group.name, group.summary) != (settings.site_name, summary_html(settings.site_summary)):
-        group.name, group.summary = settings.site_name, summary_html(settings.site_summary)
+    site = effective(settings, await site_settings.load(session))
+    group, created[f"site group @{settings.site_username}"] = await ensure_local_actor(
+        session, settings, settings.site_username, "Group", site.name, site.summary,
+    )
+    if (group.name, group.summary) != (site.name, summary_html(site.summary)):
+        group.name, group.summary = site.name, summary_html(site.summary)
     _, created[f"author @{settings.default_author}"] = await ensure_local_actor(
         session, settings, settings.default_author, "Person", settings.default_author.capitalize(),
     )

@@ -9,6 +9,7 @@ from node.db import queries
 from node.federation import wellknown
 from node.federation.vocab import JRD_JSON
 from node.urls import INSTANCE_ACTOR_USERNAME
+from node import site
 
 CORS = {"Access-Control-Allow-Origin": "*"}
 
@@ -82,8 +83,9 @@ async def nodeinfo(request: web.Request) -> web.Response:
             active_halfyear=await queries.count_active_authors(session, queries.days_ago(180)),
             local_posts=await queries.count_local_posts(session),
             # Mastodon reports approval-mode sign-ups as open too: anyone may ask for an account.
-            open_registrations=node.settings.open_registrations or node.settings.registration_mode in ("open", "approval"),
-            node_name=node.settings.site_name,
+            open_registrations=node.settings.open_registrations
+            or site.current(node).registration_mode in ("open", "approval"),
+            node_name=site.current(node).name,
         )
     profile = f'application/json; profile="http://nodeinfo.diaspora.software/ns/schema/{version}#"'
     response = _json(document, content_type="application/json", cache="max-age=1800, public")

@@ -24,6 +24,7 @@ from node.web import pages
 from node.web.ap import CONTEXT_PAGE, REPLIES_PAGE, ap_response, paged_collection
 from node.web.negotiate import wants_activity_json
 from node.web.render import render, safe_href
+from node import site
 
 RECENT = 20
 CORS = {"Access-Control-Allow-Origin": "*", "Vary": "Origin"}
@@ -31,7 +32,7 @@ CORS = {"Access-Control-Allow-Origin": "*", "Vary": "Origin"}
 
 def _common(request: web.Request) -> dict:
     settings = request.app[NODE].settings
-    return {"site_name": settings.site_name, "site_handle": f"@{settings.site_username}@{settings.host}"}
+    return {"site_name": site.current(request.app[NODE]).name, "site_handle": f"@{settings.site_username}@{settings.host}"}
 
 
 async def lookup_page(request: web.Request) -> web.Response:

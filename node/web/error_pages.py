@@ -13,6 +13,7 @@ from aiohttp import web
 
 from node.app import NODE
 from node.web.render import render
+from node import site
 
 TITLES = {
     400: ("This address is not understood", "Something in the address or the form could not be read."),
@@ -35,7 +36,7 @@ def error_page(request: web.Request, status: int, reason: str, headers: dict[str
         standard = ""
     detail = reason if reason and reason != standard and reason != title else None
     node = request.app.get(NODE)
-    site_name = node.settings.site_name if node is not None else "Fednode"
+    site_name = site.current(node).name if node is not None else "Fednode"
     site_handle = f"@{node.settings.site_username}@{node.settings.host}" if node is not None else ""
     return render("error.html", status=status, headers=headers, code=status, title=title, explanation=explanation,
                   detail=detail, site_name=site_name, site_handle=site_handle)

@@ -40,6 +40,7 @@ from node.federation.lookup import webfinger_document
 from node.federation.vocab import as_list
 from node.web import csrf
 from node.web.render import fold_leading_mentions, render, safe_href
+from node import site
 
 log = logging.getLogger("fednode.web")
 
@@ -245,7 +246,7 @@ def _form(request: web.Request, *, target: Object | None, uri: str, handle: str,
     return render(
         "interact.html", status=status, headers=dict(NO_STORE), target=target, uri=uri, handle=handle, error=error,
         quoted=quoted, excerpt=excerpt,
-        site_name=settings.site_name, site_handle=f"@{settings.site_username}@{settings.host}",
+        site_name=site.current(request.app[NODE]).name, site_handle=f"@{settings.site_username}@{settings.host}",
     )
 
 

@@ -124,3 +124,12 @@ def embed_csp(policy: str, embed_origins: list[str]) -> str:
     ancestors = frame_ancestors(allowed_origins(embed_origins))
     return policy.replace("default-src 'none';", "default-src 'none'; script-src 'self';") \
         .replace("frame-ancestors 'none'", ancestors)
+
+
+@web.middleware
+async def site_settings_middleware(request: web.Request, handler):
+    """Pages show the site settings in force: this process's snapshot, read again when it is old (node.site)."""
+    node = request.app.get(NODE)
+    if node is not None and node.site is not None:
+        await node.site.fresh()
+    return await handler(request)

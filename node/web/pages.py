@@ -14,6 +14,7 @@ from node.db import queries
 from node.db.models import Actor, Object
 from node.web import discussion, params
 from node.web.render import render
+from node import site
 
 INDEX_PAGE = 30
 TAG_SCAN_CHUNK = 500
@@ -21,8 +22,9 @@ PAGE_CACHE = web.AppKey("discussion_page_cache", discussion.PageCache)
 
 
 def _common(request: web.Request) -> dict:
-    settings = request.app[NODE].settings
-    return {"site_name": settings.site_name, "site_handle": f"@{settings.site_username}@{settings.host}"}
+    node = request.app[NODE]
+    settings = node.settings
+    return {"site_name": site.current(node).name, "site_handle": f"@{settings.site_username}@{settings.host}"}
 
 
 async def index(request: web.Request) -> web.Response:

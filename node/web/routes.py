@@ -7,6 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from node.web import account, ap, api, avatars, discovery, discussions, embed, feeds, health, inbox, interact, media, pages
+from node.web.admin.routes import ROUTES as ADMIN_ROUTES
 
 
 def add_routes(app: web.Application) -> None:
@@ -82,3 +83,4 @@ def add_routes(app: web.Application) -> None:
         web.get("/metrics", health.metrics),
         web.static("/static", Path(__file__).parent / "static"),
     ])
+    app.router.add_routes(ADMIN_ROUTES)
