@@ -48,6 +48,7 @@ log = logging.getLogger("fednode.discussions")
 
 PAGE_REDIRECTS = 5
 CLOSED_GONE = "the source deleted the post"
+CLOSED_REJECTED = "the source refused a reply"  # it answered one of our members' replies with Reject
 
 
 @dataclass(frozen=True)

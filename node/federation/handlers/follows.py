@@ -11,6 +11,7 @@ from node.db.models import Actor, Follow
 from node.db.states import FollowState
 from node.federation import outbox
 from node.federation.handlers import HandlerContext, handles, object_id
+from node.federation.handlers.rejects import reply_rejected
 from node.federation.vocab import get_id
 
 FOLLOWABLE_TYPES = frozenset({"Group", "Person"})
@@ -113,9 +114,9 @@ async def on_accept(ctx: HandlerContext) -> Outcome:
 
 @handles("Reject")
 async def on_reject(ctx: HandlerContext) -> Outcome:
-    """A server we asked to follow refused (or removed us as a follower)."""
+    """A server we asked to follow refused (or removed us as a follower); or it refused a member's reply."""
     follow = await _our_follow(ctx)
     if follow is None:
-        return Outcome.ignored("rejects nothing we asked for")
+        return await reply_rejected(ctx)
     follow.state = FollowState.REJECTED
     return Outcome.applied()
