@@ -54,9 +54,15 @@ function replyForm(node, inReplyTo, placeholder, done) {
       if (!(await ext.permissions.contains({ origins: [originPattern(node.url)] }))) {
         throw new NodeError(`the extension has no access to ${host(node)} yet: save it again in the options`);
       }
-      await postComment(node, inReplyTo, text.value);
+      const posted = await postComment(node, inReplyTo, text.value);
       text.value = "";
-      await done();
+      if (posted?.held) {
+        // Held by the forum's moderation policy: only the moderators see it until approved.
+        status.textContent = "Posted. A moderator will look at it before others see it.";
+        submit.disabled = false;
+        return;
+      }
+      await done(posted?.comment?.id);
     } catch (error) {
       status.className = "status error";
       status.textContent = `Not posted: ${error.message}`;
@@ -84,7 +90,7 @@ function commentItem(node, comment, refresh) {
   } else {
     body.append(sanitised(comment.content));
   }
-  const item = el("li", { className: comment.deleted ? "comment deleted" : "comment" }, meta, body);
+  const item = el("li", { className: comment.deleted ? "comment deleted" : "comment", "data-id": comment.id }, meta, body);
   if (node.token && !comment.deleted) {
     const button = el("button", { type: "button", className: "link small", text: "reply" });
     button.addEventListener("click", () => {
@@ -176,8 +182,9 @@ function showNone(section, node, page, refresh) {
   section.append(el("div", { className: "row" }, button, status));
 }
 
-async function showNode(section, node, page) {
-  const refresh = () => showNode(section, node, page);
+// Ask one node and show its answer in `section`; `posted` is the id of a comment just posted, shown set apart.
+async function showNode(section, node, page, posted) {
+  const refresh = (id) => showNode(section, node, page, id);
   const label = el("p", { className: "node", text: host(node) });
   section.replaceChildren(label, el("p", { className: "hint", text: `Asking ${host(node)}…` }));
   section.setAttribute("aria-busy", "true");
@@ -186,6 +193,11 @@ async function showNode(section, node, page) {
     section.replaceChildren(label);
     if (answer.found) showThread(section, node, answer.thread, refresh);
     else showNone(section, node, page, refresh);
+    const mine = posted && [...section.querySelectorAll(".comment")].find((item) => item.dataset.id === posted);
+    if (mine) {
+      mine.classList.add("posted");
+      mine.scrollIntoView({ block: "nearest" });
+    }
   } catch (error) {
     section.replaceChildren(label, el("p", { className: "error", text: error.message }));
   } finally {
