@@ -12,6 +12,7 @@ Screenshots go to ``tmp_path`` (and ``$FEDNODE_SCREENSHOTS`` when set).
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from node.federation.vocab import PUBLIC
 from tests.fakes.remote import fake_remote, signed_post
 from tests.fakes.website import article_html, fake_website
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support import make_settings, running_node
 from tests.test_discussions_browser import shot
 
 playwright_api = pytest.importorskip("playwright.async_api")
@@ -42,6 +44,16 @@ def build_extension(out: Path, *nodes: str) -> Path:
         command += ["--node", node]
     subprocess.run(command, check=True, capture_output=True, text=True)
     return out / "chromium"
+
+
+def lookups(requests: list[str]) -> list[str]:
+    """The page addresses asked about in a node's recorded requests (``GET /api/v1/thread?url=…``)."""
+    asked = []
+    for request in requests:
+        method, target = request.split(" ", 1)
+        if method == "GET" and urlsplit(target).path == "/api/v1/thread":
+            asked += parse_qs(urlsplit(target).query)["url"]
+    return asked
 
 
 @dataclass
@@ -64,20 +76,27 @@ class Installed:
         return page
 
 
-@pytest.fixture
-async def chromium(node, tmp_path):
-    """Chromium with the extension built for the test node, on a fresh profile."""
-    unpacked = build_extension(tmp_path / "dist", node.base)
+@contextlib.asynccontextmanager
+async def installed(folder: Path, *nodes: str):
+    """Chromium on a fresh profile in ``folder`` with the extension built for ``nodes``."""
+    unpacked = build_extension(folder / "dist", *nodes)
     args = [*CHROMIUM_ARGS, f"--disable-extensions-except={unpacked}", f"--load-extension={unpacked}"]
     async with playwright_api.async_playwright() as driver:
         context = await driver.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=args)
+            str(folder / "profile"), executable_path=str(CHROMIUM), headless=True, args=args)
         try:
             # The background's service worker names the extension: chrome-extension://<id>/background.js
             worker = context.service_workers[0] if context.service_workers else await context.wait_for_event("serviceworker")
             yield Installed(context, urlsplit(worker.url).hostname)
         finally:
             await context.close()
+
+
+@pytest.fixture
+async def chromium(node, tmp_path):
+    """Chromium with the extension built for the test node."""
+    async with installed(tmp_path, node.base) as browser:
+        yield browser
 
 
 @pytest.fixture
@@ -126,9 +145,8 @@ async def test_reading_pages_asks_the_node_nothing_until_the_popup_is_opened(nod
     # When the member opens the extension's popup on the article
     await chromium.popup(url)
     # Then the node is asked once, about exactly that address
-    asked = node.requests[before:]
-    assert len(asked) == 1 and asked[0].startswith("GET /api/v1/thread?")
-    assert parse_qs(urlsplit(asked[0].split(" ", 1)[1]).query) == {"url": [url]}
+    assert len(node.requests[before:]) == 1
+    assert lookups(node.requests[before:]) == [url]
 
 
 async def test_the_popup_shows_the_pages_thread_nested(node, chromium, discussed, tmp_path):
@@ -159,7 +177,7 @@ async def test_the_popup_shows_the_pages_thread_nested(node, chromium, discussed
     await shot(popup, tmp_path, "extension-popup-thread-dark")
 
 
-async def test_a_post_whose_source_closed_its_comments_is_labelled(node, chromium):
+async def test_a_post_whose_source_closed_its_comments_is_labelled(node, chromium, tmp_path):
     """A Lemmy post locked at its source: the popup says its comments are closed there and continue here."""
     async with fake_remote() as remote:
         community = remote.add_actor("harbour", kind="Group")
@@ -170,8 +188,24 @@ async def test_a_post_whose_source_closed_its_comments_is_labelled(node, chromiu
             "to": [community.id, PUBLIC], "cc": [], "commentsEnabled": False, "published": "2026-12-01T10:00:00Z"})
         await open_discussion(node.node, post_id)
         popup = await chromium.popup(post_id)
+    await shot(popup, tmp_path, "extension-popup-closed")
     assert "The source's comments are closed; the discussion continues here." in \
         await popup.locator(".closed").inner_text()
+
+
+async def test_each_forum_in_the_options_is_asked_and_answers_in_its_own_section(node, discussed, tmp_path):
+    url, _ = discussed
+    # Given the extension set up for two forums, only the first of which discusses the page
+    async with running_node(make_settings(tmp_path / "second")) as second, \
+            installed(tmp_path, node.base, second.base) as browser:
+        popup = await browser.popup(url)
+        sections = popup.locator(".node-section")
+        # Then each is asked once, and each answer is shown under its forum's name
+        assert [await sections.nth(i).locator(".node").inner_text() for i in range(2)] == \
+            [urlsplit(node.base).netloc, urlsplit(second.base).netloc]
+        assert await sections.nth(0).locator(".count").inner_text() == "3 comments"
+        assert await sections.nth(1).locator(".empty").inner_text() == "No discussion yet"
+        assert lookups(second.requests) == [url]
 
 
 async def test_a_page_nobody_discusses_says_so_and_how_to_open_one(node, chromium, site, tmp_path):
@@ -273,93 +307,3 @@ async def test_the_options_page_refuses_an_address_that_is_not_a_forums(chromium
     await options.click("#save")
     assert await options.locator("#status").inner_text() == \
         "Not saved: a forum's address starts with https:// (not ftp:)"
-
-
-async def member_token(node, username: str = "carol", scopes=("comment", "discuss")) -> str:
-    """A member, and an API token of theirs as /account/tokens makes it."""
-    from node.api.tokens import create_token
-    from tests.members_support import make_member
-
-    member = await make_member(node, username, display_name=username.capitalize() + " Member")
-    _, token = await create_token(node.node, member.id, "browser extension", list(scopes))
-    return token
-
-
-async def use_token(chromium, token: str) -> None:
-    """Paste the token into the extension's options next to the forum, and save."""
-    options = await chromium.context.new_page()
-    await options.goto(chromium.page_url("options.html"))
-    await options.locator(".node-row [name=token]").first.fill(token)
-    await options.click("#save")
-    await options.wait_for_selector("#status.ok")
-    await options.close()
-
-
-async def test_a_member_comments_through_the_popup(node, http, chromium, discussed, tmp_path):
-    url, document = discussed
-    await use_token(chromium, await member_token(node))
-    # Given the popup on the discussed article, for a member whose token the extension holds
-    popup = await chromium.popup(url)
-    # When they write a comment and post it
-    await popup.locator(".node-section > form.compose textarea").fill("The quay is **too short** for the trawlers.")
-    await popup.locator(".node-section > form.compose button[type=submit]").click()
-    await popup.wait_for_selector(".comment.posted")
-    await shot(popup, tmp_path, "extension-popup-posted")
-    # Then the popup shows it in the thread, theirs, with the count updated
-    mine = popup.locator(".thread > .comment.posted")
-    assert await mine.locator(".author").inner_text() == "Carol Member"
-    assert await mine.locator(".content strong").inner_text() == "too short"
-    assert await popup.locator(".count").inner_text() == "4 comments"
-    # And the node stored it in the thread and shows it on the discussion's page
-    assert f"POST /api/v1/comments" in node.requests
-    async with http.get(node.url(f"/discussions/{document.id}")) as response:
-        assert "for the trawlers" in await response.text()
-
-
-async def test_a_member_replies_to_a_comment_and_the_reply_nests_under_it(node, chromium, discussed):
-    url, _ = discussed
-    await use_token(chromium, await member_token(node))
-    popup = await chromium.popup(url)
-    bobs = popup.locator(".replies > .comment").first
-    # When the member presses "reply" under Bob's comment and posts
-    await bobs.locator(":scope > button", has_text="reply").click()
-    await bobs.locator(":scope > form.compose textarea").fill("Agreed, Bob.")
-    await bobs.locator(":scope > form.compose button[type=submit]").click()
-    await popup.wait_for_selector(".comment.posted")
-    # Then the reply is shown under Bob's comment
-    bobs = popup.locator(".replies > .comment").first
-    assert await bobs.locator(".replies > .comment.posted .content").inner_text() == "Agreed, Bob."
-
-
-async def test_a_member_opens_the_discussion_of_a_page_nobody_discussed(node, chromium, site, tmp_path):
-    url = site.page("/quiet", article_html("A page nobody discussed", site_name="Quiet Times"))
-    await use_token(chromium, await member_token(node))
-    # Given the popup on a page with no thread, for a member
-    popup = await chromium.popup(url)
-    assert await popup.locator(".empty").inner_text() == "No discussion yet"
-    await shot(popup, tmp_path, "extension-popup-open")
-    # When they open one
-    await popup.click("button.open")
-    await popup.wait_for_selector("h1")
-    # Then the popup shows the new thread, empty, with the page's title the node read from it once
-    assert await popup.locator("h1").inner_text() == "A page nobody discussed"
-    assert await popup.locator(".count").inner_text() == "0 comments"
-    assert site.hits("/quiet") == 1
-    # And a first comment can be posted right away
-    await popup.locator("form.compose textarea").fill("First!")
-    await popup.locator("form.compose button[type=submit]").click()
-    await popup.wait_for_selector(".comment.posted")
-    assert await popup.locator(".count").inner_text() == "1 comment"
-
-
-async def test_a_token_the_node_refuses_is_explained_and_nothing_is_posted(node, chromium, discussed):
-    url, _ = discussed
-    await use_token(chromium, "fdn_not-a-token-of-this-node")
-    popup = await chromium.popup(url)
-    await popup.locator(".node-section > form.compose textarea").fill("Will this go through?")
-    await popup.locator(".node-section > form.compose button[type=submit]").click()
-    status = popup.locator(".node-section > form.compose .status.error")
-    await status.wait_for()
-    assert (await status.inner_text()).startswith("Not posted: ")
-    assert await popup.locator(".node-section > form.compose textarea").input_value() == "Will this go through?"
-    assert await popup.locator(".count").inner_text() == "3 comments"

@@ -180,6 +180,8 @@ function showNone(section, node, page, refresh) {
     }
   });
   section.append(el("div", { className: "row" }, button, status));
+  section.append(el("p", { className: "hint",
+    text: `Opening one makes ${host(node)} read this page once (for its title) and starts a public thread about it, under your name.` }));
 }
 
 // Ask one node and show its answer in `section`; `posted` is the id of a comment just posted, shown set apart.
