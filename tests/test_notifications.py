@@ -46,7 +46,7 @@ async def local_comment(node, author, parent_ap_id: str, text: str = "Hello") ->
 async def inbox_of(node, actor) -> list[tuple[str, str]]:
     """(kind, comment ap_id) of each notification of ``actor``, newest first."""
     async with node.node.sessions() as session:
-        return [(n.kind, o.ap_id) for n, o, _ in await notifications.list_notifications(session, actor.id)]
+        return [(n.kind, o.ap_id) for n, o, _, _ in await notifications.list_notifications(session, actor.id)]
 
 
 async def publish(node) -> str:
@@ -189,5 +189,5 @@ async def test_a_moderators_decision_about_her_comment_reaches_the_member(strict
         comment = await actions.find_comment(session, mine.ap_id)
         await actions.remove(node.node, session, comment, moderator="mia", reason="off topic")
     async with node.node.sessions() as session:
-        [(notification, obj, by)] = await notifications.list_notifications(session, alice.id)
+        [(notification, obj, by, _)] = await notifications.list_notifications(session, alice.id)
     assert (notification.kind, notification.reason, obj.ap_id, by) == ("remove", "off topic", mine.ap_id, None)

@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from node.db.models import Actor, Notification, Object, ThreadFollow
 from node.db.types import utcnow
@@ -153,12 +154,14 @@ async def notify_decision(session: AsyncSession, comment: Object, action: str, *
 # --- reading them -------------------------------------------------------------------------------
 
 async def list_notifications(session: AsyncSession, recipient_id: int, *, limit: int = 50,
-                             before: int | None = None) -> Sequence[tuple[Notification, Object, Actor | None]]:
+                             before: int | None = None) -> Sequence[tuple[Notification, Object, Actor | None, str | None]]:
     """A member's notifications, newest first (``before``: only those older than that notification id),
-    each with its comment and who caused it."""
-    query = (select(Notification, Object, Actor)
+    each with its comment, who caused it and the title of the comment's thread."""
+    root = aliased(Object)
+    query = (select(Notification, Object, Actor, root.name)
              .join(Object, Object.id == Notification.object_id)
              .outerjoin(Actor, Actor.id == Notification.actor_id)
+             .outerjoin(root, root.id == Object.root_id)
              .where(Notification.recipient_id == recipient_id)
              .order_by(Notification.id.desc()).limit(limit))
     if before is not None:

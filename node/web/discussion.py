@@ -28,7 +28,7 @@ import asyncio
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
 from markupsafe import Markup
@@ -46,6 +46,7 @@ MAX_PAGE_DEPTH = 10  # levels below the anchor's direct replies on one page
 MAX_WARNING = 500
 CACHE_BYTES = 32 * 1024 * 1024  # rendered pages kept in memory, per process
 CACHE_SECONDS = 600  # a cached page is rendered again after this long anyway (an author renamed...)
+FRESH_SECONDS = 60  # ... and after a minute while it shows a comment younger than an hour ("5 minutes ago")
 
 
 def top_per_page(page_size: int) -> int:
@@ -209,6 +210,7 @@ class Rendered:
     number: int
     count: int
     removed: int = 0
+    max_age: float | None = None  # seconds it may be served (None: the cache's own limit)
 
 
 class PageCache:
@@ -245,7 +247,8 @@ class PageCache:
 
     def _get(self, key: tuple, version: Any) -> tuple[bool, Rendered | None]:
         entry = self._pages.get(key)
-        if entry is None or entry[0] != version or self.clock() - entry[1] > self.max_age:
+        max_age = entry[2].max_age if entry is not None and entry[2] is not None and entry[2].max_age else self.max_age
+        if entry is None or entry[0] != version or self.clock() - entry[1] > max_age:
             return False, None
         self._pages.move_to_end(key)
         return True, entry[2]
@@ -285,10 +288,13 @@ class PageCache:
 
 
 async def rendered_page(cache: PageCache, sessions, root: Object, anchor_id: int | None, number: int, *,
-                        page_size: int) -> Rendered | None:
+                        page_size: int, member_view: bool = False) -> Rendered | None:
     """The discussion section of one page, from the cache when the thread has not changed since.
 
     None when the page does not exist (past the last page, or an anchor that is not a shown comment of the thread).
+    ``member_view``: the variant for signed-in members, shared by all of them: its reply links
+    lead to the reply page and each comment carries a marker that ``node.web.member_view``
+    fills in per member (their like and boost forms, edit and delete on their own comments).
     """
     async with sessions() as session:
         version: datetime | None = (await db.thread_versions(session, [root.id]))[root.id]
@@ -311,12 +317,21 @@ async def rendered_page(cache: PageCache, sessions, root: Object, anchor_id: int
         # CSRF token or name can end up in it (csrf_token() raises here).
         outside = REQUEST.set(None)
         try:
-            html = environment().get_template("comments.html").render(view=view, article=root, parent=parent)
+            html = environment().get_template("comments.html").render(view=view, article=root, parent=parent,
+                                                                       member_view=member_view)
         finally:
             REQUEST.reset(outside)
-        return Rendered(Markup(html), view.total, view.number, view.count, view.removed)
+        return Rendered(Markup(html), view.total, view.number, view.count, view.removed, max_age=_max_age(view))
 
-    return await cache.get((root.id, anchor_id, number, page_size), version, render)
+    return await cache.get((root.id, anchor_id, number, page_size, member_view), version, render)
+
+
+def _max_age(view: View) -> float | None:
+    """How long a rendering may be served: shorter while it says "5 minutes ago" of a comment (relative times)."""
+    if not view.rows:
+        return None
+    newest = max(row.comment.published for row in view.rows)
+    return FRESH_SECONDS if (datetime.now(timezone.utc) - newest).total_seconds() < 3600 else None
 
 
 async def comment_place(session: AsyncSession, root: Object, comment: Object, *, page_size: int) -> str:

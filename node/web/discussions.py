@@ -18,9 +18,11 @@ from node.db.models import DiscussionDocument, Object
 from node.discussions.convert import link_thread_to_ap
 from node.discussions.canonical import lookup_keys
 from node.discussions.resolve import DiscussionError, requested_form
-from node.discussions.service import closed_reason_now, find
+from node.discussions.service import closed_reason_now, find, open_discussion
 from node.federation import convert
 from node.web import pages
+from node.web.csrf import checked_form
+from node.web.guards import require_member
 from node.web.ap import CONTEXT_PAGE, REPLIES_PAGE, ap_response, paged_collection
 from node.web.negotiate import wants_activity_json
 from node.web.render import render, safe_href
@@ -35,15 +37,20 @@ def _common(request: web.Request) -> dict:
     return {"site_name": site.current(request.app[NODE]).name, "site_handle": f"@{settings.site_username}@{settings.host}"}
 
 
+async def _recent(node, session) -> list[dict[str, Any]]:
+    """The recently discussed pages the lookup page lists."""
+    documents = await db.list_documents(session, limit=RECENT)
+    counts = await db.count_comments_many(session, [d.thread_id for d in documents if d.thread_id])
+    return [{"document": d, "href": node.urls.discussion(d.id), "comments": counts.get(d.thread_id, 0)}
+            for d in documents]
+
+
 async def lookup_page(request: web.Request) -> web.Response:
     """``/discussions?url=…``: the discussion of a page (a redirect to it), or 404 with an offer to open one."""
     node = request.app[NODE]
     asked = request.query.get("url", "").strip()
     async with node.sessions() as session:
-        documents = await db.list_documents(session, limit=RECENT)
-        counts = await db.count_comments_many(session, [d.thread_id for d in documents if d.thread_id])
-        recent = [{"document": d, "href": node.urls.discussion(d.id), "comments": counts.get(d.thread_id, 0)}
-                  for d in documents]
+        recent = await _recent(node, session)
         if not asked:
             return render("discussions.html", asked="", error=None, canonical=None, recent=recent, **_common(request))
         try:
@@ -55,6 +62,32 @@ async def lookup_page(request: web.Request) -> web.Response:
         raise web.HTTPSeeOther(node.urls.discussion(document.id))
     return render("discussions.html", status=404, asked=asked, error=None, canonical=canonical, recent=recent,
                   **_common(request))
+
+
+async def open_submit(request: web.Request) -> web.Response:
+    """``POST /discussions``: a signed-in member opens the discussion of a page (or finds the one that exists).
+
+    The page is fetched once (``node.discussions.service.open_discussion``: guarded fetch,
+    canonical URL, aliases), at most ``discuss_opens_per_hour`` times an hour per member;
+    then 303 to the discussion, where the member can comment at once.
+    """
+    member = require_member(request)
+    form = await checked_form(request)
+    node = request.app[NODE]
+    asked = form.get("url", "")
+    asked = asked.strip() if isinstance(asked, str) else ""
+    async with node.sessions() as session:
+        opener = await queries.get_actor(session, member.actor_ap_id)
+    try:
+        if not asked:
+            raise DiscussionError("give the address of the page to discuss")
+        opened = await open_discussion(node, asked, opener=opener)
+    except DiscussionError as exc:
+        async with node.sessions() as session:
+            recent = await _recent(node, session)
+        return render("discussions.html", status=400, asked=asked, error=exc.reason, canonical=None,
+                      recent=recent, **_common(request))
+    raise web.HTTPSeeOther(node.urls.discussion(opened.document.id) + ("#comment-form" if opened.created else ""))
 
 
 async def lookup_json(request: web.Request) -> web.Response:

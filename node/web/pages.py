@@ -10,13 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.app import NODE
 from node.db import discussion as db_discussion
-from node.db import queries
+from node.db import avatars as db_avatars
+from node.db import member_state, queries
 from node.db.models import Actor, Object
-from node.web import discussion, params
+from node.web import discussion, member_view, params
+from node.web.csrf import csrf_token
 from node.web.render import render
 from node import site
 
 INDEX_PAGE = 30
+PROFILE_COMMENTS = 30  # a member's newest comments on their profile page
 TAG_SCAN_CHUNK = 500
 PAGE_CACHE = web.AppKey("discussion_page_cache", discussion.PageCache)
 
@@ -116,16 +119,25 @@ async def article(request: web.Request, obj: Object, *, template: str = "article
     node = request.app[NODE]
     page_number = _page_number(request)
     anchor_id = _thread_anchor(request)
+    member = request.get("member")
     page = await discussion.rendered_page(
         request.app[PAGE_CACHE], node.sessions, obj, anchor_id, page_number,
-        page_size=node.settings.discussion_page_size)
+        page_size=node.settings.discussion_page_size, member_view=member is not None)
     if page is None:
         raise web.HTTPNotFound(reason="No such page of this discussion")
+    state = None
     async with node.sessions() as session:
         waiting = await db_discussion.count_waiting(session, obj)
+        if member is not None:
+            state = await member_state.thread_state(session, member.actor_id, obj.id)
+    html = page.html
+    if state is not None:  # the shared rendering, with this member's own buttons filled in
+        html = member_view.decorate(html, actor_id=member.actor_id, state=state, csrf=csrf_token(request))
     return render(
-        template, article=obj, author=obj.actor, discussion=page.html, page=page, total=page.total,
+        template, article=obj, author=obj.actor, discussion=html, page=page, total=page.total,
         removed=page.removed, thread_view=anchor_id is not None, waiting=waiting, lang=obj.language or "en",
+        member_state=state, unread=state.unread if state is not None else 0, here=request.path_qs,
+        held_notice=state is not None and request.query.get("held") == "1",
         headers={"Vary": "Accept"}, **_common(request), **extra,
     )
 
@@ -148,10 +160,16 @@ async def profile(request: web.Request, actor: Actor) -> web.Response:
     node = request.app[NODE]
     # Filter in SQL: the 200 newest of the whole site may hold none of this author's.
     author_id = actor.id if actor.ap_type == "Person" else None
+    comments, avatar = [], None
     async with node.sessions() as session:
         articles = await queries.list_articles(session, actor_id=author_id, limit=200)
-    kind = {"Group": "the forum", "Person": "author"}.get(actor.ap_type, actor.ap_type)
-    return render("profile.html", actor=actor, articles=articles, kind=kind, headers={"Vary": "Accept"}, **_common(request))
+        if actor.ap_type == "Person":
+            comments = await member_state.list_recent_comments(session, actor.id, limit=PROFILE_COMMENTS)
+            digests = await db_avatars.get_avatar_digests(session, [actor.id])
+            avatar = node.urls.avatar(actor.id, digests[actor.id]) if actor.id in digests else None
+    kind = {"Group": "the forum", "Person": "member" if comments and not articles else "author"}.get(actor.ap_type, actor.ap_type)
+    return render("profile.html", actor=actor, articles=articles, comments=comments, avatar=avatar, kind=kind,
+                  headers={"Vary": "Accept"}, **_common(request))
 
 
 async def profile_by_handle(request: web.Request) -> web.Response:

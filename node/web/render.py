@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from contextvars import ContextVar
+from datetime import datetime, timezone
 from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
@@ -47,6 +48,25 @@ def interact_href(uri: str) -> str:
     return "/interact?" + urlencode({"uri": uri})
 
 
+def ago(moment: datetime | None, now: datetime | None = None) -> str:
+    """How long ago ``moment`` was, as forums say it: "just now", "5 minutes ago", "3 days ago", "2 years ago".
+
+    Pages put the exact time beside it (``<time datetime>`` and its ``title``).  A time
+    in the future (a sender's clock ahead of ours) reads "just now".
+    """
+    if moment is None:
+        return ""
+    seconds = ((now or datetime.now(timezone.utc)) - moment).total_seconds()
+    for unit, size in _AGO_UNITS:
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'' if count == 1 else 's'} ago"
+    return "just now"
+
+
+_AGO_UNITS = (("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60))
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     """The shared Jinja2 environment: autoescape on, undefined variables are errors."""
@@ -66,6 +86,7 @@ def environment() -> Environment:
     env.filters["safe_href"] = safe_href
     env.filters["interact_href"] = interact_href
     env.globals["csrf_token"] = _csrf_token
+    env.filters["ago"] = ago
     return env
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node.web import account, ap, api, avatars, discovery, discussions, embed, feeds, health, inbox, interact, media, pages
+from node.web import (account, ap, api, avatars, commenting, discovery, discussions, embed, feeds, health, inbox,
+                      interact, media, member_account, notifications, pages)
 from node.web.admin.routes import ROUTES as ADMIN_ROUTES
 
 
@@ -48,6 +49,7 @@ def add_routes(app: web.Application) -> None:
         web.get(r"/media/avatars/{actor_id:\d+}/{digest:[0-9a-f]+}.webp", avatars.avatar),
         web.get("/authorize_interaction", pages.authorize_interaction),
         web.get("/discussions", discussions.lookup_page),
+        web.post("/discussions", discussions.open_submit),
         web.get("/discussions.json", discussions.lookup_json),
         web.get(r"/discussions/{document_id:\d+}", discussions.discussion),
         web.get(r"/discussions/{document_id:\d+}/replies", discussions.replies),
@@ -78,6 +80,24 @@ def add_routes(app: web.Application) -> None:
         web.post("/account/logout-everywhere", account.logout_everywhere),
         web.get("/account/invites", account.invites_page),
         web.post("/account/invites", account.make_invite),
+        # Members taking part (node/web/commenting.py, notifications.py, member_account.py).
+        web.get(r"/comments/{object_id:\d+}/reply", commenting.reply_form),
+        web.post(r"/comments/{object_id:\d+}/reply", commenting.reply_submit),
+        web.get(r"/comments/{object_id:\d+}/edit", commenting.edit_form),
+        web.post(r"/comments/{object_id:\d+}/edit", commenting.edit_submit),
+        web.get(r"/comments/{object_id:\d+}/delete", commenting.delete_form),
+        web.post(r"/comments/{object_id:\d+}/delete", commenting.delete_submit),
+        web.post(r"/comments/{object_id:\d+}/{action:like|unlike|boost|unboost}", commenting.react),
+        web.post(r"/threads/{object_id:\d+}/comment", commenting.thread_comment),
+        web.post(r"/threads/{object_id:\d+}/{action:follow|unfollow}", commenting.follow),
+        web.get(r"/c/{object_id:\d+}", commenting.go),
+        web.get("/notifications", notifications.notifications_page),
+        web.post("/notifications/read", notifications.mark_read),
+        web.get("/account/profile", member_account.profile_form),
+        web.post("/account/profile", member_account.profile_submit),
+        web.get("/account/export", member_account.export),
+        web.get("/account/delete", member_account.delete_form),
+        web.post("/account/delete", member_account.delete_submit),
         web.get("/healthz", health.healthz),
         web.get("/readyz", health.readyz),
         web.get("/metrics", health.metrics),
