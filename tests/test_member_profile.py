@@ -256,3 +256,21 @@ async def test_deleting_the_account_needs_the_password(alice):
         assert response.status == 403 and "nothing was deleted" in await response.text()
     async with member_client() as again:
         await login(again, node.base, "alice", PASSWORD)
+
+
+async def test_deleting_the_account_signs_out_and_the_name_signs_in_no_more(alice):
+    """With her password, alice's account is deleted: 303 home, her browser signed out, her profile gone (410)."""
+    node, http = alice
+    token = await page_token(http, node.base, "/account/delete")
+    async with http.post(node.url("/account/delete"), data={"csrf": token, "password": PASSWORD},
+                         allow_redirects=False) as response:
+        assert response.status == 303 and response.headers["Location"] == "/?account=deleted"
+    async with http.get(node.url("/notifications"), allow_redirects=False) as response:
+        assert response.status == 303 and response.headers["Location"].startswith("/login")
+    async with http.get(node.url("/@alice")) as response:
+        assert response.status == 410
+    async with member_client() as again:
+        token = await page_token(again, node.base, "/login")
+        async with again.post(node.url("/login"), data={"csrf": token, "login": "alice", "password": PASSWORD},
+                              allow_redirects=False) as response:
+            assert response.status != 303
