@@ -8,16 +8,27 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "node" / "web" / "api_schema"
 
 
 @cache
+def registry() -> Registry:
+    """Every published schema by its file name, so ``thread.json#/$defs/comment`` resolves."""
+    resources = []
+    for path in sorted(SCHEMAS.glob("*.json")):
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        Draft202012Validator.check_schema(schema)
+        resources.append((path.name, Resource.from_contents(schema)))
+    return Registry().with_resources(resources)
+
+
+@cache
 def validator(name: str) -> Draft202012Validator:
-    """A validator for ``node/web/api_schema/<name>.json`` (the schema itself checked first)."""
-    schema = json.loads((SCHEMAS / f"{name}.json").read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    """A validator for ``node/web/api_schema/<name>.json`` (every schema itself checked first)."""
+    schema = registry()[f"{name}.json"].contents
+    return Draft202012Validator(schema, registry=registry(), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def assert_valid(name: str, body: Any) -> None:

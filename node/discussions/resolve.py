@@ -42,6 +42,10 @@ class DiscussionError(NodeError):
     """Why a URL cannot be discussed (shown to the person who asked; nothing was stored)."""
 
 
+class DiscussionRateLimited(DiscussionError):
+    """The member opened as many discussions as ``discuss_opens_per_hour`` allows (the API's 429)."""
+
+
 @dataclass(frozen=True)
 class ResolvedPage:
     """What one fetch learned about a page: its canonical URL, every alias, its metadata, its fediverse object."""

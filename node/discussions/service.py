@@ -30,7 +30,8 @@ from node.db.models import Activity, Actor, DiscussionDocument, Object
 from node.db.types import utcnow
 from node.discussions.canonical import canonicalize, lookup_keys
 from node.discussions.convert import link_thread_html, link_thread_to_ap
-from node.discussions.resolve import DiscussionError, ResolvedPage, closed_at_source, requested_form, resolve_page
+from node.discussions.resolve import (DiscussionError, DiscussionRateLimited, ResolvedPage, closed_at_source,
+                                      requested_form, resolve_page)
 from node.errors import FetchError, Gone, InvalidDocument, NotFound, OriginMismatch
 from node.federation import outbox
 from node.federation.actors import actor_values_from_ap, http_url
@@ -166,7 +167,7 @@ async def check_rate(node: "Node", session: AsyncSession, opener: Actor) -> None
     limit = node.settings.discuss_opens_per_hour
     opened = await db.count_opened_since(session, opener.id, utcnow() - timedelta(hours=1))
     if opened >= limit:
-        raise DiscussionError(f"you opened {opened} discussions in the last hour, the most this site allows "
+        raise DiscussionRateLimited(f"you opened {opened} discussions in the last hour, the most this site allows "
                               f"({limit}); try again later")
 
 

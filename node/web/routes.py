@@ -6,8 +6,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node.web import (account, ap, api, avatars, commenting, discovery, discussions, embed, feeds, health, inbox,
-                      interact, media, member_account, notifications, pages)
+from node.web import (account, ap, api, api_write, avatars, commenting, discovery, discussions, embed, feeds, health,
+                      inbox, interact, media, member_account, notifications, pages, tokens)
 from node.web.admin.routes import ROUTES as ADMIN_ROUTES
 
 
@@ -60,6 +60,11 @@ def add_routes(app: web.Application) -> None:
         web.get(r"/embed/discussions/{document_id:\d+}", embed.embed_discussion),
         web.get("/api/v1/thread", api.thread),
         web.get("/api/v1/counts", api.counts),
+        web.post("/api/v1/comments", api_write.comments),
+        web.post("/api/v1/discussions", api_write.discussions),
+        web.get("/account/tokens", tokens.tokens_page),
+        web.post("/account/tokens", tokens.create),
+        web.post(r"/account/tokens/{token_id:\d+}/revoke", tokens.revoke),
         web.get("/feeds/articles.atom", feeds.articles),
         web.get(r"/feeds/threads/{object_id:\d+}.atom", feeds.thread_comments),
         web.get("/feeds/members/{username}.atom", feeds.member_comments),
