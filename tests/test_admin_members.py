@@ -144,3 +144,40 @@ async def test_a_role_that_does_not_exist_is_refused(node, staff):
     assert response.status == 400 and "A role is one of" in response.text_body
     response = await act(admin, node, "/admin/members/999999/approve")
     assert response.status == 404
+
+
+async def test_switching_to_approval_on_the_site_page_opens_applications_that_reach_the_members_page(node, staff):
+    """The registration mode and rules saved at /admin/site are what /register uses, over the config's
+    ``closed``; an application sent there waits on the members page with its answer."""
+    admin, moderator = staff
+    async with browser() as visitor:
+        async with visitor.get(node.url("/register")) as response:
+            assert response.status == 403  # the configuration's default: closed
+        async with admin.get(node.url("/admin/site")) as response:
+            token = CSRF.search(await response.text()).group(1)
+        async with admin.post(node.url("/admin/site"), allow_redirects=False, data={
+                "csrf": token, "site_name": node.settings.site_name, "site_summary": node.settings.site_summary,
+                "site_rules": "1. Be kind.\n2. No spam.", "registration_mode": "approval"}) as response:
+            assert response.status == 303
+        async with visitor.get(node.url("/register")) as response:
+            html = await response.text()
+        assert response.status == 200 and "Apply to join" in html
+        assert "<li>Be kind.</li><li>No spam.</li>" in html
+        async with visitor.post(node.url("/register"), allow_redirects=False, data={
+                "csrf": CSRF.search(html).group(1), "username": "river_fan", "password": PASSWORD,
+                "password_again": PASSWORD, "application": "I paddle every weekend"}) as response:
+            assert response.status in (200, 303), await response.text()
+    async with moderator.get(node.url("/admin/members?status=pending")) as response:
+        html = await response.text()
+    assert "@river_fan" in html and "I paddle every weekend" in html
+
+
+async def test_the_header_links_staff_to_the_admin_area_only(node, staff):
+    admin, moderator = staff
+    await make_member(node, "pat")
+    async with browser() as pat:
+        await login(pat, node.base, "pat")
+        async with pat.get(node.url("/")) as response:
+            assert 'href="/admin"' not in await response.text()
+    async with moderator.get(node.url("/")) as response:
+        assert 'class="admin-link" href="/admin"' in await response.text()

@@ -152,3 +152,13 @@ async def test_every_change_is_in_the_mod_log(followed):
         entries = await db_moderation.list_log(session, limit=10)
     assert {(e.moderator, e.action, e.target) for e in entries} == {("ada", "site", "site_name"),
                                                                      ("ada", "site", "site_rules")}
+
+
+async def test_the_forums_page_shows_its_picture_and_rules(followed, http):
+    node, _ = followed
+    await site_settings.save(node.node, {"site_rules": "- Be kind\n- <b>No</b> spam"}, by="ada")
+    await site_settings.set_avatar(node.node, png(), by="ada")
+    async with http.get(node.url("/@forum")) as response:
+        html = await response.text()
+    assert "<li>Be kind</li><li>&lt;b&gt;No&lt;/b&gt; spam</li>" in html
+    assert f'src="{node.node.site.current.avatar_url}"' in html

@@ -25,6 +25,7 @@ from node.web.client import client_address
 from node.web.guards import require_member, require_role
 from node.web.render import render
 from node.web.session import clear_session_cookie, session_token, set_session_cookie
+from node import site
 
 log = logging.getLogger("fednode.members")
 
@@ -34,9 +35,10 @@ WRONG = "Wrong username or password."  # the same for unknown accounts and wrong
 
 
 def _common(request: web.Request) -> dict:
-    settings = request.app[NODE].settings
-    return {"site_name": settings.site_name, "site_handle": f"@{settings.site_username}@{settings.host}",
-            "registration_mode": settings.registration_mode}
+    node = request.app[NODE]
+    settings, current = node.settings, site.current(node)  # what admins saved at /admin/site wins
+    return {"site_name": current.name, "site_handle": f"@{settings.site_username}@{settings.host}",
+            "registration_mode": current.registration_mode, "rules": current.rule_list}
 
 
 def safe_next(value: object) -> str:
@@ -172,7 +174,7 @@ def _closed_page(request: web.Request, reason: str | None = None) -> web.Respons
 
 async def _invite_of(request: web.Request, code: str) -> tuple[int | None, web.Response | None]:
     """(the invite's id, None), or (None, the page refusing) in invite mode; (None, None) in other modes."""
-    mode = request.app[NODE].settings.registration_mode
+    mode = site.current(request.app[NODE]).registration_mode
     if mode in ("open", "approval"):
         return None, None
     if mode == "closed":
@@ -203,7 +205,7 @@ async def register_submit(request: web.Request) -> web.Response:
     invite_id, refused = await _invite_of(request, code)
     if refused is not None:
         return refused
-    approval = node.settings.registration_mode == "approval"
+    approval = site.current(node).registration_mode == "approval"
     values = {"username": _field(form, "username", 100).strip(), "email": _field(form, "email", 400).strip(),
               "display_name": _field(form, "display_name", 200).strip(),
               "application": _field(form, "application", accounts.MAX_APPLICATION + 100).strip()}

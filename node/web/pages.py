@@ -168,8 +168,11 @@ async def profile(request: web.Request, actor: Actor) -> web.Response:
             digests = await db_avatars.get_avatar_digests(session, [actor.id])
             avatar = node.urls.avatar(actor.id, digests[actor.id]) if actor.id in digests else None
     kind = {"Group": "the forum", "Person": "member" if comments and not articles else "author"}.get(actor.ap_type, actor.ap_type)
+    forum = site.current(node) if actor.ap_type == "Group" else None  # the forum's page shows its picture and rules
+    if forum is not None:
+        avatar = forum.avatar_url
     return render("profile.html", actor=actor, articles=articles, comments=comments, avatar=avatar, kind=kind,
-                  headers={"Vary": "Accept"}, **_common(request))
+                  site_rules=forum.rule_list if forum else [], headers={"Vary": "Accept"}, **_common(request))
 
 
 async def profile_by_handle(request: web.Request) -> web.Response:
