@@ -111,7 +111,7 @@ async def test_framed_discussion_shows_the_nested_thread_with_its_count(node, ht
     assert 'class="comment depth-0' in html and 'class="comment depth-1' in html
     assert "The quay leaves no room for boats." in html and "It does, on the east side." in html
     assert "Reply from your server" in html and "/interact?uri=" in html
-    assert f"/login?next=%2Fdiscussions%2F{opened.document.id}" in html
+    assert f"/login?next=%2Fdiscussions%2F{opened.document.id}%23comment-form" in html
     assert '<base target="_blank">' in html
 
 

@@ -16,6 +16,7 @@ import pytest
 from node.discussions.service import open_discussion
 from tests.fakes.remote import fake_remote
 from tests.fakes.website import fake_website
+from tests.members_support import PASSWORD, make_member
 from tests.support import make_settings
 from tests.test_browser import CHROMIUM, PHONE
 from tests.test_discussions_browser import DESKTOP, browser, shot  # noqa: F401 (the browser fixture)
@@ -255,4 +256,36 @@ async def test_the_counter_fills_an_index_page_with_each_posts_count_under_a_str
     await page.locator("#two", has_text="0 replies").wait_for()
     assert await page.locator("#mail").inner_text() == "Write to me"
     assert refused == []
+    await context.close()
+
+
+async def test_a_member_signs_in_from_the_embed_comments_in_the_forums_tab_and_the_blog_shows_it(
+        node, browser, discussed):
+    url, document = discussed
+    await make_member(node, "mara", display_name="Mara")
+    context = await browser.new_context(viewport=DESKTOP, device_scale_factor=1)
+    page = await context.new_page()
+    await page.goto(url)
+    frame = await frame_of(page)
+    async with context.expect_page() as opened:
+        await frame.get_by_role("link", name="Sign in to comment").click()
+    tab = await opened.value
+    await tab.wait_for_load_state()
+    assert tab.url.startswith(node.url("/login?next="))
+    await tab.fill("#login", "mara")
+    await tab.fill("#password", PASSWORD)
+    await tab.get_by_role("button", name="Sign in").click()
+    await tab.wait_for_url(node.url(f"/discussions/{document.id}#comment-form"))
+    await tab.fill("#comment-text", "I moor at the east side; there is room for two more boats there.")
+    await tab.get_by_role("button", name="Post comment").click()
+    await tab.locator(".thread", has_text="room for two more boats").wait_for()
+    # Back on the blog: the frame shows the thread as it is now.  Headless Chromium keeps every
+    # tab visible, so the event a browser fires when the reader switches back is sent by hand.
+    await page.bring_to_front()
+    embedded = next(f for f in page.frames if f.url.startswith(node.url("/embed/")))
+    await embedded.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    await frame.locator(".embed-count", has_text="5 comments").wait_for()
+    assert "room for two more boats" in await frame.locator(".thread").inner_text()
+    # The frame is another site's: the browser sends it no cookie, so it still offers to sign in.
+    assert await frame.get_by_role("link", name="Sign in to comment").count() == 1
     await context.close()

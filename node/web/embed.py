@@ -127,7 +127,8 @@ async def embed_discussion(request: web.Request) -> web.Response:
     thread = document.thread
     closed = closed_reason_now(document.closed_reason, document.kind, thread.raw, thread.deleted_at is not None)
     own_page = f"/discussions/{document.id}"
+    comment_form = own_page + "#comment-form"  # where a signed-in member writes (node/web/templates/article.html)
     return await pages.article(
         request, thread, template="embed.html", document=document, closed=closed,
-        page_href=safe_href(document.canonical_url), full_href=own_page,
-        login_href="/login?" + urlencode({"next": own_page}), **_frame(request))
+        page_href=safe_href(document.canonical_url), full_href=own_page, comment_href=comment_form,
+        login_href="/login?" + urlencode({"next": comment_form}), **_frame(request))
