@@ -307,3 +307,91 @@ async def test_the_options_page_refuses_an_address_that_is_not_a_forums(chromium
     await options.click("#save")
     assert await options.locator("#status").inner_text() == \
         "Not saved: a forum's address starts with https:// (not ftp:)"
+async def member_token(node, username: str = "carol", scopes=("comment", "discuss")) -> str:
+    """A member, and an API token of theirs as /account/tokens makes it."""
+    from node.api.tokens import create_token
+    from tests.members_support import make_member
+
+    member = await make_member(node, username, display_name=username.capitalize() + " Member")
+    _, token = await create_token(node.node, member.id, "browser extension", list(scopes))
+    return token
+
+
+async def use_token(chromium, token: str) -> None:
+    """Paste the token into the extension's options next to the forum, and save."""
+    options = await chromium.context.new_page()
+    await options.goto(chromium.page_url("options.html"))
+    await options.locator(".node-row [name=token]").first.fill(token)
+    await options.click("#save")
+    await options.wait_for_selector("#status.ok")
+    await options.close()
+
+
+async def test_a_member_comments_through_the_popup(node, http, chromium, discussed, tmp_path):
+    url, document = discussed
+    await use_token(chromium, await member_token(node))
+    # Given the popup on the discussed article, for a member whose token the extension holds
+    popup = await chromium.popup(url)
+    # When they write a comment and post it
+    await popup.locator(".node-section > form.compose textarea").fill("The quay is **too short** for the trawlers.")
+    await popup.locator(".node-section > form.compose button[type=submit]").click()
+    await popup.wait_for_selector(".comment.posted")
+    await shot(popup, tmp_path, "extension-popup-posted")
+    # Then the popup shows it in the thread, theirs, with the count updated
+    mine = popup.locator(".thread > .comment.posted")
+    assert await mine.locator(".author").inner_text() == "Carol Member"
+    assert await mine.locator(".content strong").inner_text() == "too short"
+    assert await popup.locator(".count").inner_text() == "4 comments"
+    # And the node stored it in the thread and shows it on the discussion's page
+    assert "POST /api/v1/comments" in node.requests
+    async with http.get(node.url(f"/discussions/{document.id}")) as response:
+        assert "for the trawlers" in await response.text()
+
+
+async def test_a_member_replies_to_a_comment_and_the_reply_nests_under_it(node, chromium, discussed):
+    url, _ = discussed
+    await use_token(chromium, await member_token(node))
+    popup = await chromium.popup(url)
+    bobs = popup.locator(".replies > .comment").first
+    # When the member presses "reply" under Bob's comment and posts
+    await bobs.locator(":scope > button", has_text="reply").click()
+    await bobs.locator(":scope > form.compose textarea").fill("Agreed, Bob.")
+    await bobs.locator(":scope > form.compose button[type=submit]").click()
+    await popup.wait_for_selector(".comment.posted")
+    # Then the reply is shown under Bob's comment
+    bobs = popup.locator(".replies > .comment").first
+    assert await bobs.locator(".replies > .comment.posted .content").inner_text() == "Agreed, Bob."
+
+
+async def test_a_member_opens_the_discussion_of_a_page_nobody_discussed(node, chromium, site, tmp_path):
+    url = site.page("/quiet", article_html("A page nobody discussed", site_name="Quiet Times"))
+    await use_token(chromium, await member_token(node))
+    # Given the popup on a page with no thread, for a member
+    popup = await chromium.popup(url)
+    assert await popup.locator(".empty").inner_text() == "No discussion yet"
+    await shot(popup, tmp_path, "extension-popup-open")
+    # When they open one
+    await popup.click("button.open")
+    await popup.wait_for_selector("h1")
+    # Then the popup shows the new thread, empty, with the page's title the node read from it once
+    assert await popup.locator("h1").inner_text() == "A page nobody discussed"
+    assert await popup.locator(".count").inner_text() == "0 comments"
+    assert site.hits("/quiet") == 1
+    # And a first comment can be posted right away
+    await popup.locator("form.compose textarea").fill("First!")
+    await popup.locator("form.compose button[type=submit]").click()
+    await popup.wait_for_selector(".comment.posted")
+    assert await popup.locator(".count").inner_text() == "1 comment"
+
+
+async def test_a_token_the_node_refuses_is_explained_and_nothing_is_posted(node, chromium, discussed):
+    url, _ = discussed
+    await use_token(chromium, "fdn_not-a-token-of-this-node")
+    popup = await chromium.popup(url)
+    await popup.locator(".node-section > form.compose textarea").fill("Will this go through?")
+    await popup.locator(".node-section > form.compose button[type=submit]").click()
+    status = popup.locator(".node-section > form.compose .status.error")
+    await status.wait_for()
+    assert (await status.inner_text()).startswith("Not posted: ")
+    assert await popup.locator(".node-section > form.compose textarea").input_value() == "Will this go through?"
+    assert await popup.locator(".count").inner_text() == "3 comments"
