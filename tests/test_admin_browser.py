@@ -91,6 +91,11 @@ async def test_the_queue_fits_a_phone_in_light_and_dark(forum, browser, http, tm
     for button in await page.locator(".decisions button").all():
         box = await button.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    # Every button's label is readable: its text colour differs from its background (other pages' button
+    # styles must not bleed into the admin's).
+    clashes = await page.evaluate("""[...document.querySelectorAll('.admin button')]
+        .filter(b => getComputedStyle(b).color === getComputedStyle(b).backgroundColor).map(b => b.textContent)""")
+    assert clashes == []
     background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert (background == "rgb(18, 18, 18)") == dark
     assert shot.stat().st_size > 10_000

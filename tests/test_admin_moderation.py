@@ -336,3 +336,13 @@ async def test_a_plain_member_gets_403_and_a_reader_the_login_page(forum, http):
         await member.close()
     async with http.get(node.url("/admin/queue"), allow_redirects=False) as response:
         assert response.status == 303 and response.headers["Location"].startswith("/login?next=")
+
+
+async def test_the_dashboard_counts_what_waits(forum, http):
+    node, remote, actors, article, client = forum
+    await held_reply(node, http, actors["alice"], article, "one")
+    await held_reply(node, http, actors["bob"], article, "two")
+    async with client.get(node.url("/admin")) as response:
+        html = await response.text()
+    assert "<strong>2</strong> comments waiting for a decision" in html
+    assert "<strong>0</strong> open reports" in html and "<strong>0</strong> applications to join" in html

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from node.app import NODE
 from node.db import admin as db
+from node.db import members as db_members
 from node.db import moderation as db_moderation
 from node.db import queries
 from node.db.models import Object
@@ -55,8 +56,11 @@ async def dashboard(request: web.Request) -> web.Response:
     async with node.sessions() as session:
         counts = await db.count_in_state(session, ("held",))
         reports = await db.count_open_reports(session)
+        applications = await db_members.count_members(session, "pending")
+        failed = (await queries.count_deliveries_by_status(session)).get("failed", 0)
         recent = await db.list_log(session, limit=10)
-    return common.page(request, "admin/dashboard.html", "", held=counts["held"], reports=reports, recent=recent)
+    return common.page(request, "admin/dashboard.html", "", held=counts["held"], reports=reports,
+                       applications=applications, failed=failed, recent=recent)
 
 
 async def queue(request: web.Request) -> web.Response:
