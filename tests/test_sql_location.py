@@ -20,9 +20,6 @@ BUILDERS = frozenset({"select", "insert", "update", "delete", "text", "bindparam
 # Modules outside node/db/ that still build SQL (shrink this list; never grow it).
 ALLOWED = frozenset({
     "node/federation/crawl.py",
-    "node/federation/delivery.py",
-    "node/federation/inbox_writer.py",
-    "node/federation/outbox.py",
     "node/moderation/actions.py",
     "node/moderation/decide.py",
 })

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db.models import Activity
@@ -122,3 +122,13 @@ async def count_waiting(session: AsyncSession) -> int:
     query = select(func.count(Activity.id)).where(Activity.status == ActivityState.RECEIVED.value,
                                                    Activity.is_local.is_(False))
     return int(await session.scalar(query) or 0)
+
+
+async def insert_received(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Store received activities (``Activity`` columns, status ``received``); their row ids by ap_id.
+
+    A Core insert: no ORM bookkeeping for rows the inbox does not keep."""
+    if not rows:
+        return {}
+    result = await session.execute(insert(ACTIVITIES).returning(ACTIVITIES.c.id, ACTIVITIES.c.ap_id), list(rows))
+    return {ap_id: row_id for row_id, ap_id in result.all()}

@@ -28,11 +28,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, or_, select, update
-
-from node.db import queries
+from node.db import deliveries as ledger
 from node.db.models import Delivery, Host
-from node.db.states import DeliveryState, may_become
+from node.db.states import DeliveryState
 from node.db.types import utcnow
 from node.errors import BlockedAddress, FetchError
 from node.federation.actors import HostBreaker
@@ -51,7 +49,6 @@ _LEASE_LOST = object()  # a row whose lease ran out before its turn: left alone
 # Core statements on the table where the ORM adds nothing: the claim and the common case of
 # the ledger (successes) run once per few rows, and ORM-enabled statements cost several
 # times more CPU for the same SQL.
-DELIVERIES = Delivery.__table__
 FAILURE_DAYS_THRESHOLD = 7  # Mastodon's DeliveryFailureTracker
 BREAKER_THRESHOLD = 10  # consecutive failures to one host (Mastodon's Stoplight)
 BREAKER_COOL_OFF = 60.0  # seconds
@@ -311,24 +308,9 @@ class DeliveryWorker:
         (``id``, ``inbox``, ``body``, ...), not as ORM objects: nothing changes them.
         """
         now = utcnow()
-        table = DELIVERIES
-        free = or_(table.c.lease_until.is_(None), table.c.lease_until < now)
-        due = and_(table.c.status == DeliveryState.PENDING, table.c.next_attempt_at <= now, free)
-        candidates = select(table.c.id).where(due)
-        if busy_hosts:
-            candidates = candidates.where(table.c.host.not_in(busy_hosts))
-        candidates = (candidates.order_by(table.c.next_attempt_at, table.c.id).limit(limit)
-                      .with_for_update(skip_locked=True))
         async with self.node.sessions.begin() as session:
-            # One UPDATE … RETURNING: atomic on SQLite; on PostgreSQL the repeated condition
-            # drops rows another worker leased in the meantime.
-            claimed = await session.execute(
-                update(table)
-                .where(table.c.id.in_(candidates.scalar_subquery()), due)
-                .values(lease_until=now + self.lease, lease_owner=self.token)
-                .returning(*table.c)
-            )
-            return sorted(claimed.all(), key=lambda row: (row.next_attempt_at, row.id))
+            return await ledger.claim_deliveries(session, self.token, limit, now=now, lease_until=now + self.lease,
+                                                 busy_hosts=busy_hosts)
 
     def _signer(self, username: str) -> ActorSigner:
         if username not in self._signers:
@@ -359,9 +341,7 @@ class DeliveryWorker:
     async def _learn_hosts(self, hosts: set[str]) -> None:
         """What the hosts table says about these hosts: unavailable, recorded, failing lately."""
         async with self.node.sessions() as session:
-            query = select(Host.domain, Host.unavailable_since, Host.last_failure_at, Host.last_success_at).where(
-                Host.domain.in_(hosts))
-            found = (await session.execute(query)).all()
+            found = await ledger.host_states(session, hosts)
         self._unavailable -= hosts
         self._unavailable |= {domain for domain, since, _, _ in found if since is not None}
         self._recorded_hosts |= {domain for domain, *_ in found}
@@ -412,32 +392,18 @@ class DeliveryWorker:
         cleared = succeeded & self._recorded_hosts
         if not changes and not cleared and not failed:
             async with self.node.engine.begin() as connection:
-                await _mark_delivered(connection, delivered, now)
+                await ledger.mark_delivered(connection, delivered, now)
             log.debug("recorded %d outcomes, all delivered", len(rows))
             return
         async with self.node.sessions.begin() as session:
-            await _mark_delivered(session, delivered, now)
-            if changes:
-                # Only rows still pending change (a row is never moved out of delivered or failed here).
-                await session.execute(update(Delivery).where(
-                    may_become(Delivery.status, DeliveryState, DeliveryState.FAILED))
-                    .execution_options(synchronize_session=None), changes)
+            await ledger.mark_delivered(session, delivered, now)
+            # Only rows still pending change (a row is never moved out of delivered or failed here).
+            await ledger.record_attempts(session, changes)
             # Only hosts with a record can have failures to clear: a fan-out to healthy
             # hosts then writes nothing about hosts at all.
             await _track_hosts(session, cleared, failed - succeeded, now)
         self._recorded_hosts |= failed
         log.debug("recorded %d outcomes, %d delivered", len(rows), sum(map(len, delivered.values())))
-
-
-async def _mark_delivered(executor, delivered: dict[int, list[int]], now: datetime) -> None:
-    """Successes, the common case, cost one statement per status code, not one per row."""
-    for status, ids in delivered.items():
-        await executor.execute(
-            update(DELIVERIES).where(DELIVERIES.c.id.in_(ids),
-                                     may_become(DELIVERIES.c.status, DeliveryState, DeliveryState.DELIVERED))
-            .values(status=DeliveryState.DELIVERED, attempts=DELIVERIES.c.attempts + 1, finished_at=now,
-                    last_status=status, last_error=None, lease_until=None, lease_owner=None)
-        )
 
 
 @dataclass
@@ -486,19 +452,10 @@ class _Ledger:
 
 async def _track_hosts(session, succeeded: set[str], failed: set[str], now: datetime) -> None:
     """Any success clears a host's failure days; failures add today's date (UTC)."""
-    if succeeded:
-        await session.execute(
-            update(Host).where(Host.domain.in_(succeeded))
-            .values(failure_days=[], unavailable_since=None, last_success_at=now)
-            .execution_options(synchronize_session=False)
-        )
+    await ledger.clear_host_failures(session, succeeded, now)
     if not failed:
         return
-    # Another worker may record the same new host at the same moment: create the missing
-    # rows so that its insert and ours cannot collide, then update them as any other.
-    await session.execute(queries.insert_or_ignore(session.bind, Host, ["domain"]),
-                          [{"domain": domain, "failure_days": []} for domain in sorted(failed)])
-    known = {h.domain: h for h in (await session.scalars(select(Host).where(Host.domain.in_(failed)))).all()}
+    known = await ledger.hosts_to_update(session, failed)
     today = now.strftime("%Y%m%d")
     for domain in failed:
         host = known[domain]

@@ -26,13 +26,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from node.db import queries
+from node.db import activities, queries
+from node.db import deliveries as ledger
 from node.db.busy import is_database_busy
-from node.db.models import Activity, Host
+from node.db.models import Activity
 from node.db.states import ActivityState
 from node.federation.delivery import mark_host_available
 
@@ -118,27 +118,19 @@ class InboxWriter:
     async def _write(self, group: list[tuple[Arrival, asyncio.Future[Stored]]]) -> list[Stored]:
         arrivals = [arrival for arrival, _ in group]
         async with self.sessions.begin() as session:
-            held = set((await session.scalars(
-                select(Activity.ap_id).where(Activity.ap_id.in_({a.ap_id for a in arrivals}))
-            )).all())
+            held = await ledger.stored_activity_ids(session, {a.ap_id for a in arrivals})
             fresh: dict[str, Arrival] = {}
             for arrival in arrivals:
                 if arrival.ap_id not in held:
                     fresh.setdefault(arrival.ap_id, arrival)
-            row_ids: dict[str, int] = {}
-            if fresh:
-                table = Activity.__table__  # a Core insert: no ORM bookkeeping for rows we don't keep
-                result = await session.execute(
-                    insert(table).returning(table.c.id, table.c.ap_id),
-                    [{"ap_id": a.ap_id, "ap_type": a.ap_type, "is_local": False, "actor_ap_id": a.actor_ap_id,
-                      "object_ap_id": a.object_ap_id, "status": ActivityState.RECEIVED.value, "raw": a.raw} for a in fresh.values()],
-                )
-                row_ids = {ap_id: row_id for row_id, ap_id in result.all()}
+            row_ids = await activities.insert_received(session, [
+                {"ap_id": a.ap_id, "ap_type": a.ap_type, "is_local": False, "actor_ap_id": a.actor_ap_id,
+                 "object_ap_id": a.object_ap_id, "status": ActivityState.RECEIVED.value, "raw": a.raw}
+                for a in fresh.values()])
             # A server that signs requests to us is up: deliver to it again.  One query
             # finds the few senders with a failure record to clear.
-            records = await session.execute(select(Host.domain, Host.unavailable_since, Host.failure_days)
-                                            .where(Host.domain.in_({a.host for a in arrivals})))
-            for domain, unavailable_since, failure_days in records.all():
+            for domain, unavailable_since, failure_days in await ledger.host_failure_records(
+                    session, {a.host for a in arrivals}):
                 if unavailable_since is not None or failure_days:
                     await mark_host_available(session, domain)
         outcomes = []

@@ -13,12 +13,12 @@ import json
 import uuid
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node.db import deliveries as ledger
 from node.db import wakeups
-from node.db.models import Activity, Actor, Delivery, Follow, Host
-from node.db.states import ActivityState, DeliveryState, FollowState
+from node.db.models import Activity, Actor
+from node.db.states import ActivityState, DeliveryState
 from node.db.types import utcnow
 from node.federation.netguard import host_of
 from node.federation.vocab import CONTEXT, get_id
@@ -42,16 +42,7 @@ def preferred_inbox(actor: Actor) -> str | None:
 
 async def follower_inboxes(session: AsyncSession, followed_ids: Sequence[int]) -> list[str]:
     """Unique inboxes of the accepted remote followers of these local actors."""
-    # The database collapses followers onto inboxes: 10,000 followers on 1,000 servers
-    # come back as 1,000 rows, not 10,000.
-    inbox = func.coalesce(Actor.shared_inbox, Actor.inbox)
-    query = (
-        select(inbox).distinct()
-        .join(Follow, Follow.follower_id == Actor.id)
-        .where(Follow.followed_id.in_(followed_ids), Follow.state == FollowState.ACCEPTED, Actor.is_local.is_(False),
-               inbox.is_not(None))
-    )
-    return sorted((await session.scalars(query)).all())
+    return await ledger.follower_inboxes(session, followed_ids)
 
 
 async def enqueue(
@@ -69,11 +60,9 @@ async def enqueue_many(
     unique = sorted(set(inboxes))
     if not unique or not activities:
         return 0
-    unavailable = set((await session.scalars(select(Host.domain).where(Host.unavailable_since.is_not(None)))).all())
+    unavailable = await ledger.unavailable_hosts(session)
     documents = [activity_document(activity) for activity in activities]
-    stored = set((await session.scalars(
-        select(Activity.ap_id).where(Activity.ap_id.in_([document["id"] for document in documents]))
-    )).all())
+    stored = await ledger.stored_activity_ids(session, [document["id"] for document in documents])
     targets: list[tuple[str, str]] = []  # (inbox, host) of the servers that are not unavailable
     hosts: dict[str, str] = {}  # "scheme://authority" -> host: parsed once per server, not per inbox
     for inbox in unique:
@@ -103,8 +92,7 @@ async def enqueue_many(
             "host": host, "body": body, "status": DeliveryState.PENDING.value, "attempts": 0, "next_attempt_at": now, "created_at": now,
         } for inbox, host in targets]
     if rows:
-        # A Core insert of the table: the same rows, without the ORM's per-row bookkeeping.
-        await session.execute(insert(Delivery.__table__), rows)
+        await ledger.insert_deliveries(session, rows)
         await wakeups.announce(session, wakeups.DELIVERIES)  # workers in other processes start at once
     return len(rows)
 
