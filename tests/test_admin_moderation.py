@@ -346,3 +346,21 @@ async def test_the_dashboard_counts_what_waits(forum, http):
         html = await response.text()
     assert "<strong>2</strong> comments waiting for a decision" in html
     assert "<strong>0</strong> open reports" in html and "<strong>0</strong> applications to join" in html
+
+
+async def test_reporting_a_held_comment_to_its_server_sends_a_verified_flag(forum, http):
+    """"Report to <server>" under a remote comment: Mastodon's Flag, signed by the instance actor."""
+    node, remote, actors, article, client = forum
+    remote.verify_posts = True
+    reply = await held_reply(node, http, actors["bob"], article, "spam links")
+    comment = await stored(node, reply["object"]["id"])
+    html, token = await form_page(client, node.url("/admin/queue"))
+    assert f'action="/admin/comments/{comment.id}/report"' in html
+    response = await submit(client, node.url(f"/admin/comments/{comment.id}/report"), token, reason="spam links")
+    assert response.status == 303 and "done=report" in response.headers["Location"]
+    flag = (await wait_for(lambda: delivered(remote, "Flag")))[0]
+    assert (flag["actor"], flag["object"], flag["content"]) == (
+        node.url("/actor"), [actors["bob"].id, reply["object"]["id"]], "spam links")
+    assert any(signer.startswith(node.url("/actor")) for signer in remote.verified_signers)
+    async with client.get(node.url("/admin/reports?state=all")) as page_:
+        assert "sent" in await page_.text()

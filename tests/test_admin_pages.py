@@ -213,3 +213,39 @@ async def test_an_unknown_article_has_no_ledger(site):
     node, remote, fan, client = site
     async with client.get(node.url("/admin/deliveries/999999")) as response:
         assert response.status == 404
+
+
+async def test_a_waiting_follower_is_approved_from_the_followers_page(tmp_path, http):
+    """With ``manual_approval`` the Follow waits; Approve sends the follower's server the Accept."""
+    async with fake_remote() as remote:
+        fan = remote.add_actor("fan")
+        async with running_node(make_settings(tmp_path, manual_approval=True)) as node:
+            status, _ = await signed_post(http, node.url("/inbox"), follow_of(fan, node.url("/actors/forum")), fan)
+            assert status == 202
+            await node.node.processor.drain()
+            await make_member(node, "mo", role=Role.MODERATOR)
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
+                await login(client, node.base, "mo")
+                async with client.get(node.url("/admin/followers")) as response:
+                    html = await response.text()
+                assert "waiting" in html and received(remote, "Accept") == []
+                follow_id = re.search(r'action="/admin/followers/(\d+)/approve"', html).group(1)
+                async with client.post(node.url(f"/admin/followers/{follow_id}/approve"), allow_redirects=False,
+                                       data={"csrf": CSRF.search(html).group(1)}) as response:
+                    assert response.status == 303 and "done=follower-approved" in response.headers["Location"]
+            accept = (await wait_for(lambda: received(remote, "Accept")))[0]
+            assert accept["object"]["actor"] == fan.id
+
+
+async def test_resetting_the_name_on_the_settings_page_brings_back_the_files(site, http):
+    node, remote, fan, client = site
+    token = await token_of(client, node.url("/admin/site"))
+    async with client.post(node.url("/admin/site"), data={"csrf": token, "site_name": "Riverside"}) as response:
+        assert response.status == 200
+    async with client.post(node.url("/admin/site/reset"), data={"csrf": token, "key": "site_name"},
+                           allow_redirects=False) as response:
+        assert response.status == 303 and response.headers["Location"] == "/admin/site?done=site-update"
+    updates = await wait_for(lambda: received(remote, "Update")[1:])
+    assert updates[0]["object"]["name"] == node.settings.site_name
+    async with client.post(node.url("/admin/site/reset"), data={"csrf": token, "key": "password"}) as response:
+        assert response.status == 400
