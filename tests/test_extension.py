@@ -100,6 +100,12 @@ async def chromium(node, tmp_path):
 
 
 @pytest.fixture
+def settings(tmp_path):
+    """The test node, with the smallest page of comments the settings allow (three top-level comments to a page)."""
+    return make_settings(tmp_path, discussion_page_size=10)
+
+
+@pytest.fixture
 async def site():
     async with fake_website(host=PAGE_HOST) as website:
         yield website
@@ -284,7 +290,7 @@ def test_the_manifests_ask_for_no_access_to_pages(tmp_path):
     assert manifests["firefox"]["browser_specific_settings"]["gecko"]["id"] == "discussions@fednode.invalid"
 
 
-async def test_the_options_page_keeps_a_token_for_the_forum(node, chromium):
+async def test_the_options_page_keeps_a_token_for_the_forum(node, chromium, tmp_path):
     """The forum the build names is listed; saving it with a token keeps both, and access to exactly its host."""
     options = await chromium.context.new_page()
     await options.goto(chromium.page_url("options.html"))
@@ -294,6 +300,7 @@ async def test_the_options_page_keeps_a_token_for_the_forum(node, chromium):
     await options.click("#save")
     await options.wait_for_selector("#status.ok")
     assert await options.locator("#status").inner_text() == "Saved. The extension may talk to http://127.0.0.1/*."
+    await shot(options, tmp_path, "extension-options")
     await options.reload()
     assert await options.locator(".node-row [name=token]").first.input_value() == "secret-token"
     assert "/account/tokens" in await options.locator(".token-hint a").first.get_attribute("href")
@@ -395,3 +402,26 @@ async def test_a_token_the_node_refuses_is_explained_and_nothing_is_posted(node,
     assert (await status.inner_text()).startswith("Not posted: ")
     assert await popup.locator(".node-section > form.compose textarea").input_value() == "Will this go through?"
     assert await popup.locator(".count").inner_text() == "3 comments"
+
+
+async def test_more_comments_come_a_page_at_a_time(node, http, chromium, discussed):
+    """Past the API's page of top-level comments, "More comments" appends the next page from the same node."""
+    url, _ = discussed
+    token = await member_token(node)
+    async with http.get(node.url("/api/v1/thread"), params={"url": url}) as response:
+        thread_id = (await response.json())["thread"]["id"]
+    for text in ("Third comment.", "Fourth comment."):
+        async with http.post(node.url("/api/v1/comments"), json={"in_reply_to": thread_id, "content": text},
+                             headers={"Authorization": f"Bearer {token}"}) as response:
+            assert response.status == 201
+    # Given a thread of four top-level comments, three to a page (discussion_page_size 10)
+    popup = await chromium.popup(url)
+    top = popup.locator(".thread > .comment")
+    assert await top.count() == 3
+    # When the reader asks for more
+    await popup.get_by_role("button", name="More comments").click()
+    await popup.locator(".thread > .comment").nth(3).wait_for()
+    # Then the fourth follows the first three, and there is no more to ask for
+    assert [await top.nth(i).locator(":scope > .content").inner_text() for i in (2, 3)] == \
+        ["Third comment.", "Fourth comment."]
+    assert await popup.get_by_role("button", name="More comments").count() == 0

@@ -25,7 +25,8 @@ function tokenHint(row) {
   page.target = "_blank";
   page.rel = "noopener noreferrer";
   page.textContent = `${url}/account/tokens`;
-  hint.append("Make a token at ", page, ", signed in; without one you can read but not comment.");
+  hint.append("Make a token at ", page, " (signed in; let it post comments and open discussions). " +
+    "Without one you can read, not comment.");
 }
 
 function addRow(node = { url: "", token: "" }) {
