@@ -1,8 +1,9 @@
 """What pages show of a member: their marks on a thread (in one statement) and their recent comments.
 
-``thread_state``: the comments of the thread they liked and boosted, whether they follow
-the thread, and how many notifications they have not read.  One round trip (a UNION ALL
-of indexed reads), so a member's page costs one statement more than a reader's.
+``thread_state``: the comments of the thread they liked and boosted, and whether they follow
+the thread, in one round trip (a UNION ALL of indexed reads).  Pages keep the answer per
+member, thread version and follows stamp (``node.web.member_view.StateCache``), since each of
+those changes when the answer can.
 """
 
 from __future__ import annotations
@@ -24,15 +25,11 @@ class ThreadState:
     liked: frozenset[int] = field(default_factory=frozenset)
     boosted: frozenset[int] = field(default_factory=frozenset)
     following: bool = False
-    unread: int = 0
 
 
-# One round trip, written out: the page asks it on every view by a member, and a statement
-# built with the ORM costs more to build and key than this one costs to run.
+# One round trip, written out: a statement built with the ORM costs more to build and key than
+# this one costs to run.
 _THREAD_STATE = text("""
-    SELECT 'unread' AS what, count(*) AS value FROM notifications
-     WHERE recipient_id = :actor AND read_at IS NULL
-    UNION ALL
     SELECT reactions.kind, reactions.object_id FROM reactions JOIN objects ON objects.id = reactions.object_id
      WHERE reactions.actor_id = :actor AND objects.root_id = :root
     UNION ALL
@@ -40,10 +37,10 @@ _THREAD_STATE = text("""
 """)
 
 
-async def thread_state(session: AsyncSession, actor_id: int, root_id: int | None) -> ThreadState:
-    """``actor_id``'s likes and boosts in the thread of ``root_id``, their follow of it, their unread count."""
-    rows = (await session.execute(_THREAD_STATE, {"actor": actor_id, "root": root_id if root_id is not None else -1})).all()
-    liked, boosted, following, unread = set(), set(), False, 0
+async def thread_state(session: AsyncSession, actor_id: int, root_id: int) -> ThreadState:
+    """``actor_id``'s likes and boosts in the thread of ``root_id``, and whether they follow it."""
+    rows = (await session.execute(_THREAD_STATE, {"actor": actor_id, "root": root_id})).all()
+    liked, boosted, following = set(), set(), False
     for what, value in rows:
         if what == "like":
             liked.add(value)
@@ -51,9 +48,7 @@ async def thread_state(session: AsyncSession, actor_id: int, root_id: int | None
             boosted.add(value)
         elif what == "follow":
             following = True
-        elif what == "unread":
-            unread = int(value or 0)
-    return ThreadState(frozenset(liked), frozenset(boosted), following, unread)
+    return ThreadState(frozenset(liked), frozenset(boosted), following)
 
 async def list_recent_comments(session: AsyncSession, actor_id: int, *, limit: int = 20) -> list[tuple[Object, Object | None]]:
     """A member's newest comments that public pages show (not deleted), each with its thread's root."""

@@ -21,6 +21,8 @@ class CurrentMember:
     display_name: str | None
     role: Role
     status: MemberStatus = MemberStatus.ACTIVE
+    unread: int = 0      # unread notifications (the header shows the count)
+    follows: str = ""    # a stamp of the threads they follow, which changes with every follow and unfollow
 
     @property
     def name(self) -> str:

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from node.db import members as db
-from node.db.models import Member, MemberSession
+from node.db.models import MemberSession
 from node.db.types import utcnow
 from node.members.roles import MemberStatus
 
@@ -43,7 +43,7 @@ class OpenSession:
 
     id: int
     csrf: str
-    member: Member
+    member: db.SessionView  # the member's columns a request needs (not the ORM row: read on every request)
 
 
 async def open_session(node: "Node", member_id: int, *, user_agent: str | None = None) -> str:
@@ -64,21 +64,14 @@ async def find_session(node: "Node", token: str) -> OpenSession | None:
     if not token or len(token) > MAX_TOKEN:
         return None
     now = utcnow()
-    async with node.sessions() as session:
-        found = await db.session_by_token_hash(session, token_hash(token), now)
-        if found is None:
-            return None
-        row, member = found
-        if member.status != MemberStatus.ACTIVE:
-            return None
-        # Reading the actor now, inside the session (the relationship is joined).
-        _ = member.actor
-        result = OpenSession(row.id, row.csrf, member)
-        touch = now - row.last_seen_at >= TOUCH_EVERY
-    if touch:
+    async with node.engine.connect() as connection:  # a plain read: no ORM session to set up and tear down
+        found = await db.session_view_by_token_hash(connection, token_hash(token), now)
+    if found is None or found.status != MemberStatus.ACTIVE:
+        return None
+    if now - found.last_seen_at >= TOUCH_EVERY:
         async with node.sessions.begin() as session:
-            await db.touch_session(session, row.id, now, now + timedelta(days=node.settings.session_days))
-    return result
+            await db.touch_session(session, found.session_id, now, now + timedelta(days=node.settings.session_days))
+    return OpenSession(found.session_id, found.csrf, found)
 
 
 async def end_session(node: "Node", token: str) -> None:

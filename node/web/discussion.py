@@ -38,6 +38,7 @@ from node.db import discussion as db
 from node.db.models import Object
 from node.threads import MAX_INDENT
 from node.web.attachments import Attachment, Poll, attachments_of, poll_of
+from node.web import member_view as member_buttons
 from node.web.render import REQUEST, environment, fold_leading_mentions, safe_href
 
 TOP_PER_PAGE = 50  # direct replies of the anchor on one page (the old "50 top-level threads a page")
@@ -211,6 +212,8 @@ class Rendered:
     count: int
     removed: int = 0
     max_age: float | None = None  # seconds it may be served (None: the cache's own limit)
+    parts: tuple = ()  # the member rendering cut at its markers (node.web.member_view.split)
+    version: Any = None  # the thread version it was rendered for
 
 
 class PageCache:
@@ -321,7 +324,8 @@ async def rendered_page(cache: PageCache, sessions, root: Object, anchor_id: int
                                                                        member_view=member_view)
         finally:
             REQUEST.reset(outside)
-        return Rendered(Markup(html), view.total, view.number, view.count, view.removed, max_age=_max_age(view))
+        return Rendered(Markup(html), view.total, view.number, view.count, view.removed, max_age=_max_age(view),
+                        parts=member_buttons.split(html) if member_view else (), version=version)
 
     return await cache.get((root.id, anchor_id, number, page_size, member_view), version, render)
 

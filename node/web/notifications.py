@@ -67,7 +67,7 @@ async def notifications_page(request: web.Request) -> web.Response:
             raise web.HTTPBadRequest(reason="before must be a notification number")
     async with node.sessions() as session:
         rows = await db.list_notifications(session, member.actor_id, limit=PAGE + 1, before=before)
-        unread = await db.count_unread(session, member.actor_id)
+    unread = member.unread  # read with the session (node.web.session)
     items = [Item(n, o, a, WHAT.get(n.kind, n.kind), _excerpt(o), n.read_at is None, title)
              for n, o, a, title in rows[:PAGE]]
     settings = node.settings

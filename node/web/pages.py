@@ -22,6 +22,7 @@ INDEX_PAGE = 30
 PROFILE_COMMENTS = 30  # a member's newest comments on their profile page
 TAG_SCAN_CHUNK = 500
 PAGE_CACHE = web.AppKey("discussion_page_cache", discussion.PageCache)
+MEMBER_STATES = web.AppKey("member_thread_states", member_view.StateCache)
 
 
 def _common(request: web.Request) -> dict:
@@ -129,14 +130,17 @@ async def article(request: web.Request, obj: Object, *, template: str = "article
     async with node.sessions() as session:
         waiting = await db_discussion.count_waiting(session, obj)
         if member is not None:
-            state = await member_state.thread_state(session, member.actor_id, obj.id)
+            state = await request.app[MEMBER_STATES].get(
+                (member.actor_id, obj.id, page.version, member.follows),
+                lambda: member_state.thread_state(session, member.actor_id, obj.id))
     html = page.html
     if state is not None:  # the shared rendering, with this member's own buttons filled in
-        html = member_view.decorate(html, actor_id=member.actor_id, state=state, csrf=csrf_token(request))
+        html = member_view.decorate(page.parts, actor_id=member.actor_id, state=state) + member_view.action_form(
+            csrf_token(request))
     return render(
         template, article=obj, author=obj.actor, discussion=html, page=page, total=page.total,
         removed=page.removed, thread_view=anchor_id is not None, waiting=waiting, lang=obj.language or "en",
-        member_state=state, unread=state.unread if state is not None else 0, here=request.path_qs,
+        member_state=state, here=request.path_qs,
         held_notice=state is not None and request.query.get("held") == "1",
         headers={"Vary": "Accept"}, **_common(request), **extra,
     )

@@ -15,6 +15,7 @@ def add_routes(app: web.Application) -> None:
     """Register every route of the node on ``app``."""
     app[interact.LIMITER] = interact.LookupLimiter()
     app[pages.PAGE_CACHE] = pages.discussion.PageCache()
+    app[pages.MEMBER_STATES] = pages.member_view.StateCache()
     app[media.MEDIA] = media.MediaProxy()
 
     async def close_media(app: web.Application) -> None:

@@ -42,9 +42,10 @@ def _secure(request: web.Request) -> bool:
 def current_member(opened: sessions.OpenSession) -> CurrentMember:
     member = opened.member
     return CurrentMember(
-        member_id=member.id, actor_id=member.actor_id, actor_ap_id=member.actor.ap_id, username=member.username,
-        display_name=member.actor.name if member.actor.name != member.username else None,
-        role=Role(member.role), status=MemberStatus(member.status),
+        member_id=member.member_id, actor_id=member.actor_id, actor_ap_id=member.actor_ap_id, username=member.username,
+        display_name=member.actor_name if member.actor_name != member.username else None,
+        role=Role(member.role), status=MemberStatus(member.status), unread=int(member.unread or 0),
+        follows=str(member.follows or ""),
     )
 
 
