@@ -131,6 +131,27 @@ async def test_a_claimed_row_is_left_to_its_owner_until_the_lease_runs_out(tmp_p
         assert (row.status, row.lease_owner, stored is not None) == ("applied", None, True)
 
 
+async def test_a_processor_that_stops_gives_back_what_it_claimed_and_did_not_apply(tmp_path, monkeypatch):
+    """Stopped while a claimed reply waits for its parent's fetch: another process claims the row at once."""
+    async with two_nodes(None, tmp_path) as (first, second, article):
+        actor, create = reply(4, article)
+        create["object"]["inReplyTo"] = "https://elsewhere.example/notes/1"  # a parent that must be fetched
+        [row_id] = await store_received(first, [(actor, create)])
+        fetching = asyncio.Event()
+
+        async def hanging_fetch(url, *, signed=True):
+            fetching.set()
+            await asyncio.Event().wait()  # a remote that never answers
+
+        monkeypatch.setattr(first.fetcher, "get_activitypub", hanging_fetch)
+        stopping = Processor(first)
+        assert await stopping.run_once(everything=True) == 1
+        await asyncio.wait_for(fetching.wait(), timeout=10)
+        await stopping.stop()
+        async with second.sessions.begin() as session:  # long before the 10-minute lease would end
+            assert await activities.claim_activities(session, "other", 10, LEASE, now=utcnow()) == [row_id]
+
+
 async def test_a_row_applied_again_after_a_crash_is_not_stored_twice(tmp_path):
     """The effects are there but the row still says received (a crash between): applying again changes nothing."""
     async with two_nodes(None, tmp_path) as (first, second, article):

@@ -53,6 +53,7 @@ LEASE = timedelta(minutes=10)     # default (apply_lease_seconds): a claimed row
 POLL_SECONDS = 2.0                # how often rows stored by other processes are looked for
 GRACE = timedelta(seconds=2)      # rows nobody told us about are left this long to the process that stored them
 RESOLVING = 16                    # activities fetching what they need at once
+RELEASE_SECONDS = 5.0             # how long stopping may spend giving back the rows it claimed
 
 
 class Received(NamedTuple):
@@ -102,9 +103,19 @@ class Processor:
         self._task = None
         for task in list(self._resolving.values()):
             await cancel(task)
-        # Rows claimed and not settled stay leased until their lease runs out: giving them back here could
-        # wait on a transaction the cancellation just interrupted (SQLite's busy timeout).
-        self._held.clear()
+        # Rows claimed and not settled (waiting in a batch, or fetching what they need) are given back, so
+        # another process applies them at once instead of after the lease.  Bounded: the cancellations above
+        # have rolled their transactions back, but a busy database must not hold up a shutdown; if this
+        # fails, the rows are free again when their lease runs out, as after a crash.
+        held, self._held = sorted(self._held), set()
+        if held:
+            try:
+                async with asyncio.timeout(RELEASE_SECONDS):
+                    async with self.node.sessions.begin() as session:
+                        await activities.release_activities(session, self.owner, held)
+            except Exception as exc:
+                log.warning("could not give back %d claimed activities (%s); they are free when their lease ends",
+                            len(held), exc.__class__.__name__)
 
     async def drain(self) -> None:
         """Wait until everything notified so far has been applied (used by tests and the CLI)."""
