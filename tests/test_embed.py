@@ -18,6 +18,8 @@ from node.embed_policy import frame_ancestors, may_open, origin_of
 from tests.factories import reply_to
 from tests.fakes.remote import fake_remote, signed_post
 from tests.fakes.website import article_html, fake_website
+from tests.members_fed_support import publish
+from tests import payloads
 from tests.support import make_settings
 
 SIZE_BUDGET = 15 * 1024  # bytes of embed.js after gzip (issue 14)
@@ -113,6 +115,35 @@ async def test_framed_discussion_shows_the_nested_thread_with_its_count(node, ht
     assert "Reply from your server" in html and "/interact?uri=" in html
     assert f"/login?next=%2Fdiscussions%2F{opened.document.id}%23comment-form" in html
     assert '<base target="_blank">' in html
+
+
+async def test_embed_of_the_forums_own_article_shows_its_discussion(node, http):
+    article_url = await publish(node, "harbour-plan", "The harbour plan")
+    async with fake_remote() as remote:
+        await reply(http, node, remote.add_actor("alice"), article_url, "Good summary of the vote.")
+    async with http.get(node.url("/embed/thread"), params={"url": article_url}) as response:
+        assert response.status == 200
+        assert "/embed/threads/" in str(response.url)
+        html = await response.text()
+    assert "1 comment<" in html and "Good summary of the vote." in html
+    assert 'href="/login?next=%2Farticles%2Fharbour-plan%23comment-form"' in html
+
+
+async def test_embed_of_a_followed_wordpress_blogs_post_finds_it_by_its_permalink(node, http):
+    from tests.test_followed_sites import deliver, follow_accepted
+
+    async with fake_remote() as remote:
+        author = payloads.wordpress_author(remote)
+        await follow_accepted(node, http, remote, author)
+        post = payloads.wordpress_post(author, 42, "<p>The quay, again.</p>", title="The quay")
+        assert await deliver(node, http, author, post) == "applied"
+        await reply(http, node, remote.add_actor("alice"), post["object"]["id"], "Again indeed.")
+    async with http.get(node.url("/embed/thread"), params={"url": post["object"]["url"]}) as response:
+        assert response.status == 200
+        assert "/embed/threads/" in str(response.url)
+        html = await response.text()
+    assert "1 comment<" in html and "Again indeed." in html
+    assert 'href="/login?next=%2Fthreads%2F' in html
 
 
 async def test_framed_discussion_may_be_framed_only_by_the_allowed_origins(node, http, blog):

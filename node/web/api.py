@@ -74,7 +74,8 @@ async def find_by_url(node, session: AsyncSession, url: str) -> Thread:
     document = await discussions_db.find_document(session, lookup_keys(canonical))
     if document is not None and document.thread is not None:
         return Thread(document.thread, document)
-    root = await db.get_article(session, url)
+    # By its id, else by its page: the WordPress plugin's post is ``?p=42`` and its permalink the page.
+    root = await db.get_article(session, url) or await queries.get_article_by_url(session, url)
     if root is not None:
         return await _visible(session, root)
     raise Refused(404, "no discussion of this page yet", canonical=canonical)

@@ -22,16 +22,16 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 
 from node.app import NODE
 from node.db import queries
 from node.discussions.resolve import DiscussionError
-from node.discussions.service import check_rate, closed_reason_now, find, open_discussion
+from node.discussions.service import check_rate, closed_reason_now, open_discussion
 from node.embed_policy import ANY, allowed_origins, may_open
-from node.web import pages
+from node.web import api, pages, params
 from node.web.discussions import document_or_404
 from node.web.render import render, safe_href
 
@@ -84,41 +84,87 @@ def _common(request: web.Request) -> dict:
 
 
 async def embed_thread(request: web.Request) -> web.Response:
-    """``/embed/thread?url=<page>``: 303 to the page's framed discussion, or a frame saying there is none yet."""
+    """``/embed/thread?url=<page>``: 303 to the page's framed discussion, or a frame saying there is none yet.
+
+    The page is found as the read API finds it (``node.web.api.find_by_url``): the discussion
+    filed under any alias of its address, else an article this node holds at that address (its
+    own, or a post of a followed site: a blog with an ActivityPub plugin that the forum follows).
+    """
     node = request.app[NODE]
     asked = request.query.get("url", "").strip()
     if not asked:
-        return render("embed_missing.html", status=400, asked="", canonical=None, lookup_href=None,
-                      error="the embed names no page: give data-url, or a <link rel=canonical>", **_common(request))
+        return _missing(request, 400, asked, error="the embed names no page: give data-url, or a <link rel=canonical>")
     try:
         async with node.sessions() as session:
-            canonical, document = await find(session, asked)
-            opening = document is None and node.settings.embed_open_threads and \
-                may_open(canonical, allowed_origins(node.settings.embed_origins))
-            if opening:
-                site = await queries.get_local_actor(session, node.settings.site_username)
-                if site is None:
-                    raise DiscussionError("the site is not set up yet")
-                try:
-                    # Embeds open as the site Group, so discuss_opens_per_hour counts the Group's
-                    # openings: however many new addresses of an allowed site are asked for, the
-                    # node fetches at most that many pages an hour.
-                    await check_rate(node, session, site)
-                except DiscussionError:
-                    limit = node.settings.discuss_opens_per_hour
-                    return render("embed_missing.html", status=429, asked=asked, canonical=None, lookup_href=None,
-                                  error=f"the embeds opened {limit} discussions in the last hour, the most this "
-                                        f"forum allows; try again later", **_common(request))
-        if opening:
-            document = (await open_discussion(node, asked)).document
-    except DiscussionError as exc:
-        return render("embed_missing.html", status=400, asked=asked, canonical=None, lookup_href=None,
-                      error=exc.reason, **_common(request))
-    if document is None or document.thread_id is None:
-        return render("embed_missing.html", status=404, asked=asked, canonical=canonical, error=None,
-                      lookup_href="/discussions?" + urlencode({"url": canonical}), **_common(request))
+            thread = await api.find_by_url(node, session, asked)
+    except api.Refused as refused:
+        canonical = refused.extra.get("canonical")
+        if refused.status != 404 or canonical is None:
+            return _missing(request, 400 if refused.status != 404 else 404, asked, error=refused.reason)
+        if not (node.settings.embed_open_threads and may_open(canonical, allowed_origins(node.settings.embed_origins))):
+            return _missing(request, 404, asked, canonical=canonical)
+        try:
+            document = await _open(node, asked)
+        except OpeningLimited as limited:
+            return _missing(request, 429, asked, error=str(limited))
+        except DiscussionError as exc:
+            return _missing(request, 400, asked, error=exc.reason)
+        raise _to_frame(request, f"/embed/discussions/{document.id}")
+    if thread.document is not None:
+        raise _to_frame(request, f"/embed/discussions/{thread.document.id}")
+    raise _to_frame(request, f"/embed/threads/{thread.root.id}")
+
+
+def _to_frame(request: web.Request, path: str) -> web.HTTPSeeOther:
+    """The redirect to a framed thread, keeping a theme the site chose."""
     theme = _frame(request)["theme"]
-    raise web.HTTPSeeOther(f"/embed/discussions/{document.id}" + (f"?theme={theme}" if theme else ""))
+    return web.HTTPSeeOther(path + (f"?theme={theme}" if theme else ""))
+
+
+def _missing(request: web.Request, status: int, asked: str, *, canonical: str | None = None,
+             error: str | None = None) -> web.Response:
+    """The frame for a page without a discussion (an offer to open one), or for one that cannot have one (why)."""
+    lookup = "/discussions?" + urlencode({"url": canonical}) if canonical and error is None else None
+    return render("embed_missing.html", status=status, asked=asked, canonical=canonical, error=error,
+                  lookup_href=lookup, **_common(request))
+
+
+class OpeningLimited(Exception):
+    """The embeds opened ``discuss_opens_per_hour`` discussions in the last hour."""
+
+
+async def _open(node, url: str):
+    """Open the discussion of ``url`` for a first view, as the site Group; its document.
+
+    Embeds open as the site Group, so ``discuss_opens_per_hour`` counts the Group's openings:
+    however many new addresses of an allowed site are asked for, the node fetches at most that
+    many pages an hour.
+    """
+    async with node.sessions() as session:
+        site = await queries.get_local_actor(session, node.settings.site_username)
+        if site is None:
+            raise DiscussionError("the site is not set up yet")
+        try:
+            await check_rate(node, session, site)
+        except DiscussionError:
+            limit = node.settings.discuss_opens_per_hour
+            raise OpeningLimited(f"the embeds opened {limit} discussions in the last hour, the most this "
+                                 f"forum allows; try again later") from None
+    return (await open_discussion(node, url)).document
+
+
+async def embed_article(request: web.Request) -> web.Response:
+    """``/embed/threads/N``: an article this node holds (its own, or a followed site's post) and its discussion, framed."""
+    node = request.app[NODE]
+    async with node.sessions() as session:
+        article = await queries.get_object_by_id(session, params.row_id(request.match_info["object_id"]))
+    if article is None or article.kind != "article" or article.visibility not in ("public", "unlisted"):
+        raise web.HTTPNotFound()
+    if article.deleted_at is not None:
+        raise web.HTTPGone()
+    # Where people read it on the node: an article of ours at its own URL, a followed site's at /threads/N.
+    own_page = urlsplit(article.url).path if article.is_local and article.url else f"/threads/{article.id}"
+    return await _framed(request, article, None, None, own_page)
 
 
 async def embed_discussion(request: web.Request) -> web.Response:
@@ -126,9 +172,14 @@ async def embed_discussion(request: web.Request) -> web.Response:
     document = await document_or_404(request)
     thread = document.thread
     closed = closed_reason_now(document.closed_reason, document.kind, thread.raw, thread.deleted_at is not None)
-    own_page = f"/discussions/{document.id}"
+    return await _framed(request, thread, document, closed, f"/discussions/{document.id}")
+
+
+async def _framed(request: web.Request, thread, document, closed: str | None, own_page: str) -> web.Response:
+    """A thread in the frame: the discussion pages' cached rendering (``pages.article``) in the frame's template."""
     comment_form = own_page + "#comment-form"  # where a signed-in member writes (node/web/templates/article.html)
     return await pages.article(
         request, thread, template="embed.html", document=document, closed=closed,
-        page_href=safe_href(document.canonical_url), full_href=own_page, comment_href=comment_form,
+        page_href=safe_href(document.canonical_url if document is not None else thread.url), full_href=own_page,
+        comment_href=comment_form,
         login_href="/login?" + urlencode({"next": comment_form}), **_frame(request))

@@ -59,6 +59,7 @@ def add_routes(app: web.Application) -> None:
         web.get("/count.js", embed.count_js),
         web.get("/embed/thread", embed.embed_thread),
         web.get(r"/embed/discussions/{document_id:\d+}", embed.embed_discussion),
+        web.get(r"/embed/threads/{object_id:\d+}", embed.embed_article),
         web.get("/api/v1/thread", api.thread),
         web.get("/api/v1/counts", api.counts),
         web.post("/api/v1/comments", api_write.comments),
