@@ -425,3 +425,26 @@ async def test_more_comments_come_a_page_at_a_time(node, http, chromium, discuss
     assert [await top.nth(i).locator(":scope > .content").inner_text() for i in (2, 3)] == \
         ["Third comment.", "Fourth comment."]
     assert await popup.get_by_role("button", name="More comments").count() == 0
+
+
+async def test_a_comment_behind_a_content_warning_stays_folded(node, http, chromium, site):
+    """A Mastodon reply with a content warning shows the warning; its text stays folded until opened, as on the node."""
+    url = site.page("/finale", article_html("The season finale, reviewed"))
+    opened = await open_discussion(node.node, url)
+    async with fake_remote() as remote:
+        dana = remote.add_actor("dana")
+        note = {"id": f"{remote.base}/notes/cw", "type": "Note", "attributedTo": dana.id,
+                "inReplyTo": node.url(f"/discussions/{opened.document.id}"), "summary": "Spoilers: the ending",
+                "content": "<p>The captain stays ashore.</p>", "to": [PUBLIC], "cc": [dana.id + "/followers"],
+                "published": "2026-12-03T09:00:00Z"}
+        create = {"@context": "https://www.w3.org/ns/activitystreams", "id": note["id"] + "/activity",
+                  "type": "Create", "actor": dana.id, "object": note, "to": note["to"], "cc": note["cc"]}
+        status, _ = await signed_post(http, node.url("/inbox"), create, dana)
+        assert status == 202
+        await node.node.processor.drain()
+    popup = await chromium.popup(url)
+    folded = popup.locator(".comment .content details")
+    assert await folded.locator("summary").inner_text() == "Spoilers: the ending"
+    assert not await folded.locator("p").is_visible()
+    await folded.locator("summary").click()
+    assert await folded.locator("p").inner_text() == "The captain stays ashore."
