@@ -185,6 +185,20 @@ async def test_frame_posts_its_height_only_to_the_allowed_origins(node, http, bl
     assert '<script src="/static/embed-frame.js" defer></script>' in html
 
 
+async def test_a_theme_the_site_chose_reaches_the_frame_and_nothing_else_does(node, http, blog):
+    url = post_page(blog, "/p", "A post")
+    opened = await open_discussion(node.node, url)
+    async with http.get(node.url("/embed/thread"), params={"url": url, "theme": "dark"},
+                        allow_redirects=False) as response:
+        assert response.headers["Location"] == f"/embed/discussions/{opened.document.id}?theme=dark"
+    async with http.get(node.url(f"/embed/discussions/{opened.document.id}"), params={"theme": "dark"}) as response:
+        assert 'class="embed theme-dark"' in await response.text()
+    async with http.get(node.url(f"/embed/discussions/{opened.document.id}"),
+                        params={"theme": '"><script>'}) as response:
+        html = await response.text()
+    assert 'class="embed"' in html and "<script>" not in html
+
+
 async def test_a_page_nobody_discussed_gets_an_offer_and_nothing_is_fetched(node, http, blog):
     url = post_page(blog, "/new", "A new post")
     async with http.get(node.url("/embed/thread"), params={"url": url}) as response:
