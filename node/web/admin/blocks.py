@@ -20,7 +20,7 @@ from node.moderation import actions, blocklist
 from node.web.admin import common
 
 BLOCKLIST_MAX_BYTES = 512 * 1024  # a Mastodon export of thousands of domains is well under this
-SOURCE_RE_MAX = 100
+SOURCE_MAX = 100  # characters of an imported list's name
 MAX_BAN_DAYS = 36_500
 
 
@@ -140,7 +140,7 @@ def _source_name(form) -> str:
     upload = form.get("file")
     given = form.get("source") if isinstance(form.get("source"), str) else ""
     name = given.strip() or (getattr(upload, "filename", "") or "").strip() or "web"
-    name = "".join(ch for ch in name if ch.isprintable())[:SOURCE_RE_MAX]
+    name = "".join(ch for ch in name if ch.isprintable())[:SOURCE_MAX]
     return name if name.startswith("import:") else "import:" + name
 
 

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from aiohttp import web
 
+from node import site
 from node.app import NODE
 from node.members.roles import Role
 from node.web import csrf, guards, params
@@ -109,9 +110,7 @@ def page_number(request: web.Request) -> int:
 def site_context(request: web.Request) -> dict[str, Any]:
     """Name and handle of the site for the page frame (the settings an admin may have changed)."""
     node = request.app[NODE]
-    site = node.site.current if getattr(node, "site", None) is not None else None
-    name = site.name if site is not None else node.settings.site_name
-    return {"site_name": name, "site_handle": f"@{node.settings.site_username}@{node.settings.host}"}
+    return {"site_name": site.current(node).name, "site_handle": f"@{node.settings.site_username}@{node.settings.host}"}
 
 
 def page(request: web.Request, template: str, section: str, *, status: int = 200, **context: Any) -> web.Response:
