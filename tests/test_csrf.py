@@ -122,3 +122,47 @@ async def test_every_form_the_node_renders_carries_a_token(open_node):
         async with http.get(open_node.url("/")) as response:
             html = await response.text()
         assert html.count("<form") == html.count('name="csrf"') >= 1
+
+
+# Every POST form of the account pages, signed in (the session's token) or not (the form cookie's).
+SIGNED_IN_FORMS = {
+    "/logout": {},
+    "/account/logout-everywhere": {},
+    "/account/password": {"current": PASSWORD, "password": "another fine passphrase",
+                          "password_again": "another fine passphrase"},
+    "/account/invites": {},
+}
+READER_FORMS = {
+    "/login": {"login": "boss", "password": PASSWORD},
+    "/register": {"username": "newcomer", "password": PASSWORD, "password_again": PASSWORD},
+    "/reset": {"login": "boss"},
+    "/reset/password": {"token": "x" * 43, "password": "another fine passphrase",
+                        "password_again": "another fine passphrase"},
+}
+
+
+@pytest.mark.parametrize("path", sorted(SIGNED_IN_FORMS))
+async def test_every_signed_in_form_refuses_a_post_without_the_sessions_token(open_node, path):
+    """A signed-in admin's browser posting any account form without the token gets 403 and nothing changes."""
+    from node.members.roles import Role
+
+    await make_member(open_node, "boss", role=Role.ADMIN)
+    async with member_client() as http:
+        await login(http, open_node.base, "boss")
+        async with http.post(open_node.url(path), data=SIGNED_IN_FORMS[path], allow_redirects=False) as response:
+            status, html = response.status, await response.text()
+        assert status == 403 and "CSRF token missing or wrong" in html
+        assert await signed_in_name(http, open_node) == "boss"
+    async with member_client() as http:
+        await login(http, open_node.base, "boss")  # the password did not change
+
+
+@pytest.mark.parametrize("path", sorted(READER_FORMS))
+async def test_every_reader_form_refuses_a_post_without_the_form_cookies_token(open_node, path):
+    from node.members.roles import Role
+
+    await make_member(open_node, "boss", role=Role.ADMIN)
+    async with member_client() as http:
+        async with http.post(open_node.url(path), data=READER_FORMS[path], allow_redirects=False) as response:
+            status, html = response.status, await response.text()
+    assert status == 403 and "CSRF token missing or wrong" in html

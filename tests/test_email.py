@@ -156,3 +156,14 @@ async def test_without_smtp_the_reset_page_says_to_ask_an_admin(node, http):
 def test_the_smtp_password_never_shows_in_the_settings_repr(tmp_path):
     settings = make_settings(tmp_path, smtp_host="127.0.0.1", smtp_username="forum", smtp_password="s3cret-smtp-pass")
     assert "s3cret-smtp-pass" not in repr(settings)
+
+
+async def test_an_approved_applicant_is_told_by_e_mail(tmp_path, mailbox: MailBox):
+    from node.members import accounts
+    from node.members.roles import MemberStatus
+
+    async with running_node(make_settings(tmp_path, registration_mode="approval", **mail_settings(mailbox))) as node:
+        member = await make_member(node, "alice", email="alice@example.org", status=MemberStatus.PENDING)
+        await accounts.approve_member(node.node, member.id)
+        [message] = await mailbox.wait_for(1)
+    assert message["To"] == "alice@example.org" and mailbox.link_in(message) == node.url("/login")

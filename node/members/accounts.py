@@ -17,7 +17,7 @@ from node import keys
 from node.db import members as db
 from node.db.models import Member
 from node.db.types import utcnow
-from node.members import passwords, usernames
+from node.members import mail, passwords, usernames
 from node.members.roles import MemberStatus, Role
 from node.services.setup import ensure_local_actor
 
@@ -179,8 +179,14 @@ async def _set_status(node: "Node", member_id: int, status: MemberStatus, *, onl
 
 
 async def approve_member(node: "Node", member_id: int) -> Member:
-    """Let a pending applicant in (approval mode): they can sign in from now on."""
-    return await _set_status(node, member_id, MemberStatus.ACTIVE, only_from=(MemberStatus.PENDING,))
+    """Let a pending applicant in (approval mode): they can sign in from now on (told by e-mail when the node sends mail)."""
+    member = await _set_status(node, member_id, MemberStatus.ACTIVE, only_from=(MemberStatus.PENDING,))
+    settings = node.settings
+    if member.email and mail.mail_enabled(settings):
+        mail.send_later(settings, member.email, f"Welcome to {settings.site_name}",
+                        f"Hello {member.username},\n\nyour application was approved: you can sign in now at\n\n"
+                        f"{node.urls.base}/login\n")
+    return member
 
 
 async def reject_member(node: "Node", member_id: int) -> Member:

@@ -51,6 +51,9 @@ async def open_session(node: "Node", member_id: int, *, user_agent: str | None =
     token = new_token()
     now = utcnow()
     async with node.sessions.begin() as session:
+        # Sessions nobody used for session_days are dead; forget them here (one indexed delete
+        # per sign-in) rather than in a background job of their own.
+        await db.delete_expired_sessions(session, now)
         session.add(MemberSession(
             member_id=member_id, token_hash=token_hash(token), csrf=new_token(), created_at=now,
             last_seen_at=now, expires_at=now + timedelta(days=node.settings.session_days),

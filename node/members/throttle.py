@@ -74,6 +74,7 @@ async def failed(node: "Node", account: str, address: str) -> None:
     """Count a failed sign-in against the account and the address, blocking them when due."""
     now = utcnow()
     async with node.sessions.begin() as session:
+        await db.forget_old_throttles(session, now - FORGET)  # indexed: old counts do not pile up
         for key, free in ((account, FREE_ACCOUNT), (address, FREE_ADDRESS)):
             failures = await db.record_failure(session, key, now, now - FORGET)
             wait = backoff(failures, free)

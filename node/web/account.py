@@ -354,9 +354,25 @@ async def account_page(request: web.Request, *, error: str | None = None, notice
         member = await db.get_member(session, current.member_id)
         open_sessions = await db.list_member_sessions(session, current.member_id, utcnow())
     this = request[csrf.SESSION].id
+    open_sessions = [(row, describe_agent(row.user_agent)) for row in open_sessions]
     return render("account.html", status=status, member=member, open_sessions=open_sessions, this_session=this,
                   error=error, notice=notice or _NOTICES.get(request.query.get("done", "")),
                   mail=mail.mail_enabled(node.settings), headers={"Cache-Control": "no-store"}, **_common(request))
+
+
+def describe_agent(user_agent: str | None) -> str:
+    """A browser's User-Agent as people say it: "Firefox on Android", or "an unknown browser"."""
+    text = user_agent or ""
+    browser = next((name for token, name in (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),
+                                             ("Chromium/", "Chromium"), ("Chrome/", "Chrome"), ("Safari/", "Safari"),
+                                             ("curl/", "curl"), ("python", "a script"))
+                    if token.lower() in text.lower()), None)
+    system = next((name for token, name in (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"),
+                                            ("Windows", "Windows"), ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"),
+                                            ("Linux", "Linux")) if token in text), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or "an unknown browser"
 
 
 _NOTICES = {"password": "Your password was changed; your other sign-ins have ended.",
