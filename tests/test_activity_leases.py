@@ -20,6 +20,7 @@ from node.db.activities import LeaseLost
 from node.db.models import Activity, Object
 from node.db.types import utcnow
 from node.federation.outcomes import Outcome
+from node.federation import processor as processor_module
 from node.federation.processor import LEASE, Processor
 from node.services.publish import publish_article
 from tests.support import make_settings, postgres_database
@@ -150,6 +151,32 @@ async def test_a_processor_that_stops_gives_back_what_it_claimed_and_did_not_app
         await stopping.stop()
         async with second.sessions.begin() as session:  # long before the 10-minute lease would end
             assert await activities.claim_activities(session, "other", 10, LEASE, now=utcnow()) == [row_id]
+
+
+async def test_rows_stored_by_another_process_wake_a_processor_without_waiting_for_its_poll(tmp_path, monkeypatch):
+    """PostgreSQL: the NOTIFY sent when received activities commit wakes the other process's processor."""
+    monkeypatch.setattr(processor_module, "POLL_SECONDS", 3600.0)  # only a wake-up can make it look
+    async with postgres_database() as url, two_nodes(url, tmp_path) as (first, second, article):
+        listening = Processor(second)
+        await listening.start()
+        try:
+            await asyncio.wait_for(second.wakeups.connected.wait(), timeout=10)
+            await asyncio.wait_for(listening.drain(), timeout=10)  # its first look found nothing
+            actor, create = reply(5, article)
+            async with first.sessions.begin() as session:  # as another process's inbox stores it
+                [row_id] = (await activities.insert_received(session, [{
+                    "ap_id": create["id"], "ap_type": "Create", "is_local": False, "actor_ap_id": actor,
+                    "object_ap_id": create["object"]["id"], "status": "received", "raw": create}])).values()
+
+            async def applied() -> None:
+                while True:
+                    async with first.sessions() as session:
+                        if (await session.get(Activity, row_id)).status == "applied":
+                            return
+                    await asyncio.sleep(0.05)
+            await asyncio.wait_for(applied(), timeout=15)
+        finally:
+            await listening.stop()
 
 
 async def test_a_row_applied_again_after_a_crash_is_not_stored_twice(tmp_path):

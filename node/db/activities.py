@@ -18,6 +18,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node.db import wakeups
 from node.db.models import Activity
 from node.db.states import ActivityState, may_become
 
@@ -127,8 +128,10 @@ async def count_waiting(session: AsyncSession) -> int:
 async def insert_received(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
     """Store received activities (``Activity`` columns, status ``received``); their row ids by ap_id.
 
-    A Core insert: no ORM bookkeeping for rows the inbox does not keep."""
+    A Core insert: no ORM bookkeeping for rows the inbox does not keep.  On PostgreSQL the
+    processors of other processes are woken when the transaction commits (``wakeups``)."""
     if not rows:
         return {}
     result = await session.execute(insert(ACTIVITIES).returning(ACTIVITIES.c.id, ACTIVITIES.c.ap_id), list(rows))
+    await wakeups.announce(session, wakeups.ACTIVITIES)
     return {ap_id: row_id for row_id, ap_id in result.all()}

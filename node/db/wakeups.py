@@ -1,7 +1,8 @@
 """Wake-ups between processes on PostgreSQL: ``NOTIFY`` when work is queued, ``LISTEN`` to hear it.
 
 A process that queues deliveries calls ``announce(session, DELIVERIES)`` inside the
-transaction that writes them; PostgreSQL sends the notification only if and when that
+transaction that writes them (and the inbox ``announce(session, ACTIVITIES)`` for the
+received activities it stores, which wakes the processors); PostgreSQL sends the notification only if and when that
 transaction commits, so a listener never looks for rows it cannot see yet.  Every
 process's ``Wakeups`` listens on one dedicated connection and calls the callbacks
 registered for the channel (a worker's ``wake``), so a delivery queued by a web process

@@ -32,7 +32,6 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from node.db import activities, queries
 from node.db import deliveries as ledger
 from node.db.busy import is_database_busy
-from node.db.models import Activity
 from node.db.states import ActivityState
 from node.federation.delivery import mark_host_available
 
@@ -144,14 +143,14 @@ class InboxWriter:
             async with self.sessions.begin() as session:
                 if await queries.get_activity(session, arrival.ap_id) is not None:
                     return Stored(None)
-                row = Activity(ap_id=arrival.ap_id, ap_type=arrival.ap_type, is_local=False,
-                               actor_ap_id=arrival.actor_ap_id, object_ap_id=arrival.object_ap_id,
-                               status=ActivityState.RECEIVED, raw=arrival.raw)
-                session.add(row)
+                row_ids = await activities.insert_received(session, [
+                    {"ap_id": arrival.ap_id, "ap_type": arrival.ap_type, "is_local": False,
+                     "actor_ap_id": arrival.actor_ap_id, "object_ap_id": arrival.object_ap_id,
+                     "status": ActivityState.RECEIVED.value, "raw": arrival.raw}])
                 await mark_host_available(session, arrival.host)
         except IntegrityError:
             return Stored(None)
-        return Stored(row.id)
+        return Stored(row_ids[arrival.ap_id])
 
 
 def _fail(group: list[tuple[Arrival, asyncio.Future[Stored]]], exc: BaseException) -> None:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.db import activities
+from node.db import activities, wakeups
 from node.db.activities import LeaseLost
 from node.db.models import Activity
 from node.db.states import ActivityState
@@ -80,6 +80,7 @@ class Processor:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._heard = False  # another process stored rows (PostgreSQL NOTIFY): look at every free row
         self._held: set[int] = set()  # rows claimed and not settled yet (given back on stop)
         self._resolving: dict[int, asyncio.Task] = {}  # rows fetching what they need, by row id
         self._resolve_slots = asyncio.Semaphore(RESOLVING)
@@ -93,9 +94,17 @@ class Processor:
         self._notified.add(row_id)
         self._wake.set()
 
+    def hear(self) -> None:
+        """Another process stored activities (``wakeups.ACTIVITIES``): claim them now, not at the next poll."""
+        self._heard = True
+        self._idle.clear()
+        self._wake.set()
+
     async def start(self) -> None:
         """Start applying: first every row left ``received`` (by a crash), then whatever arrives."""
         self._idle.clear()
+        if self.node.wakeups is not None:  # PostgreSQL: rows stored by other processes wake this one
+            self.node.wakeups.on(wakeups.ACTIVITIES, self.hear)
         self._task = asyncio.create_task(self._run(), name="fednode-processor")
 
     async def stop(self) -> None:
@@ -151,8 +160,12 @@ class Processor:
                 self._notified.difference_update(notified)
                 claimed = await activities.claim_activities(session, self.owner, BATCH, self.lease, now=now, ids=notified)
             else:
+                # Woken by another process's NOTIFY, take its rows at once; a poll leaves fresh rows a grace
+                # to the process that stored them (its inbox hands them to its own processor).
+                fresh = everything or self._heard
+                self._heard = False
                 claimed = await activities.claim_activities(
-                    session, self.owner, BATCH, self.lease, now=now, received_before=None if everything else now - GRACE)
+                    session, self.owner, BATCH, self.lease, now=now, received_before=None if fresh else now - GRACE)
         for row_id in notified:
             if row_id not in claimed:
                 self._handed.pop(row_id, None)  # applied already, or another processor has it
