@@ -31,6 +31,7 @@ from node.site import SiteCache
 from node.urls import Urls
 
 if TYPE_CHECKING:
+    from node.api.webhooks import WebhookSender
     from node.moderation.decide import Decider
 
 log = logging.getLogger("fednode")
@@ -57,12 +58,15 @@ class Node:
     decider: "Decider | None" = None  # the moderation policy and its caches, on first use (node.moderation.decide)
     wakeups: "Wakeups | None" = None  # LISTEN/NOTIFY between processes (PostgreSQL)
     site: "SiteCache | None" = None  # the site settings in force: config overridden by the admin's (node.site)
+    webhooks: "WebhookSender | None" = None  # site owners' webhooks, sent beside the deliveries (node.api.webhooks)
 
     async def close(self) -> None:
         """Stop the background work and release the HTTP client and the database connections."""
         await self.inbox.writer.close()  # requests already accepted get their commit
         if self.delivery is not None:
             await self.delivery.stop()
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         if self.processor is not None:
             await self.processor.stop()
         if self.crawler is not None:
@@ -92,9 +96,18 @@ class Node:
             lease_seconds=settings.delivery_lease_seconds, slow_lane=settings.delivery_slow_lane,
         )
         await self.delivery.start()
+        from node.api.webhooks import WebhookSender  # site owners' webhooks go out beside the deliveries
+
+        self.webhooks = WebhookSender(self)
+        await self.webhooks.start()
         if self.wakeups is not None:  # deliveries queued by other processes wake this worker at once
             self.wakeups.on(wakeups.DELIVERIES, self.delivery.wake)
         return self.delivery
+
+    def wake_webhooks(self) -> None:
+        """Tell this process's webhook sender (if any) that webhook deliveries are queued."""
+        if self.webhooks is not None:
+            self.webhooks.wake()
 
     def wake_delivery(self) -> None:
         """Tell this process's worker (if any) that new deliveries are queued."""

@@ -152,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     from node.members.commands import add_parsers as add_member_parsers
 
     add_member_parsers(sub, parent)
+    from node.api.commands import add_parsers as add_webhook_parsers
+
+    add_webhook_parsers(sub, parent)
 
     _describe_commands(parser)
     return parser
@@ -189,7 +192,7 @@ def settings_from_args(args: argparse.Namespace, environ=None) -> Settings:
 def command_name(args: argparse.Namespace) -> str:
     """The registry key of the parsed subcommand ("authors add", "db upgrade"...)."""
     for nested in ("authors_command", "db_command", "followers_command", "deliveries_command", "mod_command",
-                   "admin_command"):
+                   "admin_command", "webhook_command"):
         if getattr(args, nested, None):
             return f"{args.command} {getattr(args, nested)}"
     return args.command

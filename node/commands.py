@@ -640,3 +640,4 @@ async def discuss(args: argparse.Namespace, settings: Settings) -> int:
 
 import node.moderation.commands  # noqa: E402,F401  (registers `fednode mod …` too)
 import node.members.commands  # noqa: E402,F401  (registers `fednode admin …` too)
+import node.api.commands  # noqa: E402,F401  (registers `fednode webhook …` too)

@@ -99,6 +99,8 @@ SETTINGS: tuple[Setting, ...] = (
             "How many discussions of web pages one member may open in an hour (the operator's `fednode discuss` is not limited)."),
     Setting("api_origins", list, [],
             "Origins (scheme://host[:port]) whose pages may call the write API from a browser (CORS; Bearer tokens only, never cookies)."),
+    Setting("webhook_allow_private_network", bool, False,
+            "Let webhooks (fednode webhook add) reach private and loopback addresses over http or https, e.g. a receiver on this machine."),
     Setting("alias_hosts", list, [],
             "Other host[:port] names this node is reached under (e.g. a former domain); signed requests addressed "
             "to one of them verify against it. A request signed for any other host is refused."),
@@ -195,6 +197,7 @@ class Settings:
     log_format: str = "text"
     metrics_allow: list = field(default_factory=lambda: ["127.0.0.1", "::1"])
     api_origins: list = field(default_factory=list)
+    webhook_allow_private_network: bool = False
     metrics_token: str = ""
     discuss_fetch_bytes: int = 2 * 1024 * 1024
     discuss_fetch_seconds: int = 15

@@ -62,7 +62,7 @@ def no_fetch_inside_a_write_transaction(monkeypatch):
     """Fail the test if any fetch (GET or POST) started while its task held an uncommitted write."""
     from node.federation.fetch import Fetcher
 
-    for name in ("get_activitypub", "get_json", "get", "post"):
+    for name in ("get_activitypub", "get_json", "get", "post", "post_plain"):
         monkeypatch.setattr(Fetcher, name, txguard.guarded(getattr(Fetcher, name)))
     txguard.violations.clear()
     yield

@@ -210,6 +210,9 @@ async def comments_stored(node: "Node", session: AsyncSession, stored: list[Stor
     await _announce(node, session, [c for c in shown if is_announced(roots.get(c.root_id), c.visibility)])
     if node.crawler is not None:  # read the threads' remote collections soon
         await node.crawler.schedule_many([c.root_id for c in stored if c.root_id in roots], session=session)
+    from node.api.webhooks import queue_comments  # here, not at the top: webhooks read threads as the API does
+
+    await queue_comments(node, session, [c.id for c in stored])
 
 
 async def _announce(node: "Node", session: AsyncSession, announced: list[StoredComment]) -> None:

@@ -369,6 +369,22 @@ class Fetcher:
             self.scheme_memory.remember(authority, reply.scheme or first)
         return reply
 
+    async def post_plain(self, url: str, body: bytes, headers: dict[str, str]) -> Posted:
+        """POST ``body`` with ``headers`` and no HTTP signature (webhooks sign their own way); no redirects.
+
+        The same guard as every request (scheme, own host, blocked domains, private addresses
+        checked at each connection) and the same deadline.  Raises FetchError on network failure.
+        """
+        target, _, _ = self._post_target(url)
+        sent = {"User-Agent": self.user_agent, **headers}
+        try:
+            async with asyncio.timeout(self.policy.total_timeout):
+                return await self._post_once(target, body, sent, "")
+        except TimeoutError:
+            raise FetchError(f"timed out posting to {url[:200]}") from None
+        except aiohttp.ClientError as exc:
+            raise FetchError(f"could not post to {url[:200]}: {exc.__class__.__name__}") from None
+
     def _post_target(self, url: str) -> tuple[URL, str, str]:
         """``url`` parsed and checked by ``_check_url``, from a short-lived cache when it passed lately.
 

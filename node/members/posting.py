@@ -247,6 +247,9 @@ async def post_comment(node: "Node", actor_id: int, parent_ap_id: str, markdown:
         # Replies, mentions and followed threads notify members here, as for a remote reply.
         await notifications.notify_new_comments(session, [notifications.comment_columns(comment)],
                                                 host=node.settings.host)
+        from node.api.webhooks import queue_comments  # the site owner's webhooks, as for a remote comment
+
+        await queue_comments(node, session, [comment.id])
     node.wake_delivery()
     return comment
 

@@ -171,6 +171,9 @@ async def approve(node: "Node", session: AsyncSession, comment: Object, *, moder
     db.log_entry(session, moderator=moderator, action="approve", target=comment.ap_id, reason=reason,
                  root_id=comment.root_id)
     await notifications.notify_decision(session, comment, "approve", reason=reason, host=node.settings.host)
+    from node.api.webhooks import queue_comments  # site owners hear of it as of any new comment
+
+    await queue_comments(node, session, [comment.id])
     sent = await _announce(node, session, comment)
     return Outcome(f"approved comment {comment.id}", sent)
 
