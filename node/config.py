@@ -509,6 +509,14 @@ def problems(settings: Settings) -> list[str]:
                  "apply_lease_seconds"):
         if getattr(settings, name) < 1:
             found.append(f"{name}: must be at least 1")
+    # A claim must outlast what one delivery may take (the POST's connect and read timeouts), or a
+    # live worker's row is claimed again by another worker mid-POST and sent twice.
+    from node.federation.fetch import FetchPolicy
+
+    slowest = FetchPolicy.connect_timeout + FetchPolicy.read_timeout
+    if 1 <= settings.delivery_lease_seconds < slowest:
+        found.append(f"delivery_lease_seconds: must be at least {slowest:g} (a delivery may take "
+                     f"{FetchPolicy.connect_timeout:g} s to connect and {FetchPolicy.read_timeout:g} s to read)")
     if settings.signing_processes < -1:
         found.append("signing_processes: must be -1 (one per CPU core), 0 (none) or a number of processes")
     if settings.max_body_bytes < 1024:

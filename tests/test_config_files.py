@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from node.app import open_node
-from node.config import load
+from node.config import load, problems
 from node.errors import ConfigError
 from node.federation.netguard import is_blocked
 from tests.support import make_settings
@@ -193,3 +193,12 @@ async def test_the_sqlite_database_and_its_wal_files_are_private(tmp_path):
 def test_init_creates_a_private_database(site):
     """The database fednode init made is 0600."""
     assert stat.S_IMODE((Path(site) / "fednode.db").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("seconds, refused", [(14, True), (15, False), (120, False)])
+def test_a_delivery_lease_shorter_than_a_delivery_can_take_is_refused(tmp_path, seconds, refused):
+    """A lease under the POST's connect + read timeouts (5 + 10 s) would let a live worker's row be sent twice."""
+    settings = make_settings(tmp_path, delivery_lease_seconds=seconds)
+    found = [p for p in problems(settings) if p.startswith("delivery_lease_seconds:")]
+    assert found == (["delivery_lease_seconds: must be at least 15 (a delivery may take 5 s to connect and 10 s to read)"]
+                     if refused else [])

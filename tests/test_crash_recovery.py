@@ -39,6 +39,7 @@ CONCURRENCY = 16
 # one: the bound on requests sent but not yet recorded is the two lanes together.
 SLOW_LANE = 4
 SINK_DELAY = 0.05
+LEASE = 15  # the shortest delivery lease the node accepts (connect + read timeouts)
 
 
 async def prepare(settings, sink_base: str) -> tuple[list[str], list[str]]:
@@ -82,7 +83,7 @@ def start_server(settings, folder: Path, log_name: str) -> subprocess.Popen:
             [sys.executable, "-m", "node", "serve", "--base-url", settings.base_url,
              "--listen-port", str(settings.listen_port), "--database-url", settings.database_url,
              "--keys-dir", settings.keys_dir, "--allow-http", "--allow-private-network",
-             "--delivery-lease-seconds", "2", "--delivery-concurrency", str(CONCURRENCY),
+             "--delivery-lease-seconds", str(LEASE), "--delivery-concurrency", str(CONCURRENCY),
              "--delivery-per-host", str(CONCURRENCY), "--delivery-slow-lane", str(SLOW_LANE),
              "--signing-processes", "2", "--log-level", "WARNING"],
             cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -117,7 +118,7 @@ async def test_sigkill_in_the_middle_of_a_fan_out_loses_nothing(tmp_path):
     async with fake_remote() as sink:
         # Given 900 queued deliveries (300 inboxes x 3 articles) and a sink answering 202 after 50 ms
         sink.inbox_delay = SINK_DELAY
-        settings = make_settings(tmp_path, delivery_lease_seconds=2)
+        settings = make_settings(tmp_path, delivery_lease_seconds=LEASE)
         paths, activity_ids = await prepare(settings, sink.base)
         expected = {(path, activity) for path in paths for activity in activity_ids}
         processes: list[subprocess.Popen] = []
@@ -133,7 +134,8 @@ async def test_sigkill_in_the_middle_of_a_fan_out_loses_nothing(tmp_path):
             at_kill = len(sink.received)
             # And it is started again
             processes.append(start_server(settings, tmp_path, "second.log"))
-            await wait_until(lambda: expected <= set(pairs(sink)), 30, "every pair to arrive")
+            # The killed server's claims are free again after LEASE; then the rest is delivered.
+            await wait_until(lambda: expected <= set(pairs(sink)), LEASE + 45, "every pair to arrive")
             await wait_until_ledger_settles(settings)
             signers |= set(signing_processes_of(processes[1].pid))
         finally:
