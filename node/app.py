@@ -63,6 +63,9 @@ class Node:
     async def close(self) -> None:
         """Stop the background work and release the HTTP client and the database connections."""
         await self.inbox.writer.close()  # requests already accepted get their commit
+        from node.members import mail
+
+        await mail.drain()  # e-mail already promised to someone (a reset link) still goes out
         if self.delivery is not None:
             await self.delivery.stop()
         if self.webhooks is not None:

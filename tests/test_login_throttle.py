@@ -100,3 +100,22 @@ async def test_a_successful_sign_in_forgets_the_accounts_failures(node):
     async with node.node.sessions() as session:
         member = await db.get_member_by_username(session, "alice")
         assert await db.throttles(session, [throttle.account_key(member.id, "alice")]) == []
+
+
+async def test_failures_counted_by_processes_at_once_add_up_on_postgresql(tmp_path):
+    """On PostgreSQL (several processes answer sign-ins) concurrent failures are each counted: one upsert each."""
+    import asyncio
+
+    from node.app import open_node
+    from tests.support import make_settings, postgres_database
+
+    async with postgres_database() as url:
+        node = await open_node(make_settings(tmp_path, database_url=url))
+        try:
+            await asyncio.gather(*(throttle.failed(node, "login:someone", "ip:192.0.2.1") for _ in range(12)))
+            async with node.sessions() as session:
+                rows = {row.key: row for row in await db.throttles(session, ["login:someone", "ip:192.0.2.1"])}
+        finally:
+            await node.close()
+    assert rows["login:someone"].failures == 12 and rows["ip:192.0.2.1"].failures == 12
+    assert rows["login:someone"].blocked_until is not None and rows["ip:192.0.2.1"].blocked_until is None
