@@ -162,3 +162,23 @@ async def test_the_forums_page_shows_its_picture_and_rules(followed, http):
         html = await response.text()
     assert "<li>Be kind</li><li>&lt;b&gt;No&lt;/b&gt; spam</li>" in html
     assert f'src="{node.node.site.current.avatar_url}"' in html
+
+
+async def test_every_page_and_feed_uses_the_name_an_admin_saved(followed, http):
+    """Not only the reading pages: the Atom feed and the signed-in member's pages say the new name too."""
+    import aiohttp
+
+    from tests.members_support import login, make_member
+
+    node, _ = followed
+    await site_settings.save(node.node, {"site_name": "Riverside", "site_summary": "Talk about the river."},
+                             by="ada")
+    async with http.get(node.url("/feeds/articles.atom")) as response:
+        feed = await response.text()
+    assert "<title>Riverside</title>" in feed and "Talk about the river." in feed
+    await make_member(node, "pat")
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
+        await login(client, node.base, "pat")
+        for path in ("/notifications", "/account/tokens"):
+            async with client.get(node.url(path)) as response:
+                assert response.status == 200 and "Riverside" in await response.text(), path

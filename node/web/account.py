@@ -253,7 +253,7 @@ async def send_verification(request: web.Request, member) -> None:
         return
     url = await links.make_token(request.app[NODE], member, links.VERIFY, timedelta(days=links.VERIFY_DAYS),
                                  email=member.email)
-    mail.send_later(settings, member.email, f"Confirm your e-mail address for {settings.site_name}",
+    mail.send_later(settings, member.email, f"Confirm your e-mail address for {site.current(request.app[NODE]).name}",
                     f"Hello {member.username},\n\nto confirm that this address is yours, open this link "
                     f"(valid for {links.VERIFY_DAYS} days):\n\n{url}\n\n"
                     "If you did not make an account, ignore this message.\n")
@@ -298,7 +298,7 @@ async def reset_request_submit(request: web.Request) -> web.Response:
             and member.email_verified_at is not None and not await links.recent_reset_sent(node, member.id)):
         url = await links.make_token(node, member, links.RESET, timedelta(hours=links.RESET_HOURS))
         settings = node.settings
-        mail.send_later(settings, member.email, f"Reset your password on {settings.site_name}",
+        mail.send_later(settings, member.email, f"Reset your password on {site.current(node).name}",
                         f"Hello {member.username},\n\nsomeone (we hope you) asked to reset your password. "
                         f"To choose a new one, open this link within {links.RESET_HOURS} hour:\n\n{url}\n\n"
                         "If it was not you, ignore this message: your password stays as it is.\n")

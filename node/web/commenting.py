@@ -34,6 +34,7 @@ from node.web.csrf import checked_form
 from node.web.discussion import comment_place
 from node.web.guards import require_member
 from node.web.render import fold_leading_mentions, render
+from node import site
 
 MAX_CHARS = posting.MAX_MARKDOWN
 FIELD = "content"
@@ -41,7 +42,7 @@ FIELD = "content"
 
 def _common(request: web.Request) -> dict:
     settings = request.app[NODE].settings
-    return {"site_name": settings.site_name, "site_handle": f"@{settings.site_username}@{settings.host}"}
+    return {"site_name": site.current(request.app[NODE]).name, "site_handle": f"@{settings.site_username}@{settings.host}"}
 
 
 # --- where things are -----------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from node.embed_policy import ANY, allowed_origins, may_open
 from node.web import api, pages, params
 from node.web.discussions import document_or_404
 from node.web.render import render, safe_href
+from node import site
 
 STATIC = Path(__file__).parent / "static"
 SCRIPT_MAX_AGE = 3600  # seconds a browser may keep embed.js and count.js before asking again
@@ -79,7 +80,7 @@ def _frame(request: web.Request) -> dict:
 
 def _common(request: web.Request) -> dict:
     settings = request.app[NODE].settings
-    return {"site_name": settings.site_name, "site_handle": f"@{settings.site_username}@{settings.host}",
+    return {"site_name": site.current(request.app[NODE]).name, "site_handle": f"@{settings.site_username}@{settings.host}",
             **_frame(request)}
 
 

@@ -24,6 +24,7 @@ from node.db.types import utcnow
 from node.web import params
 from node.web.discussion import content_warning
 from node.web.render import safe_href
+from node import site
 
 FEED_ENTRIES = 50
 CACHE = "public, max-age=60"
@@ -72,7 +73,7 @@ async def articles(request: web.Request) -> web.Response:
         updated=a.updated or a.published, author=_author(a.actor), content_html=a.content or "", summary=a.summary,
     ) for a in rows]
     return _respond(request, atom.Feed(
-        id=f"{urls.base}/feeds/articles.atom", title=settings.site_name, subtitle=settings.site_summary,
+        id=f"{urls.base}/feeds/articles.atom", title=site.current(node).name, subtitle=site.current(node).summary,
         self_url=f"{urls.base}/feeds/articles.atom", alternate=f"{urls.base}/",
         updated=max((e.updated for e in entries), default=utcnow()), entries=entries))
 

@@ -37,6 +37,7 @@ from node.web import csrf
 from node.web.guards import require_member
 from node.web.render import render
 from node.web.session import clear_session_cookie
+from node import site
 
 MAX_NAME = 100  # characters of a display name (Mastodon: 30; Lemmy: 20; forums allow more)
 MAX_BIO = 1000  # characters of a bio (Mastodon: 500)
@@ -47,7 +48,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202
 
 def _common(request: web.Request) -> dict:
     settings = request.app[NODE].settings
-    return {"site_name": settings.site_name, "site_handle": f"@{settings.site_username}@{settings.host}"}
+    return {"site_name": site.current(request.app[NODE]).name, "site_handle": f"@{settings.site_username}@{settings.host}"}
 
 
 NO_STORE = {"Cache-Control": "private, no-store"}

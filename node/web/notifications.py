@@ -20,6 +20,7 @@ from node.web import params
 from node.web.csrf import checked_form
 from node.web.guards import require_member
 from node.web.render import render
+from node import site
 
 PAGE = 50
 EXCERPT = 200  # characters of a comment's text shown in its notification
@@ -74,7 +75,7 @@ async def notifications_page(request: web.Request) -> web.Response:
     return render("notifications.html", items=items, unread=unread,
                   older=items[-1].notification.id if len(rows) > PAGE else None,
                   newest=items[0].notification.id if items else 0, first_page=before is None,
-                  site_name=settings.site_name, site_handle=f"@{settings.site_username}@{settings.host}",
+                  site_name=site.current(node).name, site_handle=f"@{settings.site_username}@{settings.host}",
                   headers={"Cache-Control": "private, no-store"})
 
 

@@ -16,6 +16,7 @@ from node.app import NODE
 from node.web import csrf, params
 from node.web.guards import require_member
 from node.web.render import render
+from node import site
 
 log = logging.getLogger("fednode.api")
 NO_STORE = {"Cache-Control": "no-store"}
@@ -23,7 +24,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 def _common(request: web.Request) -> dict:
     settings = request.app[NODE].settings
-    return {"site_name": settings.site_name, "site_handle": f"@{settings.site_username}@{settings.host}"}
+    return {"site_name": site.current(request.app[NODE]).name, "site_handle": f"@{settings.site_username}@{settings.host}"}
 
 
 async def _page(request: web.Request, member_id: int, *, status: int = 200, new_token: str | None = None,
