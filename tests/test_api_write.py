@@ -320,3 +320,11 @@ async def test_writes_answer_cors_only_for_the_configured_origins_and_never_with
         status, _, headers = await post(http, node.url("/api/v1/comments"), {"in_reply_to": article, "content": "y"},
                                         token=token, headers={"Origin": "https://other.example"})
         assert "Access-Control-Allow-Origin" not in headers
+
+
+async def test_the_account_page_links_to_the_tokens(forum):
+    node, _, _ = forum
+    async with member_client() as http:
+        await login(http, node.base, "dana")
+        async with http.get(node.url("/account")) as response:
+            assert 'href="/account/tokens"' in await response.text()
