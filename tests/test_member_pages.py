@@ -189,8 +189,8 @@ async def test_someone_elses_comment_cannot_be_edited_or_deleted(forum, http):
     for path in (f"/comments/{mine}/edit", f"/comments/{mine}/delete"):
         status, _ = await get(bob, node.url(path))
         assert status == 403, path
-        status, _, _ = await post(bob, node.url(path), {"csrf": token, "content": "Hijacked"})
-        assert status == 403, path
+        status, _, page = await post(bob, node.url(path), {"csrf": token, "content": "Hijacked"})
+        assert status == 403 and "only change your own comments" in page and "<!doctype html>" in page, path
     async with node.node.sessions() as session:
         kept = await queries.get_object_by_id(session, mine)
     assert kept.source == "Mine alone" and kept.deleted_at is None
@@ -329,3 +329,27 @@ async def test_notifications_need_a_signed_in_member(node, http):
     """A reader opening /notifications is sent to sign in."""
     async with http.get(node.url("/notifications"), allow_redirects=False) as response:
         assert response.status == 303 and response.headers["Location"].startswith("/login?next=/notifications")
+
+
+async def test_a_held_comment_says_it_waits_and_its_approval_is_a_notification(tmp_path, http):
+    """Under the shipped policy a new member's first comment is held: the page says so; approval notifies her."""
+    from node.moderation import actions
+    from tests.support import POLICY_DEFAULTS, make_settings, running_node
+
+    async with running_node(make_settings(tmp_path, **POLICY_DEFAULTS)) as node:
+        article = await publish(node)
+        await make_member(node, "alice")
+        async with member_client() as alice:
+            await login(alice, node.base, "alice")
+            token = await page_token(alice, node.base, "/articles/topic")
+            status, location, _ = await post(alice, node.url(f"/threads/{await root_of(node, article)}/comment"),
+                                             {"csrf": token, "content": "Hello, first time here."})
+            assert status == 303 and location == f"{article}?held=1#discussion"
+            _, html = await get(alice, location)
+            assert "waits for a moderator" in html and "Hello, first time here." not in html
+            [held] = await comments_by(node, "alice")
+            async with node.node.sessions.begin() as session:
+                await actions.approve(node.node, session, await actions.find_comment(session, held.ap_id),
+                                      moderator="mia")
+            _, html = await get(alice, node.url("/notifications"))
+        assert "A moderator approved your comment" in html and "Hello, first time here." in html

@@ -98,8 +98,11 @@ def logged_path(request: web.Request) -> str:
 
 def _error_response(request: web.Request, status: int, reason: str, headers=None) -> web.Response:
     extra = {k: v for k, v in (headers or {}).items() if k.lower() in ("allow", "vary", "retry-after")}
-    if request.path.startswith(("/.well-known", "/nodeinfo", "/api/")) or wants_activity_json(request) or request.method == "POST":
+    from_a_form = request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
+    if (request.path.startswith(("/.well-known", "/nodeinfo", "/api/")) or wants_activity_json(request)
+            or (request.method == "POST" and not from_a_form)):
         return web.json_response({"error": reason}, status=status, headers=extra)
+    # A browser's form (a member's comment, a moderator's decision) gets a page saying what went wrong.
     return error_page(request, status, reason, headers=extra)
 
 
