@@ -252,3 +252,19 @@ async def test_a_members_reply_to_another_member_notifies_her(world):
         found = (await session.execute(select(Notification.recipient_id, Notification.kind, Notification.object_id)
                                        .where(Notification.recipient_id == mallory))).all()
     assert [tuple(row) for row in found] == [(mallory, "reply", answer.id)]
+
+
+async def test_a_handle_in_the_text_is_mentioned_addressed_and_delivered(world, http):
+    """"@carol@host" in alice's Markdown: a Mention of carol, carol in cc, and carol's server gets the Create;
+    a handle nobody here knows changes nothing."""
+    node, remote, bob, article, bob_note, alice = world
+    async with fake_remote() as elsewhere:
+        elsewhere.verify_posts = True
+        carol = elsewhere.add_actor("carol", key_index=1)
+        await follow_member(http, node, carol, "alice")  # so this node knows carol
+        handle = f"@carol@{elsewhere.base.removeprefix('http://')}"
+        comment = await post_comment(node.node, alice, article, f"What do you say, {handle}? And @nobody@nowhere.example?")
+        creates = await until(lambda: _async(received(elsewhere, "Create")), "the Create at carol's server")
+    assert {"type": "Mention", "href": carol.id, "name": handle} in comment.raw["tag"]
+    assert carol.id in comment.raw["cc"] and len(comment.raw["tag"]) == 2  # the article's author, and carol
+    assert creates[0]["object"]["id"] == comment.ap_id

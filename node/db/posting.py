@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db.models import (Activity, Actor, Avatar, Delivery, Follow, Member, ModerationEntry, Notification, Object,
@@ -110,3 +110,9 @@ async def forget_account(session: AsyncSession, actor_id: int) -> None:
     await session.execute(delete(ThreadFollow).where(ThreadFollow.actor_id == actor_id))
     await session.execute(delete(Avatar).where(Avatar.actor_id == actor_id))
     await session.execute(delete(Member).where(Member.actor_id == actor_id))
+
+
+async def find_actor_by_handle(session: AsyncSession, username: str, domain: str) -> Actor | None:
+    """The actor we know as ``username@domain`` (case-insensitively), local or remote."""
+    return await session.scalar(select(Actor).where(
+        Actor.domain == domain.lower(), func.lower(Actor.username) == username.lower()).limit(1))  # domains are lowercase

@@ -25,6 +25,7 @@ place), both to the same recipients, and the Group passes them on when it had an
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Iterable
@@ -135,15 +136,40 @@ async def _owners(session: AsyncSession, root: Object) -> list[str]:
     return owners
 
 
-def _addressing(member: Actor, visibility: str, parent_author: Actor, owners: Iterable[str]) -> dict[str, Any]:
-    """``to``, ``cc`` and ``tag`` of a member's reply (FEP-11dd, as Mastodon addresses a reply)."""
-    addressed = [a for a in dict.fromkeys([parent_author.ap_id, *owners]) if a != member.ap_id]
+def _addressing(member: Actor, visibility: str, parent_author: Actor, owners: Iterable[str],
+                mentioned: Iterable[Actor] = ()) -> dict[str, Any]:
+    """``to``, ``cc`` and ``tag`` of a member's reply (FEP-11dd, as Mastodon addresses a reply): the
+    parent's author, the thread's owners and whoever the text mentions by handle are addressed; the
+    parent's author and the mentioned are ``Mention``s."""
+    named = [a for a in [parent_author, *mentioned] if a.ap_id != member.ap_id]
+    addressed = [a for a in dict.fromkeys([parent_author.ap_id, *owners, *(a.ap_id for a in named)])
+                 if a != member.ap_id]
     to = [PUBLIC] if visibility == "public" else [member.followers]
     cc = ([member.followers] if visibility == "public" else []) + addressed
-    tag = []
-    if parent_author.ap_id != member.ap_id:
-        tag.append({"type": "Mention", "href": parent_author.ap_id, "name": f"@{parent_author.handle}"})
+    tag = [{"type": "Mention", "href": a.ap_id, "name": f"@{a.handle}"}
+           for a in {a.ap_id: a for a in named}.values()]
     return {"to": to, "cc": cc, "tag": tag}
+
+
+# "@name@host" (or "@name" for someone on this node) in a member's Markdown, as Mastodon finds mentions.
+MENTION = re.compile(r"(?<![\w@/])@([A-Za-z0-9_][A-Za-z0-9_.-]{0,63})(?:@([A-Za-z0-9.-]+(?::\d+)?))?")
+MAX_MENTIONS = 10  # actors a comment can address by mentioning them (Pleroma's and Mastodon's limits are higher)
+
+
+async def _mentioned(session: AsyncSession, text: str, host: str) -> list[Actor]:
+    """The actors a member's text names as ``@name@host`` (or ``@name`` here), among those this node knows.
+
+    Nothing is looked up on the network: this runs inside the comment's transaction.
+    """
+    found: list[Actor] = []
+    for match in MENTION.finditer(text):
+        name, domain = match.group(1).rstrip(".-"), (match.group(2) or host).lower().rstrip(".")
+        actor = await db.find_actor_by_handle(session, name, domain)
+        if actor is not None and actor.ap_type != "Application" and actor not in found:
+            found.append(actor)
+        if len(found) >= MAX_MENTIONS:
+            break
+    return found
 
 
 async def _recipients(session: AsyncSession, member: Actor, document: dict[str, Any]) -> list[str]:
@@ -215,7 +241,8 @@ async def post_comment(node: "Node", actor_id: int, parent_ap_id: str, markdown:
             raise PostingRefused("this thread was deleted", 410)
         site = await _site(node, session)
         now = utcnow()
-        sent = _addressing(member, visibility, parent.actor, await _owners(session, root))
+        sent = _addressing(member, visibility, parent.actor, await _owners(session, root),
+                           await _mentioned(session, text, node.settings.host))
         sent["audience"] = site.ap_id if root.is_local else (get_id((root.raw or {}).get("audience"))
                                                               if isinstance(root.raw, dict) else None)
         comment = Object(
