@@ -92,3 +92,34 @@ async def http():
 
     async with aiohttp.ClientSession() as session:
         yield session
+
+
+_NODE_KEYS: list = []  # RSA keys generated once for the whole run, handed to nodes in order
+
+
+@pytest.fixture(scope="session")
+def rsa_key_pool():
+    """The session's pool of node keys (grows to the most one test has needed)."""
+    return _NODE_KEYS
+
+
+@pytest.fixture(autouse=True)
+def shared_node_keys(monkeypatch, rsa_key_pool):
+    """Nodes started in this process get their key pairs from a pool generated once per run instead of
+    generating each (about 0.18 s a key): within one test every key is still a different one, so no two
+    actors of a test can sign for each other.  Servers run as subprocesses generate their own."""
+    import itertools
+    from types import SimpleNamespace
+
+    from node import keys
+
+    real = keys.rsa.generate_private_key
+    handed = itertools.count()
+
+    def pooled(public_exponent: int, key_size: int, *args, **kwargs):
+        index = next(handed)
+        while len(rsa_key_pool) <= index:
+            rsa_key_pool.append(real(public_exponent=public_exponent, key_size=key_size))
+        return rsa_key_pool[index]
+
+    monkeypatch.setattr(keys, "rsa", SimpleNamespace(generate_private_key=pooled))
