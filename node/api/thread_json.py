@@ -168,41 +168,9 @@ async def comments_page(session: AsyncSession, thread: Thread, anchor: Object | 
     tops = await db.list_children_after(session, parent_id, after=after, limit=limit + 1)
     has_next = len(tops) > limit
     tops = tops[:limit]
-    nodes: dict[int, Object] = {c.id: c for c in tops}
-    children: dict[int, list[int]] = {}
-    more: dict[int, bool] = {}
-    remaining = budget - len(tops)
-    frontier, depth = [c.id for c in tops], 1
-    while frontier and remaining > 0 and depth <= MAX_PAGE_DEPTH:
-        pairs = await discussion_db.list_first_children(session, frontier, per_parent=REPLIES_PER_COMMENT)
-        by_parent: dict[int, list[int]] = {}
-        for child_id, parent in sorted(pairs):
-            by_parent.setdefault(parent, []).append(child_id)
-        ranked = []
-        for parent, kids in by_parent.items():
-            more[parent] = len(kids) > REPLIES_PER_COMMENT
-            ranked += [(rank, child_id, parent) for rank, child_id in enumerate(kids[:REPLIES_PER_COMMENT])]
-        ranked.sort()  # every comment's first reply before any comment's second
-        chosen, left_out = ranked[:remaining], ranked[remaining:]
-        for _, _, parent in left_out:
-            more[parent] = True
-        loaded = await discussion_db.list_objects(session, [child_id for _, child_id, _ in chosen])
-        for _, child_id, parent in sorted(chosen, key=lambda item: item[1]):
-            if child_id in loaded:
-                nodes[child_id] = loaded[child_id]
-                children.setdefault(parent, []).append(child_id)
-        remaining -= len(chosen)
-        frontier, depth = sorted(loaded), depth + 1
-    unexplored = set(frontier)
-
-    def more_of(comment: Object) -> int:
-        shown_here = sum(1 for kid in children.get(comment.id, ()) if discussion_db.is_shown(nodes[kid]))
-        if more.get(comment.id):
-            return max(1, (comment.replies_count or 0) - shown_here)
-        if comment.id in unexplored:
-            return max(0, (comment.replies_count or 0) - shown_here)
-        return 0
-
+    walk = await discussion_db.walk_replies(session, tops, budget=budget - len(tops),
+                                            per_parent=REPLIES_PER_COMMENT, max_depth=MAX_PAGE_DEPTH)
+    nodes, children = walk.nodes, walk.children
     avatars = await local_avatars(session, nodes.values())
     # Build the nesting without recursion (threads can be deep): a comment not shown on
     # public pages is left out and its replies take its place, marked as orphans.
@@ -216,7 +184,7 @@ async def comments_page(session: AsyncSession, thread: Thread, anchor: Object | 
             stack.extend((kid, siblings, True) for kid in reversed(kids))
             continue
         item = comment_json(comment, thread, urls, avatars, orphan=orphan)
-        item["more_replies"] = more_of(comment)
+        item["more_replies"] = walk.more_of(comment)
         if item["more_replies"]:
             item["replies_url"] = thread_api_url(urls, comment.ap_id)
         siblings.append(item)

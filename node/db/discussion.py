@@ -12,7 +12,8 @@ Two definitions live here and nowhere else:
 
 A discussion is read a page at a time (``node.web.discussion``): the direct
 replies of one post a page (``list_children_page``), then a bounded number of
-replies of those, level by level (``list_first_children``).  Nothing here reads a
+replies of those, level by level (``list_first_children``; ``walk_replies`` is that
+walk, the one both the pages and the read API use).  Nothing here reads a
 whole thread, so a page costs the same in a thread of 1,000 or 100,000 comments.
 Comments are ordered by their row id, which is the order we received them in: a
 sender's ``published`` date cannot move a reply above older ones.
@@ -20,6 +21,7 @@ sender's ``published`` date cannot move a reply above older ones.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Sequence
 
@@ -138,6 +140,63 @@ async def list_objects(session: AsyncSession, ids: Sequence[int]) -> dict[int, O
     if not ids:
         return {}
     return {o.id: o for o in (await session.scalars(select(Object).where(Object.id.in_(list(ids))))).all()}
+
+
+@dataclass
+class Replies:
+    """What ``walk_replies`` read below a page's direct replies, and what it left out."""
+
+    nodes: dict[int, Object]  # every comment read, the direct replies included, by id
+    children: dict[int, list[int]] = field(default_factory=dict)  # parent -> its replies read, in the order received
+    more: dict[int, bool] = field(default_factory=dict)  # parent -> whether replies were left out
+    unexplored: set[int] = field(default_factory=set)  # comments whose replies were never asked for
+
+    def more_of(self, comment: Object) -> int:
+        """How many of ``comment``'s replies are not read here (0: none): a "continue this thread" count."""
+        shown_here = sum(1 for kid in self.children.get(comment.id, ()) if is_shown(self.nodes[kid]))
+        if self.more.get(comment.id):
+            return max(1, (comment.replies_count or 0) - shown_here)
+        if comment.id in self.unexplored:  # budget or depth ran out above it: replies_count says
+            return max(0, (comment.replies_count or 0) - shown_here)
+        return 0
+
+
+async def walk_replies(session: AsyncSession, tops: Sequence[Object], *, budget: int, per_parent: int,
+                       max_depth: int) -> Replies:
+    """The replies below ``tops``, breadth first: at most ``budget`` comments, ``per_parent`` under one, ``max_depth`` levels.
+
+    Within a level every comment's first reply comes before any comment's second, so
+    one busy branch does not crowd out the others.  Each level is one
+    ``list_first_children`` and one ``list_objects``: the cost is bounded by the
+    budget, not by the size of the thread.  The discussion pages (``node.web.discussion``)
+    and the read API (``node.api.thread_json``) both read a page this way.
+    """
+    walk = Replies({c.id: c for c in tops})
+    frontier, depth = [c.id for c in tops], 1
+    while frontier and budget > 0 and depth <= max_depth:
+        pairs = await list_first_children(session, frontier, per_parent=per_parent)
+        by_parent: dict[int, list[int]] = {}
+        for child_id, parent in sorted(pairs):
+            by_parent.setdefault(parent, []).append(child_id)
+        ranked = []
+        for parent, kids in by_parent.items():
+            walk.more[parent] = len(kids) > per_parent
+            ranked += [(rank, child_id, parent) for rank, child_id in enumerate(kids[:per_parent])]
+        ranked.sort()  # every comment's first reply before any comment's second
+        chosen, left_out = ranked[:budget], ranked[budget:]
+        for _, _, parent in left_out:
+            walk.more[parent] = True
+        loaded = await list_objects(session, [child_id for _, child_id, _ in chosen])
+        for _, child_id, parent in sorted(chosen, key=lambda item: item[1]):
+            if child_id in loaded:
+                walk.nodes[child_id] = loaded[child_id]
+                walk.children.setdefault(parent, []).append(child_id)
+        for parent in frontier:  # every comment asked about has its answer; False: nothing left out
+            walk.more.setdefault(parent, False)
+        budget -= len(chosen)
+        frontier, depth = sorted(loaded), depth + 1
+    walk.unexplored = set(frontier)
+    return walk
 
 
 async def get_comment_in_thread(session: AsyncSession, root_id: int, comment_id: int) -> Object | None:

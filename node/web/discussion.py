@@ -132,42 +132,9 @@ async def build_view(session: AsyncSession, root: Object, anchor: Object | None,
     view = View(root, anchor, number, count, total=counts[0], removed=counts[1])
     tops = list(await db.list_children_page(session, parent_id, limit=per_page, offset=(number - 1) * per_page))
     budget = page_size - len(tops) - (1 if anchor is not None else 0)
-    nodes: dict[int, Object] = {c.id: c for c in tops}
-    children: dict[int, list[int]] = {}
-    more: dict[int, bool] = {}  # whether a comment has replies this page leaves out
-    frontier, depth = [c.id for c in tops], 1
-    while frontier and budget > 0 and depth <= MAX_PAGE_DEPTH:
-        pairs = await db.list_first_children(session, frontier, per_parent=REPLIES_PER_COMMENT)
-        by_parent: dict[int, list[int]] = {}
-        for child_id, parent in sorted(pairs):
-            by_parent.setdefault(parent, []).append(child_id)
-        ranked = []
-        for parent, kids in by_parent.items():
-            more[parent] = len(kids) > REPLIES_PER_COMMENT
-            ranked += [(rank, child_id, parent) for rank, child_id in enumerate(kids[:REPLIES_PER_COMMENT])]
-        ranked.sort()
-        chosen, left_out = ranked[:budget], ranked[budget:]
-        for _, _, parent in left_out:
-            more[parent] = True
-        loaded = await db.list_objects(session, [child_id for _, child_id, _ in chosen])
-        for _, child_id, parent in sorted(chosen, key=lambda item: item[1]):
-            if child_id in loaded:
-                nodes[child_id] = loaded[child_id]
-                children.setdefault(parent, []).append(child_id)
-        for parent in frontier:  # not asked about: this page stops above their replies
-            more.setdefault(parent, False)
-        budget -= len(chosen)
-        frontier, depth = sorted(loaded), depth + 1
-    # Comments whose replies were never looked at (budget or depth ran out): replies_count says.
-    unexplored = set(frontier)
-
-    def more_of(comment: Object) -> int:
-        shown_here = sum(1 for kid in children.get(comment.id, ()) if db.is_shown(nodes[kid]))
-        if more.get(comment.id):
-            return max(1, (comment.replies_count or 0) - shown_here)
-        if comment.id in unexplored:
-            return max(0, (comment.replies_count or 0) - shown_here)
-        return 0
+    walk = await db.walk_replies(session, tops, budget=budget, per_parent=REPLIES_PER_COMMENT,
+                                 max_depth=MAX_PAGE_DEPTH)
+    nodes, children = walk.nodes, walk.children
 
     top_offset = (number - 1) * per_page
     if anchor is not None:
@@ -188,7 +155,7 @@ async def build_view(session: AsyncSession, root: Object, anchor: Object | None,
                 stack.append((kid, depth, None, None, True))
             continue
         view.rows.append(_row(
-            comment, depth, legacy_anchor=legacy, orphan=orphan, more=more_of(comment),
+            comment, depth, legacy_anchor=legacy, orphan=orphan, more=walk.more_of(comment),
             parent=parent if parent is not None and depth > MAX_INDENT else None,
         ))
         shown_kids = [kid for kid in kids if db.is_shown(nodes[kid])]
