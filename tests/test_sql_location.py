@@ -21,7 +21,6 @@ BUILDERS = frozenset({"select", "insert", "update", "delete", "text", "bindparam
 ALLOWED = frozenset({
     "node/federation/crawl.py",
     "node/moderation/actions.py",
-    "node/moderation/decide.py",
 })
 
 

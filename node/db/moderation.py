@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -110,6 +110,17 @@ async def recent_domain_counts(session: AsyncSession, domains: Iterable[str], si
     return found
 
 
+async def actor_facts(session: AsyncSession, actor_ids: Iterable[int]) -> Sequence[Any]:
+    """The facts the policy reads of each actor: rows of (id, ap_id, domain, published, followers).
+
+    Only these columns: an actor's raw document (its key, its profile) is large.
+    """
+    query = (select(Actor.id, Actor.ap_id, Actor.domain, Actor.raw["published"].as_string().label("published"),
+                    Actor.raw["followers"]["totalItems"].as_integer().label("followers"))
+             .where(Actor.id.in_(set(actor_ids))))
+    return (await session.execute(query)).all()
+
+
 async def comments_of_domain(session: AsyncSession, domain: str, states: Sequence[str]) -> Sequence[Object]:
     """Comments in these states written by actors of ``domain`` (and its subdomains)."""
     query = (select(Object).join(Actor, Actor.id == Object.actor_id)
@@ -161,6 +172,21 @@ async def drop_domain_block(session: AsyncSession, domain: str) -> bool:
     return bool((await session.execute(delete(DomainBlock).where(DomainBlock.domain == domain.lower()))).rowcount)
 
 
+async def block_severities(session: AsyncSession, domains: Iterable[str]) -> dict[str, str]:
+    """The severity of the block of each of these exact domains that is blocked (one statement)."""
+    query = select(DomainBlock.domain, DomainBlock.severity).where(DomainBlock.domain.in_(set(domains)))
+    return {domain: severity for domain, severity in (await session.execute(query)).all()}
+
+
+async def accepted_follows_between(session: AsyncSession, follower_ids: Iterable[int],
+                                   followed_ids: Iterable[int]) -> set[tuple[int, int]]:
+    """(follower, followed) pairs of accepted follows from any of ``follower_ids`` to any of ``followed_ids``."""
+    query = select(Follow.follower_id, Follow.followed_id).where(
+        Follow.follower_id.in_(set(follower_ids)), Follow.followed_id.in_(set(followed_ids)),
+        Follow.state == "accepted")
+    return {(follower, followed) for follower, followed in (await session.execute(query)).all()}
+
+
 async def sever_follows_of_domain(session: AsyncSession, domain: str) -> int:
     """Delete every follow to or from an actor of ``domain`` (a suspension severs them)."""
     actors = select(Actor.id).where(domain_clause(Actor.domain, domain), Actor.is_local.is_(False))
@@ -184,6 +210,14 @@ async def is_banned(session: AsyncSession, actor_ap_id: str, now: datetime | Non
     query = select(ActorBan.actor_ap_id).where(
         ActorBan.actor_ap_id == actor_ap_id, or_(ActorBan.expires_at.is_(None), ActorBan.expires_at > now))
     return await session.scalar(query) is not None
+
+
+async def banned_among(session: AsyncSession, actor_ap_ids: Iterable[str], now: datetime | None = None) -> set[str]:
+    """Which of these actors are under a ban that has not expired (one statement)."""
+    now = now or utcnow()
+    query = select(ActorBan.actor_ap_id).where(
+        ActorBan.actor_ap_id.in_(set(actor_ap_ids)), or_(ActorBan.expires_at.is_(None), ActorBan.expires_at > now))
+    return set((await session.scalars(query)).all())
 
 
 async def put_ban(session: AsyncSession, actor_ap_id: str, *, moderator: str, reason: str | None,
@@ -235,8 +269,8 @@ async def add_rule_hits(session: AsyncSession, hits: dict[str, int], dry_hits: d
     if not names:
         return
     now = utcnow()
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(RuleHit).values([
+    upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = upsert(RuleHit).values([
         {"rule": name, "hits": hits.get(name, 0), "dry_hits": dry_hits.get(name, 0), "last_hit_at": now}
         for name in names])
     await session.execute(statement.on_conflict_do_update(index_elements=["rule"], set_={
@@ -257,6 +291,13 @@ def log_entry(session: AsyncSession, *, moderator: str, action: str, target: str
                             root_id=root_id, at=utcnow())
     session.add(entry)
     return entry
+
+
+async def add_log_lines(session: AsyncSession, lines: Sequence[dict[str, Any]]) -> None:
+    """Add many mod log lines (dicts of ``ModerationEntry``'s columns) in one multi-row insert:
+    a busy spam wave holds many comments in one batch."""
+    if lines:
+        await session.execute(insert(ModerationEntry.__table__), list(lines))
 
 
 async def list_log(session: AsyncSession, *, limit: int = 50, target: str | None = None,

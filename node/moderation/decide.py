@@ -15,12 +15,11 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
-from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db import moderation as db
 from node.db import queries
-from node.db.models import Actor, ActorBan, DomainBlock, Follow, ModerationEntry
+from node.db.models import Actor
 from node.db.types import utcnow
 from node.federation import outbox
 from node.federation.comments import html_of, parse_time
@@ -69,11 +68,7 @@ class Decider:
         if missing:
             if len(self.actors) + len(missing) > ACTOR_CACHE:
                 self.actors.clear()
-            # Only the columns the rules read: an actor's raw document (its key, its profile) is large.
-            for row in (await session.execute(
-                select(Actor.id, Actor.ap_id, Actor.domain, Actor.raw["published"].as_string().label("published"),
-                       Actor.raw["followers"]["totalItems"].as_integer().label("followers"))
-                .where(Actor.id.in_(missing)))).all():
+            for row in await db.actor_facts(session, missing):
                 self.actors[row.id] = row
         return {i: self.actors[i] for i in ids if i in self.actors}
 
@@ -127,11 +122,8 @@ async def judge_many(node: "Node", session: AsyncSession, items: Sequence[Incomi
         blocks = gate.blocks
         banned = {a.ap_id for a in authors.values() if gate.is_banned(a.ap_id)}
     else:
-        blocks = {b.domain: b.severity for b in (await session.scalars(select(DomainBlock).where(
-            DomainBlock.domain.in_({p for parents in covering.values() for p in parents})))).all()}
-        banned = set((await session.scalars(select(ActorBan.actor_ap_id).where(
-            ActorBan.actor_ap_id.in_({a.ap_id for a in authors.values()}))
-            .where((ActorBan.expires_at.is_(None)) | (ActorBan.expires_at > now)))).all())
+        blocks = await db.block_severities(session, {p for parents in covering.values() for p in parents})
+        banned = await db.banned_among(session, {a.ap_id for a in authors.values()}, now)
     followers = await _followers_of_sites(node, session, items, authors)
 
     policy = decider.policy
@@ -175,8 +167,7 @@ async def judge_many(node: "Node", session: AsyncSession, items: Sequence[Incomi
         if config.trusted_after is not None and approved.get(author.id, 0) >= max(config.trusted_after, 1):
             decider.trusted.add(author.id)
     if entries:
-        # One multi-row insert for the batch's mod log lines (a busy spam wave holds many).
-        await session.execute(insert(ModerationEntry.__table__), entries)
+        await db.add_log_lines(session, entries)
     for item in owed:
         author = await session.get(Actor, item.author_id)
         await send_reject(node, session, item.document["id"], getattr(item.parent, "ap_id", None), author)
@@ -211,11 +202,9 @@ async def _followers_of_sites(node: "Node", session: AsyncSession, items: Sequen
         return set()
     site = await queries.get_local_actor(session, node.settings.site_username)
     followed = {getattr(item.root, "actor_id", None) for item in asking} | ({site.id} if site else set())
-    rows = (await session.execute(select(Follow.follower_id, Follow.followed_id).where(
-        Follow.follower_id.in_({item.author_id for item in asking}), Follow.followed_id.in_(followed - {None}),
-        Follow.state == "accepted"))).all()
+    pairs = await db.accepted_follows_between(session, {item.author_id for item in asking}, followed - {None})
     return {(follower, None if site is not None and followed_id == site.id else followed_id)
-            for follower, followed_id in rows}
+            for follower, followed_id in pairs}
 
 
 def _log_line(item: Incoming, judgement: Judgement) -> dict[str, Any]:
