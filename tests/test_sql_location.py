@@ -20,7 +20,6 @@ BUILDERS = frozenset({"select", "insert", "update", "delete", "text", "bindparam
 # Modules outside node/db/ that still build SQL (shrink this list; never grow it).
 ALLOWED = frozenset({
     "node/federation/crawl.py",
-    "node/moderation/actions.py",
 })
 
 

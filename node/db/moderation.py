@@ -14,8 +14,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.db.models import (COMMENT_TRANSITIONS, Actor, ActorBan, DomainBlock, Follow, ModerationEntry, Object,
-                            Report, RuleHit)
+from node.db.models import (COMMENT_TRANSITIONS, Activity, Actor, ActorBan, DomainBlock, Follow, ModerationEntry,
+                            Object, Report, RuleHit)
 from node.db.queries import SHOWN_STATE
 from node.db.types import utcnow
 
@@ -30,6 +30,35 @@ def domain_clause(column: Any, domain: str) -> Any:
     name = domain.lower().replace("\\", "").replace("%", "").replace("_", "\\_")
     return or_(column == domain.lower(), column.like(name + ":%", escape="\\"),
                column.like("%." + name, escape="\\"), column.like("%." + name + ":%", escape="\\"))
+
+
+# --- finding what to act on -----------------------------------------------------------------------
+
+async def object_by_url(session: AsyncSession, url: str, *, kind: str | None = None) -> Object | None:
+    """An article or comment (only of ``kind``, when given) by its page URL, when that differs from its id."""
+    query = select(Object).where(Object.url == url)
+    if kind is not None:
+        query = query.where(Object.kind == kind)
+    return await session.scalar(query.limit(1))
+
+
+async def actor_by_handle(session: AsyncSession, username: str, domain: str) -> Actor | None:
+    """The actor we know as exactly ``username@domain`` (the domain in any case)."""
+    return await session.scalar(
+        select(Actor).where(Actor.username == username, Actor.domain == domain.lower()).limit(1))
+
+
+async def received_create(session: AsyncSession, object_ap_id: str) -> Activity | None:
+    """The ``Create`` of an object as received from its server (the Group's Announce wraps it)."""
+    return await session.scalar(select(Activity).where(
+        Activity.object_ap_id == object_ap_id, Activity.ap_type == "Create", Activity.is_local.is_(False)).limit(1))
+
+
+async def announces_by(session: AsyncSession, actor_ap_id: str, object_ap_ids: Sequence[str]) -> Sequence[Activity]:
+    """The ``Announce`` activities a local actor (the site Group) sent of any of these objects."""
+    return (await session.scalars(select(Activity).where(
+        Activity.is_local.is_(True), Activity.ap_type == "Announce", Activity.actor_ap_id == actor_ap_id,
+        Activity.object_ap_id.in_(list(object_ap_ids))))).all()
 
 
 # --- comment states -----------------------------------------------------------------------------

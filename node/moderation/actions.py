@@ -24,13 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db import moderation as db
 from node.db import notifications
 from node.db import queries
-from node.db.models import Activity, Actor, Object
+from node.db.models import Actor, Object
 from node.db.types import utcnow
 from node.errors import NodeError
 from node.federation import comments, outbox
@@ -64,8 +63,7 @@ async def find_comment(session: AsyncSession, ref: str) -> Object:
     if ref.isdigit():
         comment = await queries.get_object_by_id(session, int(ref))
     else:
-        comment = await queries.get_object(session, ref) or await session.scalar(
-            select(Object).where(Object.url == ref, Object.kind == "comment").limit(1))
+        comment = await queries.get_object(session, ref) or await db.object_by_url(session, ref, kind="comment")
     if comment is None or comment.kind != "comment":
         raise ModerationError(f"no comment {ref!r} (a number from `fednode mod queue`, or its URL)")
     return comment
@@ -75,8 +73,7 @@ async def find_thread(session: AsyncSession, ref: str) -> Object:
     """An article by its slug or URL, or a comment (a sub-thread) by number or URL."""
     found = await queries.get_article_by_slug(session, ref)
     if found is None and not ref.isdigit():
-        found = await queries.get_object(session, ref) or await session.scalar(
-            select(Object).where(Object.url == ref).limit(1))
+        found = await queries.get_object(session, ref) or await db.object_by_url(session, ref)
     if found is None and ref.isdigit():
         found = await queries.get_object_by_id(session, int(ref))
     if found is None:
@@ -89,7 +86,7 @@ async def find_actor(session: AsyncSession, ref: str) -> str:
     if ref.startswith(("https://", "http://")):
         return ref
     username, _, domain = ref.lstrip("@").partition("@")
-    actor = await session.scalar(select(Actor).where(Actor.username == username, Actor.domain == domain.lower()).limit(1))
+    actor = await db.actor_by_handle(session, username, domain)
     if actor is None:
         raise ModerationError(f"no known actor {ref!r}; give its id (URL)")
     return actor.ap_id
@@ -114,8 +111,7 @@ async def _root(session: AsyncSession, comment: Object) -> Object | None:
 
 async def _received_create(session: AsyncSession, comment: Object) -> dict[str, Any] | None:
     """The ``Create`` that brought the comment, as received (the Group's Announce wraps it)."""
-    row = await session.scalar(select(Activity).where(
-        Activity.object_ap_id == comment.ap_id, Activity.ap_type == "Create", Activity.is_local.is_(False)).limit(1))
+    row = await db.received_create(session, comment.ap_id)
     return row.raw if row is not None else None
 
 
@@ -142,9 +138,7 @@ async def _withdraw(node: "Node", session: AsyncSession, comment: Object, reason
         return 0
     create = await _received_create(session, comment)
     wrapped = [comment.ap_id] + ([create["id"]] if create and isinstance(create.get("id"), str) else [])
-    announces = (await session.scalars(select(Activity).where(
-        Activity.is_local.is_(True), Activity.ap_type == "Announce", Activity.actor_ap_id == site.ap_id,
-        Activity.object_ap_id.in_(wrapped)))).all()
+    announces = await db.announces_by(session, site.ap_id, wrapped)
     if not announces:
         return 0  # never announced (held, followers-only, a remote thread): nobody holds a copy through us
     sent = 0
