@@ -7,20 +7,9 @@ import pytest
 
 from tests.members_support import PASSWORD
 from tests.support import make_settings, running_node
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, PHONE
+from tests.browser_support import PHONE, browser, needs_chromium  # noqa: F401 (the browser fixture)
 
-playwright_api = pytest.importorskip("playwright.async_api")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium")
-
-
-@pytest.fixture
-async def browser():
-    async with playwright_api.async_playwright() as driver:
-        launched = await driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
+pytestmark = needs_chromium
 
 
 @pytest.fixture

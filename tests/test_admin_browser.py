@@ -13,29 +13,17 @@ import pytest
 
 from node.members.roles import Role
 from tests.fakes.remote import fake_remote
+from tests.browser_support import DESKTOP, PHONE, browser, needs_chromium  # noqa: F401 (the browser fixture)
 from tests.members_support import login, make_member
 from tests.support import POLICY_DEFAULTS, make_settings, running_node
 from tests.test_admin_moderation import held_reply
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, PHONE
 from tests.test_follows import wait_for
 from tests.test_moderation import _setup, delivered, stored
 
-playwright_api = pytest.importorskip("playwright.async_api")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium")
-DESK = {"width": 1280, "height": 900}
+pytestmark = needs_chromium
 
 
-@pytest.fixture
-async def browser():
-    async with playwright_api.async_playwright() as driver:
-        chromium = await driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
-
-
-async def signed_in_page(browser, node, name: str, role: Role, *, viewport=DESK, dark: bool = False):
+async def signed_in_page(browser, node, name: str, role: Role, *, viewport=DESKTOP, dark: bool = False):
     """A browser page signed in as a new member: the session cookie a real sign-in gave, in the browser."""
     await make_member(node, name, role=role)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:

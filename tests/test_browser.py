@@ -6,31 +6,19 @@ own browser downloads are never used.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from node.services.demo import seed_demo
+from tests.browser_support import PHONE, browser, needs_chromium  # noqa: F401 (the browser fixture)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
-PHONE = {"width": 390, "height": 844}
-
-playwright_api = pytest.importorskip("playwright.async_api")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium")
+pytestmark = needs_chromium
 
 
 @pytest.fixture
-async def phone():
+async def phone(browser):
     """A page in headless Chromium with a phone's viewport."""
-    async with playwright_api.async_playwright() as driver:
-        browser = await driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(viewport=PHONE, device_scale_factor=1)
-            yield await context.new_page()
-        finally:
-            await browser.close()
+    context = await browser.new_context(viewport=PHONE, device_scale_factor=1)
+    return await context.new_page()
 
 
 @pytest.fixture

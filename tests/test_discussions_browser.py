@@ -8,42 +8,15 @@ Screenshots go to ``tmp_path`` (and to ``$FEDNODE_SCREENSHOTS`` when set, to loo
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 
 from node.discussions.service import open_discussion
 from node.federation.vocab import PUBLIC
 from tests.fakes.remote import fake_remote, signed_post
 from tests.fakes.website import article_html, fake_website
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, PHONE
+from tests.browser_support import DESKTOP, PHONE, browser, needs_chromium, shot  # noqa: F401 (the browser fixture)
 
-playwright_api = pytest.importorskip("playwright.async_api")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium")
-
-DESKTOP = {"width": 1280, "height": 900}
-
-
-@pytest.fixture
-async def browser():
-    async with playwright_api.async_playwright() as driver:
-        chromium = await driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
-
-
-async def shot(page, tmp_path: Path, name: str) -> Path:
-    path = tmp_path / f"{name}.png"
-    await page.screenshot(path=str(path), full_page=True)
-    if os.environ.get("FEDNODE_SCREENSHOTS"):
-        target = Path(os.environ["FEDNODE_SCREENSHOTS"])
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, target / path.name)
-    return path
+pytestmark = needs_chromium
 
 
 @pytest.fixture

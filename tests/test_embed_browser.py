@@ -18,12 +18,10 @@ from tests.fakes.remote import fake_remote
 from tests.fakes.website import fake_website
 from tests.members_support import PASSWORD, make_member
 from tests.support import make_settings
-from tests.test_browser import CHROMIUM, PHONE
-from tests.test_discussions_browser import DESKTOP, browser, shot  # noqa: F401 (the browser fixture)
+from tests.browser_support import DESKTOP, PHONE, browser, needs_chromium, shot  # noqa: F401 (the browser fixture)
 from tests.test_embed import reply
 
-playwright_api = pytest.importorskip("playwright.async_api")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium")
+pytestmark = needs_chromium
 
 BLOG_HOST = "127.0.0.2"
 OTHER_HOST = "127.0.0.3"  # a site the node does not allow to embed

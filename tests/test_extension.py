@@ -23,14 +23,12 @@ import pytest
 
 from node.discussions.service import open_discussion
 from node.federation.vocab import PUBLIC
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, needs_chromium, playwright_api, shot
 from tests.fakes.remote import fake_remote, signed_post
 from tests.fakes.website import article_html, fake_website
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support import make_settings, running_node
-from tests.test_discussions_browser import shot
 
-playwright_api = pytest.importorskip("playwright.async_api")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium")
+pytestmark = needs_chromium
 
 EXTENSION = Path(__file__).resolve().parent.parent / "extension"
 POPUP = {"width": 420, "height": 640}  # about what Chromium gives a popup of this width

@@ -7,8 +7,6 @@ Skipped when the ``playwright`` package or /usr/bin/chromium is missing.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from node.content import Draft
@@ -16,15 +14,10 @@ from node.db import queries
 from node.members import posting
 from node.services.publish import publish_article
 from tests.members_support import PASSWORD, make_member
+from tests.browser_support import PHONE, browser, needs_chromium  # noqa: F401 (the browser fixture)
 from tests.support import make_settings, running_node
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
-PHONE = {"width": 390, "height": 844}
-
-playwright_api = pytest.importorskip("playwright.async_api")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium")
+pytestmark = needs_chromium
 
 
 @pytest.fixture
@@ -42,15 +35,10 @@ async def forum(tmp_path):
 
 
 @pytest.fixture
-async def phone():
+async def phone(browser):
     """A page in headless Chromium with a phone's viewport and JavaScript off (plain forms must do)."""
-    async with playwright_api.async_playwright() as driver:
-        browser = await driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(viewport=PHONE, device_scale_factor=1, java_script_enabled=False)
-            yield await context.new_page()
-        finally:
-            await browser.close()
+    context = await browser.new_context(viewport=PHONE, device_scale_factor=1, java_script_enabled=False)
+    return await context.new_page()
 
 
 async def fits(page) -> bool:
