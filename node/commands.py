@@ -589,7 +589,7 @@ def thread_lines(root, rows, pending, state) -> list[str]:
 @command("thread")
 async def thread(args: argparse.Namespace, settings: Settings) -> int:
     """Show an article's discussion as a tree, with what is still being fetched."""
-    from node.federation import crawl
+    from node.db import crawl as crawl_db
     from node.threads import flatten
 
     wanted: str = args.article
@@ -603,7 +603,7 @@ async def thread(args: argparse.Namespace, settings: Settings) -> int:
                 raise ContentError(f"no article {wanted!r} (a local slug, or the URL of a remote article)")
             comments = list(await queries.list_thread(session, root.id))
             pending = await queries.list_pending_for_thread(session, root, comments)
-            state = await crawl.crawl_state(session, root.id)
+            state = await crawl_db.crawl_state(session, root.id)
     for line in thread_lines(root, flatten(comments, root.ap_id), pending, state):
         print(line)
     return 0

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select, update
 
 from node.content import Draft
+from node.db import crawl as crawl_db
 from node.db import queries
 from node.db.models import CrawlState
 from node.db.types import utcnow
@@ -73,7 +74,7 @@ async def root_id(node) -> int:
 
 async def state_of(node) -> CrawlState | None:
     async with node.node.sessions() as session:
-        return await crawl.crawl_state(session, await root_id(node))
+        return await crawl_db.crawl_state(session, await root_id(node))
 
 
 async def test_reply_addressed_only_to_a_remote_author_is_backfilled(thread, http):

@@ -16,6 +16,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from node.db import crawl as crawl_db
 from node.db import queries
 from node.db.models import Activity, CrawlState, Object
 from node.db.types import utcnow
@@ -65,7 +66,7 @@ async def held(node, ap_id: str) -> Object | None:
 
 async def crawl_state(node, root: Object) -> CrawlState | None:
     async with node.node.sessions() as session:
-        return await crawl.crawl_state(session, root.id)
+        return await crawl_db.crawl_state(session, root.id)
 
 
 # --- 1. Notes from followed sites are threads --------------------------------------------------

@@ -37,13 +37,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, Sequence
 
-from sqlalchemy import case, delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from yarl import URL
 
+from node.db import crawl as db
 from node.db import queries
 from node.db.models import CrawlState, Object
-from node.db.types import UTCDateTime, utcnow
+from node.db.types import utcnow
 from node.errors import BadStatus, FetchError, InvalidDocument, NodeError, OriginMismatch
 from node.federation import comments
 from node.federation.background import cancel
@@ -245,10 +245,10 @@ class _Run:
         self.known.add(ident)
 
         async def store(session: AsyncSession, fetcher: Resolved) -> tuple[Outcome, int]:
-            before = await _last_object_id(session)
+            before = await db.last_object_id(session)
             author = await comments.author_of(fetcher, session, document)
             outcome = await comments.take_reply(self.node, session, document, author, fetcher=fetcher)
-            return outcome, await _objects_after(session, before)
+            return outcome, await db.objects_after(session, before)
 
         try:
             # Ancestors and authors are fetched (within this crawl's budgets) between tries, never
@@ -308,15 +308,6 @@ def _complete(document: dict[str, Any]) -> bool:
     return bool(document.get("attributedTo")) and document.get("type") is not None
 
 
-async def _last_object_id(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.max(Object.id))) or 0)
-
-
-async def _objects_after(session: AsyncSession, last_id: int) -> int:
-    """How many objects this transaction stored (the reply, ancestors fetched for it, children attached)."""
-    return int(await session.scalar(select(func.count(Object.id)).where(Object.id > last_id)) or 0)
-
-
 def replies_source(document: dict[str, Any], level: int, own_base: str) -> _Source | None:
     """The ``replies`` collection of a remote post, to read (None when it has none, or it is ours)."""
     ident, replies = document.get("id"), document.get("replies")
@@ -372,20 +363,8 @@ class Crawler:
     async def _request(self, session: AsyncSession, root_ids: list[int]) -> datetime:
         now = utcnow()
         soon = now + FIRST_DELAY
-        # executemany of one statement (compiled once), not a VALUES list compiled per call
-        await session.execute(queries.insert_or_ignore(self.node.engine, CrawlState, ["root_id"]), [
-            dict(root_id=root_id, next_crawl_at=soon, interval_seconds=MIN_INTERVAL, last_activity_at=now,
-                 created_at=now)
-            for root_id in root_ids
-        ])
-        soon_value = literal(soon, UTCDateTime())
-        await session.execute(update(CrawlState).where(CrawlState.root_id.in_(root_ids)).values(
-            interval_seconds=MIN_INTERVAL, last_activity_at=now,
-            next_crawl_at=case(
-                (or_(CrawlState.next_crawl_at.is_(None), CrawlState.next_crawl_at > soon_value), soon_value),
-                else_=CrawlState.next_crawl_at,
-            ),
-        ).execution_options(synchronize_session=False))
+        await db.request_crawls(session, self.node.engine, root_ids, now=now, soon=soon,
+                                interval_seconds=MIN_INTERVAL)
         return soon
 
     # --- crawling -------------------------------------------------------------------------
@@ -400,18 +379,11 @@ class Crawler:
         now = now or utcnow()
         async with self._lock:
             async with self.node.sessions.begin() as session:
-                state = await session.scalar(
-                    select(CrawlState).where(CrawlState.next_crawl_at <= now)
-                    .order_by(CrawlState.next_crawl_at, CrawlState.id).limit(1)
-                )
+                state = await db.first_due(session, now)
                 if state is None:
                     return None
                 # Claim it: another process crawling the same database skips it; a crash retries later.
-                claimed = await session.execute(
-                    update(CrawlState).where(CrawlState.id == state.id, CrawlState.next_crawl_at == state.next_crawl_at)
-                    .values(next_crawl_at=utcnow() + CLAIM_LEASE).execution_options(synchronize_session=False)
-                )
-                if claimed.rowcount != 1:
+                if not await db.claim(session, state, utcnow() + CLAIM_LEASE):
                     return None
                 root_id = state.root_id
             return await self._crawl(root_id)
@@ -441,9 +413,9 @@ class Crawler:
         """Keep what the crawl found and decide the thread's next turn."""
         async with self.node.sessions.begin() as session:
             if gone:
-                await session.execute(delete(CrawlState).where(CrawlState.root_id == root_id))
+                await db.drop_crawl_state(session, root_id)
                 return
-            state = await session.scalar(select(CrawlState).where(CrawlState.root_id == root_id))
+            state = await db.crawl_state(session, root_id)
             now = utcnow()
             if state is None:
                 state = CrawlState(root_id=root_id, interval_seconds=MIN_INTERVAL, last_activity_at=started,
@@ -498,8 +470,7 @@ class Crawler:
 
     async def _seconds_to_next(self) -> float:
         async with self.node.sessions() as session:
-            due = await session.scalar(select(CrawlState.next_crawl_at).where(CrawlState.next_crawl_at.is_not(None))
-                                       .order_by(CrawlState.next_crawl_at).limit(1))
+            due = await db.next_turn(session)
         return POLL_SECONDS if due is None else (due - utcnow()).total_seconds()
 
 
@@ -519,9 +490,3 @@ def thread_sources(root: Object, thread: Sequence[Object], own_base: str) -> lis
             replies.append(source)
     return [*contexts.values(), *replies]
 
-
-# --- what the thread command shows -----------------------------------------------------------
-
-async def crawl_state(session: AsyncSession, root_id: int) -> CrawlState | None:
-    """The thread's crawl schedule, if it has one."""
-    return await session.scalar(select(CrawlState).where(CrawlState.root_id == root_id))
