@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 from html import unescape
+from http.cookies import SimpleCookie
 from typing import AsyncIterator
 
 import aiohttp
@@ -77,3 +78,28 @@ def session_cookie(http: aiohttp.ClientSession, base_url: str) -> str | None:
     cookies = http.cookie_jar.filter_cookies(URL(base_url))
     morsel = cookies.get("fednode_session") or cookies.get("__Host-fednode_session")
     return morsel.value if morsel is not None else None
+
+
+async def signed_in_name(http, node) -> str | None:
+    """The member name the header of the front page shows, or None when it offers to sign in."""
+    async with http.get(node.url("/")) as response:
+        html = await response.text()
+    if 'class="member-name"' not in html:
+        return None
+    start = html.index('class="member-name"')
+    return html[html.index(">", start) + 1:html.index("</a>", start)]
+
+
+async def post_login(http, node, login_name: str, password: str, **extra):
+    token = await form_token(http, node.url("/login"))
+    async with http.post(node.url("/login"), allow_redirects=False,
+                         data={"csrf": token, "login": login_name, "password": password, **extra}) as response:
+        return response.status, response.headers.get("Location"), await response.text(), set_cookies(response)
+
+
+def set_cookies(response) -> dict[str, "SimpleCookie"]:
+    """The cookies a response sets, by name (each a Morsel)."""
+    found = {}
+    for header in response.headers.getall("Set-Cookie", []):
+        found.update(SimpleCookie(header))
+    return found

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -16,10 +13,9 @@ from node.db import members as db
 from node.db import queries
 from node.members import accounts, passwords, usernames
 from node.members.roles import MemberStatus, Role
+from tests.cli_support import run_fednode
 from tests.members_support import PASSWORD, make_member
 from tests.support import make_settings
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 async def test_a_new_member_is_a_local_person_actor_with_a_key_pair(node):
@@ -128,13 +124,6 @@ async def test_an_application_is_approved_or_rejected_once(node):
     assert (approved.status, rejected.status) == ("active", "rejected") and approved.approved_at is not None
     with pytest.raises(accounts.AccountError, match="not pending"):
         await accounts.approve_member(node.node, bea.id)
-
-
-def run_fednode(folder: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDNODE_")}
-    env["PYTHONPATH"] = str(REPO)
-    return subprocess.run([sys.executable, "-m", "node", *args], cwd=folder, env=env, input=stdin,
-                          capture_output=True, text=True, timeout=120)
 
 
 def test_admin_create_makes_the_first_admin_with_a_password_from_stdin(tmp_path):

@@ -9,7 +9,7 @@ from node.members import mail
 from tests.fakes.smtp import MailBox, mail_settings, smtp_server
 from tests.members_support import PASSWORD, form_token, login, make_member, member_client
 from tests.support import make_settings, running_node
-from tests.test_sign_in import post_login, signed_in_name
+from tests.members_support import post_login, signed_in_name
 
 NEW_PASSWORD = "a whole new passphrase here"
 

@@ -8,7 +8,7 @@ from node.db import members as db
 from node.db.types import utcnow
 from node.members import throttle
 from tests.members_support import PASSWORD, make_member, member_client
-from tests.test_sign_in import post_login, signed_in_name
+from tests.members_support import post_login, signed_in_name
 
 
 def test_the_backoff_doubles_up_to_fifteen_minutes():

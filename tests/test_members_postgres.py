@@ -6,7 +6,7 @@ import pytest
 
 from tests.members_support import login, make_member, member_client
 from tests.support import make_settings, postgres_database, running_node
-from tests.test_sign_in import signed_in_name
+from tests.members_support import signed_in_name
 
 pytestmark = pytest.mark.postgres
 

@@ -9,8 +9,8 @@ from node.members import accounts, links
 from node.members.roles import MemberStatus, Role
 from tests.members_support import PASSWORD, csrf_of, form_token, login, make_member, member_client
 from tests.support import make_settings, running_node
-from tests.test_accounts import run_fednode
-from tests.test_sign_in import post_login, signed_in_name
+from tests.cli_support import run_fednode
+from tests.members_support import post_login, signed_in_name
 
 
 @pytest.fixture

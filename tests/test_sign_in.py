@@ -6,41 +6,15 @@ Real HTTP against a real node; the client keeps cookies like a browser (``member
 from __future__ import annotations
 
 from datetime import timedelta
-from http.cookies import SimpleCookie
 
 import pytest
 
 from node.db import members as db
 from node.db.types import utcnow
 from node.members.sessions import token_hash
-from tests.members_support import (PASSWORD, csrf_of, form_token, login, make_member, member_client,
-                                   session_cookie)
+from tests.members_support import (PASSWORD, csrf_of, form_token, login, make_member, member_client, post_login,
+                                   session_cookie, set_cookies, signed_in_name)
 from tests.support import free_port, make_settings, running_node
-
-
-def set_cookies(response) -> dict[str, "SimpleCookie"]:
-    """The cookies a response sets, by name (each a Morsel)."""
-    found = {}
-    for header in response.headers.getall("Set-Cookie", []):
-        found.update(SimpleCookie(header))
-    return found
-
-
-async def signed_in_name(http, node) -> str | None:
-    """The member name the header of the front page shows, or None when it offers to sign in."""
-    async with http.get(node.url("/")) as response:
-        html = await response.text()
-    if 'class="member-name"' not in html:
-        return None
-    start = html.index('class="member-name"')
-    return html[html.index(">", start) + 1:html.index("</a>", start)]
-
-
-async def post_login(http, node, login_name: str, password: str, **extra):
-    token = await form_token(http, node.url("/login"))
-    async with http.post(node.url("/login"), allow_redirects=False,
-                         data={"csrf": token, "login": login_name, "password": password, **extra}) as response:
-        return response.status, response.headers.get("Location"), await response.text(), set_cookies(response)
 
 
 async def test_a_member_signs_in_and_sees_their_name(node):
