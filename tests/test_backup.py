@@ -7,7 +7,7 @@ import sqlite3
 import stat
 import tarfile
 
-from tests.test_cli import BASE_URL, POST, SITE_KEYS, fednode, initialized, key_files, rows, site, write  # noqa: F401 (fixtures)
+from tests.cli_support import BASE_URL, POST, SITE_KEYS, fednode, initialized, key_files, rows, site, write  # noqa: F401 (fixtures)
 
 
 def backed_up(site) -> tuple:

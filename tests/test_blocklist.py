@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from node.moderation.blocklist import BlocklistError, Entry, export, parse, plan
-from tests.test_cli import fednode
+from tests.cli_support import fednode
 
 # The header and a line as Mastodon's admin export writes them (app/models/form/domain_block_batch.rb,
 # Admin::ExportDomainBlocksController): #domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from node.config import SETTINGS_BY_NAME, USERNAME_RE
-from tests.test_cli import BASE_URL, POST, clean_env, fednode, initialized, rows, site, write  # noqa: F401 (fixtures)
+from tests.cli_support import BASE_URL, POST, clean_env, fednode, initialized, rows, site, write  # noqa: F401 (fixtures)
 
 
 # --- help -----------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from node.config import load, problems
 from node.errors import ConfigError
 from node.federation.netguard import is_blocked
 from tests.support import make_settings
-from tests.test_cli import BASE_URL, SITE_KEYS, fednode, initialized, site, write  # noqa: F401 (fixtures)
+from tests.cli_support import BASE_URL, SITE_KEYS, fednode, initialized, site, write  # noqa: F401 (fixtures)
 
 NODE_CONFIG = 'base_url = "https://forum.example.org"\nkeys_dir = "keys"\ndatabase_url = "sqlite+aiosqlite:///data/fednode.db"\n'
 

@@ -24,7 +24,7 @@ from node.db.engine import make_engine
 from node.db.models import Actor, Follow, Object, Reaction
 from node.services.publish import publish_article
 from tests.support import make_settings, postgres_database
-from tests.test_cli import clean_env
+from tests.cli_support import clean_env
 
 pytestmark = pytest.mark.postgres
 

@@ -321,7 +321,7 @@ async def test_unknown_discussion_numbers_answer_404(node, http):
 
 async def test_fednode_discuss_opens_then_finds_the_thread(tmp_path, site):
     """`fednode discuss URL` opens the discussion as the Group; run again with another alias, it shows the same one."""
-    from tests.test_cli import fednode
+    from tests.cli_support import fednode
 
     site.page("/cli-story", article_html("From the terminal", site_name="Daily"))
     settings = make_settings(tmp_path)

@@ -9,7 +9,7 @@ from node.db import queries
 from node.services.publish import publish_article
 from tests.fakes.remote import fake_remote, signed_post
 from tests.support import POLICY_DEFAULTS, make_settings, running_node
-from tests.test_cli import fednode
+from tests.cli_support import fednode
 from tests.test_comment_threads import create, note
 
 

@@ -8,7 +8,7 @@ from node.content import Draft
 from node.db import queries
 from node.services.publish import publish_article
 from tests.support import make_settings, running_node
-from tests.test_cli import BASE_URL, article_document, fednode, initialized, rows, site, write  # noqa: F401 (fixtures)
+from tests.cli_support import BASE_URL, article_document, fednode, initialized, rows, site, write  # noqa: F401 (fixtures)
 
 FIRST = "---\ntitle: Weekly notes\n---\nThe first week.\n"
 SECOND = "---\ntitle: Weekly notes\n---\nThe second week.\n"

@@ -31,7 +31,7 @@ from node.services.publish import publish_article
 from tests.factories import reply_to
 from tests.fakes.remote import fake_remote, signed_post
 from tests.support import free_port, make_settings, postgres_database
-from tests.test_cli import clean_env
+from tests.cli_support import clean_env
 from tests.test_workers import children_of, wait_for
 
 pytestmark = pytest.mark.postgres

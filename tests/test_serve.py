@@ -9,7 +9,7 @@ import pytest
 
 from node.config import load
 from tests.support import free_port
-from tests.test_cli import fednode, serve_and_get, write
+from tests.cli_support import fednode, serve_and_get, write
 
 
 def test_development_base_url_follows_the_listening_port():

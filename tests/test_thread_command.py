@@ -14,7 +14,7 @@ from node.db import queries
 from node.db.models import CrawlState, Object, PendingReply
 from node.services.publish import publish_article
 from tests.support import make_settings
-from tests.test_cli import fednode
+from tests.cli_support import fednode
 
 BASE = "https://forum.example.org"
 REMOTE = "https://remote.example"

@@ -280,7 +280,7 @@ async def test_removing_a_webhook_drops_its_pending_deliveries(tmp_path, http):
 
 async def test_the_command_line_adds_lists_and_removes_webhooks(tmp_path, http):
     """`fednode webhook add` prints the secret once; a receiver verifies deliveries with it; list never shows it."""
-    from tests.test_cli import fednode
+    from tests.cli_support import fednode
 
     settings = make_settings(tmp_path)
     env = {"FEDNODE_DATABASE_URL": settings.database_url, "FEDNODE_KEYS_DIR": settings.keys_dir,

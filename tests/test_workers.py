@@ -20,7 +20,7 @@ from node.federation.delivery import DeliveryWorker
 from node.services.publish import publish_article
 from tests.fakes.remote import fake_remote
 from tests.support import free_port, is_alive, make_settings, postgres_database
-from tests.test_cli import clean_env, fednode
+from tests.cli_support import clean_env, fednode
 from tests.test_delivery import add_followers, own_inbox_actor
 
 pytestmark = pytest.mark.postgres
