@@ -122,7 +122,9 @@ def serve_and_get(folder: Path, port: int, *extra: str, path: str = "/", accept:
                 with urllib.request.urlopen(request, timeout=5) as response:
                     status, body = response.status, response.read().decode("utf-8")
                 break
-            except (urllib.error.URLError, ConnectionError):
+            # A read that outlasts its 5 s (a busy machine while the node migrates and seeds) is
+            # asked again until the deadline, like a refused connection.
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(f"fednode serve did not answer: {process.communicate()}") from None
                 time.sleep(0.1)
