@@ -175,6 +175,8 @@ async def test_rows_stored_by_another_process_wake_a_processor_without_waiting_f
                             return
                     await asyncio.sleep(0.05)
             await asyncio.wait_for(applied(), timeout=15)
+            async with first.sessions() as session:
+                assert (await session.get(Activity, row_id)).status == "applied"
         finally:
             await listening.stop()
 
