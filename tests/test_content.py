@@ -8,7 +8,7 @@ import pytest
 
 from node.content import ContentError, parse_post, render_markdown, sanitize_html, slugify
 
-# Mastodon's sanitizer allowlist (PROTOCOL.md §5.5), written out here rather than imported.
+# Mastodon's sanitizer allowlist (Mastodon's lib/sanitize_ext/sanitize_config.rb, 4.2 and later), written out here rather than imported.
 MASTODON_TAGS = {
     "p", "span", "br", "a", "del", "pre", "code", "em", "strong", "b", "i", "u",
     "ul", "ol", "li", "blockquote",

@@ -30,7 +30,7 @@ AS_ACCEPT = {"Accept": ACTIVITY_JSON}
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
-# Mastodon's sanitizer allowlist (PROTOCOL.md §5.5), written out here rather than imported.
+# Mastodon's sanitizer allowlist (Mastodon's lib/sanitize_ext/sanitize_config.rb, 4.2 and later), written out here rather than imported.
 MASTODON_TAGS = {
     "p", "span", "br", "a", "del", "pre", "code", "em", "strong", "b", "i", "u",
     "ul", "ol", "li", "blockquote",

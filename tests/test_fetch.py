@@ -1,4 +1,8 @@
-"""The outgoing fetcher against real HTTP servers on 127.0.0.1 (PROTOCOL.md §6, §4.3, R4, R5, R7).
+"""The outgoing fetcher against real HTTP servers on 127.0.0.1.
+
+The rules come from Mastodon's `Request` limits and `fetch_resource` id check (app/lib/request.rb,
+app/helpers/jsonld_helper.rb), the media types of ActivityPub §3.2, SSRF as in Fedify's
+CVE-2024-39687, and never fetching from ourselves, as Akkoma's `contain_local_fetch`.
 
 Each fake remote is an aiohttp app bound to 127.0.0.1 on a free port by
 pytest-aiohttp's ``aiohttp_server``; it records every request it receives so a

@@ -1,4 +1,4 @@
-"""Bounded JSON parsing of untrusted documents (PROTOCOL.md §6, JSON bombs)."""
+"""Bounded JSON parsing of untrusted documents (JSON bombs: CPython's json recurses, CVE-2020-10735's digit limit)."""
 
 from __future__ import annotations
 
