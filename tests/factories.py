@@ -35,3 +35,8 @@ def reply_to(article_url: str, actor, *, host_base: str | None = None) -> dict:
         },
         "signature": {"type": "RsaSignature2017", "creator": actor.key_id, "signatureValue": "bm90IGNoZWNrZWQ="},
     }
+
+
+def follow_of(actor, target: str, n: int = 1) -> dict:
+    """A Follow shaped like Mastodon's."""
+    return {"@context": AS_NS, "id": f"{actor.id}#follows/{n}", "type": "Follow", "actor": actor.id, "object": target}

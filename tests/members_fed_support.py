@@ -12,10 +12,9 @@ from node.content import Draft
 from node.db import queries
 from node.db.models import Activity, Delivery, Object
 from node.services.publish import publish_article
-from tests.factories import reply_to
+from tests.factories import follow_of, reply_to
 from tests.fakes.remote import RemoteActor, signed_post
 from tests.members_support import make_member
-from tests.test_follows import follow_of
 
 
 async def until(check, what: str, timeout: float = 10.0):

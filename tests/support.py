@@ -1,7 +1,8 @@
-"""Test helpers: real nodes on 127.0.0.1, settings for a temporary folder, PostgreSQL databases."""
+"""Test helpers: real nodes on 127.0.0.1, settings for a temporary folder, PostgreSQL databases, waiting."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import uuid
@@ -147,3 +148,15 @@ def is_alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+async def wait_for(predicate, timeout: float = 10.0):
+    """Poll ``predicate`` until it returns something truthy (deliveries are asynchronous)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("timed out waiting")
+        await asyncio.sleep(0.05)

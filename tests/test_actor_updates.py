@@ -15,9 +15,9 @@ from sqlalchemy import func, select, update
 from node.app import opened_node
 from node.db.models import Activity, Actor
 from node.federation.vocab import ACTIVITY_JSON, PUBLIC
+from tests.factories import follow_of
 from tests.fakes.remote import fake_remote, signed_post
-from tests.support import free_port, make_settings, running_node
-from tests.test_follows import follow_of, wait_for
+from tests.support import free_port, make_settings, running_node, wait_for
 
 
 def received(remote, kind: str) -> list[dict]:

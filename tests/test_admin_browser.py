@@ -15,9 +15,8 @@ from node.members.roles import Role
 from tests.fakes.remote import fake_remote
 from tests.browser_support import DESKTOP, PHONE, browser, needs_chromium  # noqa: F401 (the browser fixture)
 from tests.members_support import login, make_member
-from tests.support import POLICY_DEFAULTS, make_settings, running_node
+from tests.support import POLICY_DEFAULTS, make_settings, running_node, wait_for
 from tests.test_admin_moderation import held_reply
-from tests.test_follows import wait_for
 from tests.test_moderation import _setup, delivered, stored
 
 pytestmark = needs_chromium

@@ -19,10 +19,10 @@ from node.db import admin as admin_db
 from node.db import queries
 from node.members.roles import Role
 from node.services.publish import publish_article
+from tests.factories import follow_of
 from tests.fakes.remote import fake_remote, signed_post
 from tests.members_support import login, make_member
-from tests.support import make_settings, running_node
-from tests.test_follows import follow_of, wait_for
+from tests.support import make_settings, running_node, wait_for
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 

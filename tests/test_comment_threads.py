@@ -13,8 +13,9 @@ from node.db.models import Activity, Object, Revision
 from node.federation.vocab import ACTIVITY_JSON, AS_NS, PUBLIC
 from node.services.publish import publish_article
 from tests import payloads
+from tests.factories import follow_of
 from tests.fakes.remote import fake_remote, signed_post
-from tests.test_follows import follow_of, wait_for
+from tests.support import wait_for
 
 
 @pytest.fixture

@@ -26,9 +26,9 @@ from node.federation.actors import actor_values_from_ap
 from node.federation.delivery import BREAKER_COOL_OFF, BREAKER_THRESHOLD, DeliveryWorker
 from node.federation.retry import MAX_ATTEMPTS
 from node.services.publish import publish_article
+from tests.factories import follow_of
 from tests.fakes.remote import Answer, RemoteActor, fake_remote, signed_post
 from tests.support import free_port, make_settings, running_node
-from tests.test_follows import follow_of
 
 
 class FakeClock:

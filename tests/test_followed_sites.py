@@ -25,7 +25,7 @@ from node.federation.vocab import AS_NS, PUBLIC
 from node.services import following
 from tests import payloads
 from tests.fakes.remote import fake_remote, signed_post
-from tests.test_follows import wait_for
+from tests.support import wait_for
 
 
 @pytest.fixture

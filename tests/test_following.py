@@ -22,9 +22,9 @@ from node.db.models import Actor, Delivery, Follow, Object
 from node.federation.vocab import ACTIVITY_JSON, AS_NS, PUBLIC
 from node.services import following
 from node.services.publish import delete_article, publish_article
+from tests.factories import follow_of
 from tests.fakes.remote import fake_remote, signed_post
-from tests.support import make_settings, running_node
-from tests.test_follows import follow_of, wait_for
+from tests.support import make_settings, running_node, wait_for
 
 
 @pytest.fixture

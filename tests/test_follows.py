@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from sqlalchemy import select
@@ -10,26 +9,10 @@ from sqlalchemy import select
 from node.content import Draft
 from node.db import queries
 from node.db.models import Follow
-from node.federation.vocab import AS_NS
 from node.services.publish import publish_article
+from tests.factories import follow_of
 from tests.fakes.remote import fake_remote, signed_post
-
-
-async def wait_for(predicate, timeout: float = 10.0):
-    """Poll ``predicate`` until it returns something truthy (deliveries are asynchronous)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.05)
-
-
-def follow_of(actor, target: str, n: int = 1) -> dict:
-    """A Follow shaped like Mastodon's."""
-    return {"@context": AS_NS, "id": f"{actor.id}#follows/{n}", "type": "Follow", "actor": actor.id, "object": target}
+from tests.support import wait_for
 
 
 async def test_follow_of_the_site_gets_a_verifiable_accept(node, http):

@@ -18,7 +18,7 @@ from node.federation import comments
 from node.federation.actors import actor_values_from_ap
 from tests.fakes.remote import signed_post
 from tests.test_comment_threads import comment, create, note, thread  # noqa: F401 (fixture)
-from tests.test_follows import follow_of
+from tests.factories import follow_of
 
 
 async def post_together(node, http, pairs) -> list[tuple[int, dict]]:

@@ -8,10 +8,10 @@ import pytest
 
 from node.federation.vocab import ACTIVITY_JSON, AS_NS, PUBLIC
 from node.members.posting import post_comment
+from tests.factories import follow_of
 from tests.fakes.remote import fake_remote, signed_post
 from tests.members_fed_support import follow_member, make_person, publish, until
 from tests.support import POLICY_DEFAULTS, make_settings, running_node
-from tests.test_follows import follow_of
 
 
 async def get_json(http, url: str, accept: str = ACTIVITY_JSON) -> tuple[int, dict]:

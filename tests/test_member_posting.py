@@ -16,9 +16,9 @@ from node.members.posting import PostingRefused, delete_comment, edit_comment, p
 from node.moderation import actions
 from tests.members_fed_support import (deliveries_of, follow_member, make_person, object_of, publish, received,
                                        remote_reply, sent_by, until)
-from tests.support import POLICY_DEFAULTS, make_settings, running_node
+from tests.factories import follow_of
 from tests.fakes.remote import fake_remote, signed_post
-from tests.test_follows import follow_of
+from tests.support import POLICY_DEFAULTS, make_settings, running_node
 
 
 @pytest.fixture

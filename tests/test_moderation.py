@@ -23,10 +23,10 @@ from node.federation.vocab import AS_NS
 from node.moderation import actions
 from node.services.publish import publish_article
 from tests import payloads
+from tests.factories import follow_of
 from tests.fakes.remote import fake_remote, signed_post
-from tests.support import POLICY_DEFAULTS, make_settings, running_node
+from tests.support import POLICY_DEFAULTS, make_settings, running_node, wait_for
 from tests.test_comment_threads import create, note
-from tests.test_follows import follow_of, wait_for
 
 MODERATOR = "mia"
 

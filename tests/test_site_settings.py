@@ -17,9 +17,9 @@ from PIL import Image
 from node.db import site_settings as db
 from node.federation.vocab import ACTIVITY_JSON, PUBLIC
 from node.services import site_settings
+from tests.factories import follow_of
 from tests.fakes.remote import fake_remote, signed_post
-from tests.support import free_port, make_settings, running_node
-from tests.test_follows import follow_of, wait_for
+from tests.support import free_port, make_settings, running_node, wait_for
 
 
 def received(remote, kind: str) -> list[dict]:
