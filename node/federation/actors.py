@@ -30,7 +30,7 @@ from node.errors import (BadStatus, FetchError, HostUnreachable, InvalidDocument
                          SignatureError)
 from node.federation import httpsig
 from node.federation.netguard import host_of, normalize_host, same_origin
-from node.federation.vocab import ACTOR_TYPES, as_list, get_id
+from node.federation.vocab import ACTOR_TYPES, as_list, get_id, has_type
 
 MAX_NAME = 2048  # Mastodon's limit for remote usernames and display names
 MAX_SUMMARY = 20_000
@@ -76,7 +76,7 @@ def actor_values_from_ap(document: dict[str, Any]) -> dict[str, Any]:
     Raises InvalidDocument when the document is not a usable actor.
     """
     ap_id = http_url(document.get("id"))
-    if ap_id is None or document.get("type") not in ACTOR_TYPES:
+    if ap_id is None or not has_type(document.get("type"), ACTOR_TYPES):
         raise InvalidDocument("not an actor document")
     inbox = http_url(document.get("inbox"))
     if inbox is None:
@@ -227,7 +227,7 @@ class KeyResolver:
     async def _fetch(self, key_id: str) -> ResolvedKey:
         url = urldefrag(key_id).url
         document = await self.fetcher.get_activitypub(url)
-        if document.get("type") in ACTOR_TYPES:
+        if has_type(document.get("type"), ACTOR_TYPES):
             owner_doc = document
         else:
             # A stand-alone key document: {id, owner, publicKeyPem}; its owner must claim it back.
@@ -235,7 +235,7 @@ class KeyResolver:
             if document.get("id") != key_id or owner_id is None or not document.get("publicKeyPem"):
                 raise KeyMismatch("key document has no owner")
             owner_doc = await self.fetcher.get_activitypub(owner_id)
-            if owner_doc.get("type") not in ACTOR_TYPES:
+            if not has_type(owner_doc.get("type"), ACTOR_TYPES):
                 raise KeyMismatch("key owner is not an actor")
         entry = find_public_key(owner_doc, key_id)
         if entry is None:

@@ -59,6 +59,15 @@ def get_id(value: Any) -> str | None:
     return None
 
 
+def has_type(value: Any, types: frozenset[str]) -> bool:
+    """Whether ``value`` (a document's ``type``) is one of ``types``.
+
+    Only a plain string counts: JSON-LD lets ``type`` be a list, and a list (or an object) is
+    unhashable, so ``value in types`` would raise TypeError on whatever a remote server sends.
+    """
+    return isinstance(value, str) and value in types
+
+
 def is_public(document: dict[str, Any]) -> bool:
     """Whether the Public collection is among the document's to/cc (any of its spellings)."""
     audience = as_list(document.get("to")) + as_list(document.get("cc"))
@@ -81,7 +90,7 @@ def sole_actor(value: Any) -> str | None:
         return ids[0] if ids else None
     persons = list(dict.fromkeys(
         get_id(item) for item in value
-        if isinstance(item, dict) and item.get("type") in PERSON_TYPES and get_id(item)
+        if isinstance(item, dict) and has_type(item.get("type"), PERSON_TYPES) and get_id(item)
     ))
     if len(persons) == 1:
         return persons[0]

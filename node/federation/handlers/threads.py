@@ -14,7 +14,7 @@ from node.federation import comments
 from node.federation.actors import actor_values_from_ap
 from node.federation.handlers import HandlerContext, handles, object_id
 from node.federation.handlers.articles import THREAD_TYPES, store_remote_article
-from node.federation.vocab import ACTOR_TYPES, attributed_author, get_id
+from node.federation.vocab import ACTOR_TYPES, attributed_author, get_id, has_type
 
 
 async def embedded_or_fetched(ctx: HandlerContext) -> dict[str, Any] | None:
@@ -59,7 +59,7 @@ async def on_update(ctx: HandlerContext) -> Outcome:
     document = ctx.activity.get("object")
     if not isinstance(document, dict):
         return Outcome.ignored("Update without the new version")
-    if document.get("type") in ACTOR_TYPES:
+    if has_type(document.get("type"), ACTOR_TYPES):
         if document.get("id") != ctx.actor_id:
             return Outcome.ignored("an actor updates only itself")
         values = actor_values_from_ap(document)
