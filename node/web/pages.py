@@ -13,6 +13,7 @@ from node.db import discussion as db_discussion
 from node.db import avatars as db_avatars
 from node.db import member_state, queries
 from node.db.models import Actor, Object
+from node.services import tags
 from node.web import discussion, member_view, params
 from node.web.csrf import csrf_token
 from node.web.render import render
@@ -20,7 +21,6 @@ from node import site
 
 INDEX_PAGE = 30
 PROFILE_COMMENTS = 30  # a member's newest comments on their profile page
-TAG_SCAN_CHUNK = 500
 PAGE_CACHE = web.AppKey("discussion_page_cache", discussion.PageCache)
 MEMBER_STATES = web.AppKey("member_thread_states", member_view.StateCache)
 
@@ -64,26 +64,17 @@ async def tag(request: web.Request) -> web.Response:
     node = request.app[NODE]
     wanted = request.match_info["name"].lower()
     number = _page_number(request)
-    skip, matching, offset = (number - 1) * INDEX_PAGE, [], 0
     async with node.sessions() as session:
-        # Tags are a JSON list, which SQLite and PostgreSQL query differently: read the
-        # articles newest first in chunks and keep the tagged ones, up to one past the page.
-        while len(matching) <= skip + INDEX_PAGE:
-            chunk = await queries.list_articles(session, limit=TAG_SCAN_CHUNK, offset=offset)
-            matching += [a for a in chunk if wanted in (t.lower() for t in a.tags or [])]
-            offset += TAG_SCAN_CHUNK
-            if len(chunk) < TAG_SCAN_CHUNK:
-                break
-        shown = matching[skip:skip + INDEX_PAGE]
-        counts = await request.app[PAGE_CACHE].comment_counts(session, [a.id for a in shown])
-    if not shown:
+        found = await tags.tagged_articles(session, wanted, skip=(number - 1) * INDEX_PAGE, limit=INDEX_PAGE)
+        counts = await request.app[PAGE_CACHE].comment_counts(session, [a.id for a in found.articles])
+    if not found.articles:
         # The reason goes into the status line: name the tag only when it is plain ASCII.
         named = f"#{wanted}" if re.fullmatch(r"[a-z0-9_]{1,60}", wanted) else "this tag"
         raise web.HTTPNotFound(reason=f"No article here is tagged {named}." if number == 1
                                else f"There is no page {number} of articles tagged {named}.")
-    items = [{"article": a, "author": a.actor, "href": a.url, "comments": counts[a.id]} for a in shown]
+    items = [{"article": a, "author": a.actor, "href": a.url, "comments": counts[a.id]} for a in found.articles]
     return render("index.html", articles=items, affiliated=[], heading=f"#{wanted}",
-                  pages=ListPages(number, len(matching) > skip + INDEX_PAGE), **_common(request))
+                  pages=ListPages(number, found.has_older), **_common(request))
 
 
 @dataclass(frozen=True)
