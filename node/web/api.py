@@ -12,16 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.api import thread_json
-from node.api.thread_json import Thread
+from node.api.find import Refused, find_by_id, find_by_url, own_article_id
 from node.app import NODE
 from node.db import api as db
 from node.db import discussion as discussion_db
-from node.db import discussions as discussions_db
-from node.db import queries
-from node.db.models import Object
 from node.discussions.canonical import lookup_keys
 from node.discussions.resolve import DiscussionError, requested_form
 from node.web import pages
@@ -35,73 +31,6 @@ MAX_ID_LENGTH = 2048
 def error(status: int, reason: str, **extra: Any) -> web.Response:
     """A JSON error: ``{"error": reason, ...}``."""
     return web.json_response({"error": reason, **extra}, status=status)
-
-
-class Refused(Exception):
-    """A request the API answers with an error (status, reason, extra fields)."""
-
-    def __init__(self, status: int, reason: str, **extra: Any) -> None:
-        super().__init__(reason)
-        self.status, self.reason, self.extra = status, reason, extra
-
-
-def _own_article_id(node, url: str) -> str | None:
-    """``url`` without its fragment when it is an address on this node, else None."""
-    if not url.startswith(node.settings.base + "/"):
-        return None
-    return url.split("#", 1)[0]
-
-
-async def _thread_of_root(session: AsyncSession, root: Object) -> Thread:
-    return Thread(root, await discussions_db.get_document_of_thread(session, root.id))
-
-
-async def find_by_url(node, session: AsyncSession, url: str) -> Thread:
-    """The thread for a page address: a local article (or link thread) by its URL, else the discussion of the page.
-
-    The page is found by any alias of its canonical form (node.discussions), as
-    ``/discussions`` finds it, then among the articles we hold (a followed site's post).
-    """
-    own = _own_article_id(node, url)
-    if own is not None:
-        root = await db.get_article(session, own)
-        if root is not None:
-            return await _visible(session, root)
-    try:
-        canonical = requested_form(url)
-    except DiscussionError as exc:
-        raise Refused(400, f"url: {exc.reason}") from None
-    document = await discussions_db.find_document(session, lookup_keys(canonical))
-    if document is not None and document.thread is not None:
-        return Thread(document.thread, document)
-    # By its id, else by its page: the WordPress plugin's post is ``?p=42`` and its permalink the page.
-    root = await db.get_article(session, url) or await queries.get_article_by_url(session, url)
-    if root is not None:
-        return await _visible(session, root)
-    raise Refused(404, "no discussion of this page yet", canonical=canonical)
-
-
-async def _visible(session: AsyncSession, root: Object) -> Thread:
-    thread = await _thread_of_root(session, root)
-    if root.visibility not in ("public", "unlisted"):
-        raise Refused(404, "no such thread")
-    if root.deleted_at is not None and thread.document is None:
-        # A deleted page's discussion stays (labelled closed at the source); a deleted article does not.
-        raise Refused(404, "this article was deleted")
-    return thread
-
-
-async def find_by_id(session: AsyncSession, ap_id: str) -> tuple[Thread, Object | None]:
-    """The thread of an article or comment id, and the comment when it is one (the view's anchor)."""
-    obj = await db.get_shown_object(session, ap_id)
-    if obj is None:
-        raise Refused(404, "no such thread or comment here")
-    if obj.kind == "article":
-        return await _visible(session, obj), None
-    root = await queries.get_object_by_id(session, obj.root_id) if obj.root_id else None
-    if root is None:
-        raise Refused(404, "no such thread or comment here")
-    return await _visible(session, root), obj
 
 
 def _page_params(request: web.Request, default_limit: int) -> tuple[int, int]:
@@ -178,7 +107,7 @@ async def counts(request: web.Request) -> web.Response:
         return error(400, f"at most {MAX_COUNT_URLS} addresses in one request (got {len(asked)})")
     keys_of: dict[str, list[str]] = {}
     for url in asked:
-        if _own_article_id(node, url) is not None:
+        if own_article_id(node, url) is not None:
             keys_of[url] = []
             continue
         try:
@@ -188,12 +117,12 @@ async def counts(request: web.Request) -> web.Response:
     cache = request.app[pages.PAGE_CACHE]
     async with node.sessions() as session:
         by_alias = await db.thread_ids_by_alias(session, [k for keys in keys_of.values() for k in keys])
-        by_id = await db.article_ids(session, [_own_article_id(node, u) or u for u in asked])
+        by_id = await db.article_ids(session, [own_article_id(node, u) or u for u in asked])
         thread_of: dict[str, int] = {}
         for url in asked:
             found = next((by_alias[k] for k in keys_of[url] if k in by_alias), None)
             if found is None:
-                found = by_id.get(_own_article_id(node, url) or url)
+                found = by_id.get(own_article_id(node, url) or url)
             if found is not None:
                 thread_of[url] = found
         totals = await cache.comment_counts(session, sorted(set(thread_of.values())))

@@ -26,12 +26,13 @@ from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 
+from node.api import find
 from node.app import NODE
 from node.db import queries
 from node.discussions.resolve import DiscussionError
 from node.discussions.service import check_rate, closed_reason_now, open_discussion
 from node.embed_policy import ANY, allowed_origins, may_open
-from node.web import api, pages, params
+from node.web import pages, params
 from node.web.discussions import document_or_404
 from node.web.render import render, safe_href
 from node import site
@@ -87,7 +88,7 @@ def _common(request: web.Request) -> dict:
 async def embed_thread(request: web.Request) -> web.Response:
     """``/embed/thread?url=<page>``: 303 to the page's framed discussion, or a frame saying there is none yet.
 
-    The page is found as the read API finds it (``node.web.api.find_by_url``): the discussion
+    The page is found as the read API finds it (``node.api.find.find_by_url``): the discussion
     filed under any alias of its address, else an article this node holds at that address (its
     own, or a post of a followed site: a blog with an ActivityPub plugin that the forum follows).
     """
@@ -97,8 +98,8 @@ async def embed_thread(request: web.Request) -> web.Response:
         return _missing(request, 400, asked, error="the embed names no page: give data-url, or a <link rel=canonical>")
     try:
         async with node.sessions() as session:
-            thread = await api.find_by_url(node, session, asked)
-    except api.Refused as refused:
+            thread = await find.find_by_url(node, session, asked)
+    except find.Refused as refused:
         canonical = refused.extra.get("canonical")
         if refused.status != 404 or canonical is None:
             return _missing(request, 400 if refused.status != 404 else 404, asked, error=refused.reason)
