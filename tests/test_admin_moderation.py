@@ -21,8 +21,8 @@ from node.members.roles import Role
 from tests.fakes.remote import fake_remote
 from tests.members_support import login, make_member
 from tests.support import POLICY_DEFAULTS, make_settings, running_node, wait_for
-from tests.test_comment_threads import create, note
 from tests.test_moderation import AS_NS, _setup, delivered, page, post, stored
+from tests.threads_support import create, note
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 

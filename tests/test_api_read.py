@@ -22,7 +22,7 @@ from tests.api_support import assert_valid, get_json
 from tests.fakes.remote import fake_remote
 from tests.fakes.website import article_html, fake_website
 from tests.support import make_settings, running_node
-from tests.test_comment_threads import create, deliver, note
+from tests.threads_support import create, deliver, note
 
 @pytest.fixture
 async def forum(node):

@@ -4,59 +4,14 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from sqlalchemy import select
 
-from node.content import Draft
-from node.db import queries
-from node.db.models import Activity, Object, Revision
+from node.db.models import Activity, Revision
 from node.federation.vocab import ACTIVITY_JSON, AS_NS, PUBLIC
-from node.services.publish import publish_article
 from tests import payloads
 from tests.factories import follow_of
-from tests.fakes.remote import fake_remote, signed_post
 from tests.support import wait_for
-
-
-@pytest.fixture
-async def thread(node):
-    """A node with one article, and a fake remote server with actors alice, bob and carol."""
-    async with node.node.sessions.begin() as session:
-        author = await queries.get_local_actor(session, "editor")
-        await publish_article(session, node.settings, Draft("Topic", "topic", "Let us talk."), author)
-    async with fake_remote() as remote:
-        actors = {name: remote.add_actor(name, key_index=i) for i, name in enumerate(("alice", "bob", "carol"))}
-        yield node, remote, actors, node.url("/articles/topic")
-
-
-NOTE_COUNTER = iter(range(1, 10_000))
-
-
-def note(actor, parent: str, content: str = "<p>hello</p>", *, public: bool = True, **extra) -> dict:
-    """A Mastodon-shaped Note by ``actor`` replying to ``parent``."""
-    number = next(NOTE_COUNTER)
-    return {
-        "id": f"{actor.id}/statuses/{number}", "type": "Note", "attributedTo": actor.id, "inReplyTo": parent,
-        "content": content, "published": f"2026-11-24T10:{number % 60:02d}:00Z",
-        "to": [PUBLIC] if public else [actor.document["followers"]], "cc": [actor.document["followers"]], **extra,
-    }
-
-
-def create(actor, obj: dict) -> dict:
-    return {"@context": AS_NS, "id": obj["id"] + "/activity", "type": "Create", "actor": actor.id,
-            "to": obj["to"], "cc": obj["cc"], "object": obj}
-
-
-async def deliver(node, http, actor, activity) -> None:
-    """POST a signed activity to the shared inbox and wait until it has been applied."""
-    status, body = await signed_post(http, node.url("/inbox"), activity, actor)
-    assert status == 202, body
-    await node.node.processor.drain()
-
-
-async def comment(node, ap_id: str) -> Object | None:
-    async with node.node.sessions() as session:
-        return await queries.get_object(session, ap_id)
+from tests.threads_support import comment, create, deliver, note, thread  # noqa: F401 (thread: a fixture)
 
 
 async def page(node, http) -> str:

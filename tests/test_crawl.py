@@ -17,7 +17,7 @@ from node.federation.vocab import AS_NS
 from node.services.publish import publish_article
 from tests.fakes.remote import fake_remote
 from tests.support import running_node
-from tests.test_comment_threads import comment, create, deliver, note
+from tests.threads_support import comment, create, deliver, note
 
 
 async def publish_topic(node) -> None:

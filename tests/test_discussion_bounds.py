@@ -18,7 +18,7 @@ from node.web.discussion import MAX_PAGE_DEPTH, REPLIES_PER_COMMENT, comment_pla
 from node.web.pages import PAGE_CACHE
 from tests.fakes.remote import fake_remote
 from tests.support import make_settings, running_node
-from tests.test_comment_threads import create, deliver, note
+from tests.threads_support import create, deliver, note
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 

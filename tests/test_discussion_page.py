@@ -17,7 +17,7 @@ from node.threads import MAX_INDENT
 from node.web.discussion import TOP_PER_PAGE as THREADS_PER_PAGE
 from node.web.pages import comment_url
 from tests.fakes.remote import fake_remote
-from tests.test_comment_threads import create, deliver, note
+from tests.threads_support import create, deliver, note
 
 NOFOLLOW = 'rel="nofollow noopener noreferrer"'
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)

@@ -23,7 +23,7 @@ from tests.fakes.remote import fake_remote
 from tests.fakes.website import article_html, fake_website
 from tests.support import make_settings, running_node
 from tests.test_api_read import reply
-from tests.test_comment_threads import deliver
+from tests.threads_support import deliver
 
 ATOM = "application/atom+xml"
 

@@ -16,9 +16,9 @@ from node.db import queries
 from node.db.models import Activity, Delivery, Object, PendingReply
 from node.federation import comments
 from node.federation.actors import actor_values_from_ap
-from tests.fakes.remote import signed_post
-from tests.test_comment_threads import comment, create, note, thread  # noqa: F401 (fixture)
 from tests.factories import follow_of
+from tests.fakes.remote import signed_post
+from tests.threads_support import comment, create, note, thread  # noqa: F401 (thread: a fixture)
 
 
 async def post_together(node, http, pairs) -> list[tuple[int, dict]]:

@@ -14,9 +14,9 @@ from node.content import Draft
 from node.db import queries
 from node.db.models import Object
 from node.services.publish import publish_article
-from tests.members_support import login, make_member, member_client, page_token
-from tests.test_comment_threads import create, deliver, note
 from tests.fakes.remote import fake_remote
+from tests.members_support import login, make_member, member_client, page_token
+from tests.threads_support import create, deliver, note
 
 
 async def publish(node, slug: str = "topic") -> str:

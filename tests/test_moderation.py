@@ -26,7 +26,7 @@ from tests import payloads
 from tests.factories import follow_of
 from tests.fakes.remote import fake_remote, signed_post
 from tests.support import POLICY_DEFAULTS, make_settings, running_node, wait_for
-from tests.test_comment_threads import create, note
+from tests.threads_support import create, note
 
 MODERATOR = "mia"
 

@@ -7,10 +7,10 @@ import aiohttp
 from node.content import Draft
 from node.db import queries
 from node.services.publish import publish_article
+from tests.cli_support import fednode
 from tests.fakes.remote import fake_remote, signed_post
 from tests.support import POLICY_DEFAULTS, make_settings, running_node
-from tests.cli_support import fednode
-from tests.test_comment_threads import create, note
+from tests.threads_support import create, note
 
 
 async def test_queue_approve_remove_and_log_from_the_command_line(tmp_path):

@@ -18,7 +18,7 @@ from node.services.publish import publish_article
 from node.services.setup import ensure_local_actor
 from tests.fakes.remote import fake_remote
 from tests.support import make_settings, running_node
-from tests.test_comment_threads import create, deliver, note
+from tests.threads_support import create, deliver, note
 
 
 async def local_person(node, username: str):
