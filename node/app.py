@@ -50,9 +50,9 @@ class Node:
     fetcher: Fetcher
     resolver: KeyResolver
     inbox: Inbox
-    processor: "Processor | None" = None  # only in a running server (create_app)
+    processor: "Processor | None" = None  # in serve and worker processes (start_background)
     delivery: "DeliveryWorker | None" = None  # when this process delivers (serve, worker)
-    crawler: "Crawler | None" = None  # reads remote threads' collections (a running server)
+    crawler: "Crawler | None" = None  # reads remote threads' collections (serve and worker: start_background)
     metrics: Metrics = field(default_factory=Metrics)  # this process's Prometheus registry
     gate: "Gate | None" = None  # suspended domains and banned actors (node.moderation.gate)
     decider: "Decider | None" = None  # the moderation policy and its caches, on first use (node.moderation.decide)
