@@ -24,6 +24,8 @@ PSEUDO_HEADERS = ("(request-target)", "(created)", "(expires)")
 _NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BARE_VALUE = re.compile(r"[!#$%&'*+\-./0-9:=A-Z^_`a-z|~]+")
 _OWS = re.compile(r"[ \t]*")
+# What a quoted value we send may not hold: a quote, a backslash or a control character.
+_UNQUOTABLE = re.compile(r'["\\\x00-\x1f]')
 
 
 def strip_bogus_prefix(value: str) -> str:
@@ -134,7 +136,7 @@ def format_signature_header(pairs: Iterable[tuple[str, str]]) -> str:
     """Serialize ``keyId="…",algorithm="…",…`` as Mastodon sends it (all values quoted)."""
     parts = []
     for name, value in pairs:
-        if '"' in value or "\\" in value or any(ord(c) < 32 for c in value):
+        if _UNQUOTABLE.search(value):  # one scan of the ~350-character signature, not a Python loop
             raise ValueError(f"cannot put {name}={value!r} in a Signature header")
         parts.append(f'{name}="{value}"')
     return ",".join(parts)

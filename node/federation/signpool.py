@@ -23,6 +23,9 @@ How it works, and why not ``concurrent.futures.ProcessPoolExecutor``:
   whatever is asked meanwhile waits for the next batch, up to ``BATCH`` requests.
   Under load batches grow by themselves, and every wake-up of a worker, a costly
   thing on a virtual machine, signs several requests.
+* A worker imports what it signs with, then sends a first frame saying it is ready;
+  ``start()`` returns once every worker has, so the first deliveries are signed at once
+  and the imports cost nothing during them.
 * When the node's process dies, even by SIGKILL, the kernel closes its end of
   every socket pair; a worker reading EOF exits.  ``close()`` closes the pipes
   and waits for the workers, killing any that do not exit.
@@ -55,6 +58,8 @@ log = logging.getLogger("fednode.signpool")
 BATCH = 16  # most requests in one message to a worker
 DEPTH = 2  # batches outstanding per worker: one being signed, the next already in its pipe
 MAX_RESTARTS = 3  # replacements of dead workers per minute, before the pool gives up
+READY_TIMEOUT = 30.0  # seconds a new worker gets to import what it signs with and say it is ready
+READY = 0  # the batch id of the frame a worker sends once it is ready to sign
 CLOSE_TIMEOUT = 3.0  # seconds a worker gets to exit after its pipe is closed
 _HEADER = struct.Struct("!I")
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder that holds ``node``
@@ -82,6 +87,9 @@ class _Worker(asyncio.Protocol):
         self.load = 0  # requests sent and not yet answered
         self._buffer = bytearray()
         self.lost = False
+        # Resolved by the worker's first frame: its imports are done, it can sign at once.
+        self.ready: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.ready.add_done_callback(lambda f: f.cancelled() or f.exception())  # a failed start says why elsewhere
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -104,6 +112,10 @@ class _Worker(asyncio.Protocol):
                 break
             batch_id, results = pickle.loads(memoryview(buffer)[start + _HEADER.size:end])
             start = end
+            if batch_id == READY:
+                if not self.ready.done():
+                    self.ready.set_result(None)
+                continue
             futures = self.waiting.pop(batch_id, ())
             self.load -= len(futures)
             self.pool._worker_ready()
@@ -119,6 +131,8 @@ class _Worker(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        if not self.ready.done():
+            self.ready.set_exception(SignPoolError("a signing process went away before it was ready"))
         self.pool._worker_ready()  # requests waiting for this worker go to the others
         error = SignPoolError("a signing process went away")
         for futures in self.waiting.values():
@@ -188,6 +202,7 @@ class SignPool:
         loop = asyncio.get_running_loop()
         env = dict(os.environ)
         env["PYTHONPATH"] = _PACKAGE_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        started: list[_Worker] = []
         for _ in range(count):
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
@@ -207,7 +222,18 @@ class SignPool:
             except BaseException:
                 ours.close()
                 raise
-            self._workers.append(worker)
+            started.append(worker)
+        try:
+            # Ready means imported: the first batches are then signed at once, and the imports'
+            # CPU is spent while the node starts, not during its first fan-out.  The workers
+            # start side by side; a worker that cannot get ready fails the start.
+            await asyncio.wait_for(asyncio.gather(*(asyncio.shield(w.ready) for w in started)), READY_TIMEOUT)
+        except BaseException:
+            for worker in started:
+                if worker.transport is not None:
+                    worker.transport.close()
+            raise
+        self._workers.extend(started)
         self._started = True
         log.debug("signing pool: %d processes (%s)", len(self._workers), self.pids)
 
@@ -341,11 +367,20 @@ def worker_main(fd: int, keys_dir: str) -> None:
     """Sign batches read from ``fd`` until the node closes it (or dies)."""
     import signal
 
+    # What sign_job imports, imported before saying ready (a few tens of ms of CPU).
+    from node import keys as _keyfiles  # noqa: F401
+    from node.federation import httpsig as _httpsig  # noqa: F401
+
     # Ctrl+C reaches the whole process group: the node shuts the pool down itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=fd)
     keys: dict[str, Any] = {}
     with sock:
+        ready = pickle.dumps((READY, []), protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            sock.sendall(_HEADER.pack(len(ready)) + ready)
+        except OSError:  # the node went away
+            return
         while True:
             header = _read_exactly(sock, _HEADER.size)
             if header is None:
