@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Collection, Sequence
 
 from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from node.db import queries
 from node.db.models import Activity, Actor, Delivery, Follow, Host
@@ -63,14 +63,15 @@ def _due(now: datetime):
     return and_(DELIVERIES.c.status == DeliveryState.PENDING, DELIVERIES.c.next_attempt_at <= now, free)
 
 
-async def claim_deliveries(session: AsyncSession, owner: str, limit: int, *, now: datetime, lease_until: datetime,
-                           busy_hosts: Collection[str] = ()) -> list[Any]:
+async def claim_deliveries(session: AsyncSession | AsyncConnection, owner: str, limit: int, *, now: datetime,
+                           lease_until: datetime, busy_hosts: Collection[str] = ()) -> list[Any]:
     """Lease up to ``limit`` due rows to ``owner`` (an expired lease counts as free), oldest due first.
 
     On PostgreSQL the candidates are locked with ``FOR UPDATE SKIP LOCKED``, so workers
     claiming at the same moment take different rows instead of waiting for each other;
     SQLite has one writer at a time and needs nothing.  Rows for ``busy_hosts`` are left
     to others.  The rows come back as read-only records with the ``Delivery`` columns.
+    ``session`` may be a bare connection: the statements are Core.
     """
     due = _due(now)
     candidates = select(DELIVERIES.c.id).where(due)
@@ -113,7 +114,7 @@ async def record_attempts(session: AsyncSession, changes: Sequence[dict[str, Any
 # --- hosts ----------------------------------------------------------------------------------------
 
 
-async def host_states(session: AsyncSession, hosts: Collection[str]) -> list[Any]:
+async def host_states(session: AsyncSession | AsyncConnection, hosts: Collection[str]) -> list[Any]:
     """(domain, unavailable_since, last_failure_at, last_success_at) of the recorded hosts among ``hosts``."""
     query = select(Host.domain, Host.unavailable_since, Host.last_failure_at, Host.last_success_at).where(
         Host.domain.in_(list(hosts)))
