@@ -11,8 +11,10 @@ Each run (``--repeat``, 3 by default, median reported):
    followers sharing one ``sharedInbox`` (shared-inbox collapse: 10,000 followers
    make 1,000 delivery rows);
 3. publishes one article and times publish → every row recorded ``delivered`` by a
-   ``DeliveryWorker`` running in this process (no web server), against a sink in a
-   separate process on 127.0.0.1 that answers 202 and counts requests per path;
+   ``DeliveryWorker`` running its own background loop in this process, as in ``fednode
+   serve`` (no web server; ``--run-once`` drives it by ``run_once`` rounds instead), with
+   the node's default settings (128 fast slots, a slow lane of 128, 4 per host), against
+   a sink in a separate process on 127.0.0.1 that answers 202 and counts requests per path;
    the node signs in its signing processes (``signing_processes``, default one per
    core), started before the clock as ``fednode serve``/``worker`` start them;
 4. prints deliveries/s, the raw rate, their ratio and the peak RSS of this process
@@ -35,8 +37,9 @@ the node's own ``Fetcher.post`` and signer without any database work, and the ba
 minimum (a raw key operation and an aiohttp POST, nothing else).  ``--processes N``
 runs N - 1 more delivery workers in their own processes on the same database.
 ``--verbose`` prints, per run, the time of each phase, the CPU used by this process, the
-signing processes and the sink, and how busy the whole machine was meanwhile (other
-work on the same cores lowers the ratio; a machine that is 100 % busy says so).
+signing processes and the sink, the worker's claims and ledger transactions, and how busy
+the whole machine was meanwhile (other work on the same cores lowers the ratio; a machine
+that is 100 % busy says so).
 Not a pass/fail test: it prints figures for docs/performance.md.
 """
 
@@ -239,8 +242,56 @@ async def prepare(folder: Path, sink: str, followers: int, hosts: int, signing_p
     return node
 
 
+class LedgerCounter:
+    """Counts the worker's claims and ledger transactions (its group commits).
+
+    Wraps the functions every claim and every group commit go through, whichever way the
+    worker is driven (its background loop or ``run_once``); ``done`` is set once the
+    ``expect``-ed number of outcomes is written.
+    """
+
+    def __init__(self, worker) -> None:
+        self.transactions: list[int] = []  # rows written by each transaction
+        self.claims: list[int] = []  # rows leased by each claim that found some
+        self.expected: int | None = None
+        self.done = asyncio.Event()
+        write, claim = worker._ledger._write, worker._claim_and_learn
+
+        async def counted_write(rows, results):
+            await write(rows, results)
+            self.transactions.append(len(rows))
+            self._check()
+
+        async def counted_claim(*args, **kwargs):
+            rows = await claim(*args, **kwargs)
+            if rows:
+                self.claims.append(len(rows))
+            return rows
+
+        worker._ledger._write = counted_write
+        worker._claim_and_learn = counted_claim
+
+    def expect(self, outcomes: int) -> None:
+        self.expected = outcomes
+        self._check()
+
+    def _check(self) -> None:
+        if self.expected is not None and sum(self.transactions) >= self.expected:
+            self.done.set()
+
+    def describe(self) -> str:
+        writes, claims = len(self.transactions), len(self.claims)
+        return (f"{claims} claims ({sum(self.claims) / max(claims, 1):.1f} rows each), {writes} ledger "
+                f"transactions ({sum(self.transactions) / max(writes, 1):.1f} rows each)")
+
+
 async def publish_and_deliver(node, args) -> tuple[int, float, float]:
-    """Publish one article and deliver it to every inbox; return (rows, seconds in all, CPU seconds)."""
+    """Publish one article and deliver it to every inbox; return (rows, seconds in all, CPU seconds).
+
+    The worker runs its own background loop (``DeliveryWorker.start``), as in ``fednode serve``
+    and ``fednode worker``: claims as soon as there is room, no rounds.  ``--run-once`` drives
+    it with ``run_once`` rounds instead (claim a batch, wait for all of it), as tools do.
+    """
     from sqlalchemy import func, update
 
     from node.content import Draft
@@ -250,43 +301,61 @@ async def publish_and_deliver(node, args) -> tuple[int, float, float]:
     from node.services.publish import publish_article
 
     worker = DeliveryWorker(node, concurrency=args.concurrency, per_host=args.per_host,
-                            lease_seconds=node.settings.delivery_lease_seconds)
-    commits = []  # rows per ledger transaction (the worker's group commits)
-    record = worker._record
-
-    async def counting_record(rows, results, connection=None):
-        commits.append(len(rows))
-        await record(rows, results, connection)
-
-    worker._record = counting_record
+                            lease_seconds=node.settings.delivery_lease_seconds, slow_lane=args.slow_lane)
+    counter = LedgerCounter(worker)
+    looping = not args.run_once
+    if looping:
+        await worker.start()  # started before the clock, as a running node's worker is
     body = "A benchmark article.\n\n" + "Some words to make the article a typical size. " * 12
-    start, cpu = time.perf_counter(), time.process_time()
-    async with node.sessions.begin() as session:
-        author = await queries.get_local_actor(session, node.settings.default_author)
-        published = await publish_article(session, node.settings, Draft("Fan-out", "fan-out", body), author)
-        # One sink on 127.0.0.1 stands for every host: give each row its fake host's name
-        # (the path's first segment) so per-host limits and bookkeeping see 1,000 hosts.
-        segment = func.substr(Delivery.inbox, len(args.sink) + 2)
-        await session.execute(update(Delivery).values(
-            host=func.substr(segment, 1, func.instr(segment, "/") - 1) + ".bench"))
-    rows = published.deliveries
-    queued = time.perf_counter()
-    if args.go is not None:
-        args.go.set()  # the other worker processes start claiming too
-    while await worker.run_once(args.claim):
-        pass
-    if args.go is not None:
-        await asyncio.get_running_loop().run_in_executor(None, lambda: [d.wait() for d in args.done])
-    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    try:
+        start, cpu = time.perf_counter(), time.process_time()
+        async with node.sessions.begin() as session:
+            author = await queries.get_local_actor(session, node.settings.default_author)
+            published = await publish_article(session, node.settings, Draft("Fan-out", "fan-out", body), author)
+            # One sink on 127.0.0.1 stands for every host: give each row its fake host's name
+            # (the path's first segment) so per-host limits and bookkeeping see 1,000 hosts.
+            segment = func.substr(Delivery.inbox, len(args.sink) + 2)
+            await session.execute(update(Delivery).values(
+                host=func.substr(segment, 1, func.instr(segment, "/") - 1) + ".bench"))
+        rows = published.deliveries
+        counter.expect(rows)
+        queued, queued_cpu = time.perf_counter(), time.process_time() - cpu
+        if args.go is not None:
+            args.go.set()  # the other worker processes start claiming too
+        if looping:
+            worker.wake()  # as publishing in a running node wakes its worker
+            if args.go is None:
+                await counter.done.wait()
+            else:  # the rows are shared with the other processes: wait until the database says all are done
+                while (await pending_count(node)) > 0:
+                    await asyncio.sleep(0.02)
+        else:
+            while await worker.run_once(args.claim):
+                pass
+        if args.go is not None:
+            await asyncio.get_running_loop().run_in_executor(None, lambda: [d.wait() for d in args.done])
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    finally:
+        if looping:
+            await worker.stop()
     if args.verbose:
         print(f"  publish + queue {queued - start:.3f} s, delivering {elapsed - (queued - start):.3f} s; "
-              f"CPU of this process {cpu:.3f} s; {len(commits)} ledger transactions "
-              f"({sum(commits) / max(len(commits), 1):.1f} rows each)", file=sys.stderr)
+              f"CPU of this process {cpu:.3f} s ({queued_cpu:.3f} s of it before delivering); "
+              f"{counter.describe()} in this process", file=sys.stderr)
     async with node.sessions() as session:
         counts = await queries.count_deliveries_by_status(session)
     if counts != {"delivered": rows}:
         raise SystemExit(f"not every delivery succeeded: {counts}")
     return rows, elapsed, cpu
+
+
+async def pending_count(node) -> int:
+    """Rows not yet recorded delivered or failed (all processes together)."""
+    from node.db import queries
+
+    async with node.sessions() as session:
+        counts = await queries.count_deliveries_by_status(session)
+    return counts.get("pending", 0)
 
 
 def run_worker_process(database: str, keys: str, args_dict: dict, ready, go, done) -> None:
@@ -302,16 +371,26 @@ def run_worker_process(database: str, keys: str, args_dict: dict, ready, go, don
             "signing_processes": args_dict["signing_processes"],
         })
         node = await open_node(settings, migrate=False)
-        worker = DeliveryWorker(node, concurrency=args_dict["concurrency"], per_host=args_dict["per_host"])
-        if node.fetcher.sign_pool is not None:
-            await node.fetcher.sign_pool.start()
+        worker = DeliveryWorker(node, concurrency=args_dict["concurrency"], per_host=args_dict["per_host"],
+                                slow_lane=args_dict["slow_lane"])
+        if args_dict["run_once"]:
+            if node.fetcher.sign_pool is not None:
+                await node.fetcher.sign_pool.start()
+        else:
+            await worker.start()
         ready.set()
         await asyncio.get_running_loop().run_in_executor(None, go.wait)
-        idle = 0
-        while idle < 3:  # the queue is empty once several claims in a row find nothing
-            idle = 0 if await worker.run_once(args_dict["claim"]) else idle + 1
-            if idle:
+        if args_dict["run_once"]:
+            idle = 0
+            while idle < 3:  # the queue is empty once several claims in a row find nothing
+                idle = 0 if await worker.run_once(args_dict["claim"]) else idle + 1
+                if idle:
+                    await asyncio.sleep(0.02)
+        else:
+            worker.wake()
+            while (await pending_count(node)) > 0:
                 await asyncio.sleep(0.02)
+            await worker.stop()
         await node.close()
 
     asyncio.run(work())
@@ -437,7 +516,8 @@ def start_helpers(args, settings) -> list:
         helper = context.Process(target=run_worker_process, daemon=True, args=(
             settings.database_url, settings.keys_dir,
             {"concurrency": args.concurrency, "per_host": args.per_host, "claim": args.claim,
-             "signing_processes": args.signing_processes}, ready, args.go, done))
+             "signing_processes": args.signing_processes, "slow_lane": args.slow_lane,
+             "run_once": args.run_once}, ready, args.go, done))
         helper.start()
         if not ready.wait(60):
             raise SystemExit("a worker process did not start")
@@ -488,10 +568,15 @@ def main() -> None:
     parser.add_argument("--followers", type=int, default=10_000)
     parser.add_argument("--hosts", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs; the median is reported")
-    parser.add_argument("--concurrency", type=int, default=32,
-                        help="delivery_concurrency (default 32: the sink answers at once, more slots add nothing)")
+    parser.add_argument("--concurrency", type=int, default=128,
+                        help="delivery_concurrency (default as the setting; a row holds its slot until its outcome "
+                             "is written, so more slots also mean larger group commits)")
     parser.add_argument("--per-host", type=int, default=4, help="delivery_per_host (default as the setting)")
-    parser.add_argument("--claim", type=int, default=None, help="rows claimed per round (default: the worker's own)")
+    parser.add_argument("--slow-lane", type=int, default=128, help="delivery_slow_lane (default as the setting)")
+    parser.add_argument("--run-once", action="store_true",
+                        help="drive the worker by run_once rounds (claim a batch, wait for all of it) instead of "
+                             "its own background loop")
+    parser.add_argument("--claim", type=int, default=None, help="with --run-once, rows claimed per round")
     parser.add_argument("--processes", type=int, default=1,
                         help="delivery workers in all: this process plus N - 1 more on the same database")
     parser.add_argument("--sign-seconds", type=float, default=2.0, help="time spent measuring the raw rate per run")
@@ -535,6 +620,7 @@ def main() -> None:
         "cpu_ms_per_delivery": median["cpu_ms_per_delivery"], "peak_rss_mb": round(peak_rss_mb(), 1),
         "cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
         "concurrency": args.concurrency, "per_host": args.per_host, "worker_processes": args.processes,
+        "driven_by": "run_once rounds" if args.run_once else "the worker's background loop",
         "signing": ("event loop" if args.signing_processes == 0 else
                     f"{auto_processes(args.signing_processes)} signing process(es) (node.federation.signpool)"),
     }
