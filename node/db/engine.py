@@ -1,7 +1,9 @@
 """Opening the database: the async engine, its session factory and migrations.
 
 SQLite is the embedded default and is tuned here (WAL, foreign keys, a busy
-timeout); PostgreSQL through asyncpg needs nothing special.
+timeout), through aiosqlite's thread with one trip per statement and this process's
+writers queued (``node.db.sqlite_driver``); PostgreSQL through asyncpg needs nothing
+special.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from node.db import sqlite_driver
+from node.db.sqlite_driver import WriteGate
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -30,7 +35,14 @@ def make_engine(database_url: str, *, busy_timeout: float = 30) -> AsyncEngine:
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
             create_private_file(Path(url.database))
-        engine = create_async_engine(url, connect_args={"timeout": busy_timeout})
+        if url.database and url.database != ":memory:" and not url.query:
+            # The connection of node.db.sqlite_driver, with sqlite3.connect's arguments as the dialect
+            # would pass them (a creator replaces them), and one write gate for the engine's connections.
+            connect = sqlite_driver.connector(url.database, WriteGate(busy_timeout), timeout=busy_timeout,
+                                              check_same_thread=False)
+            engine = create_async_engine(url, async_creator=connect)
+        else:
+            engine = create_async_engine(url, connect_args={"timeout": busy_timeout})
         event.listen(engine.sync_engine, "connect",
                      lambda connection, record: _sqlite_pragmas(connection, record, busy_timeout))
         return engine
