@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from node.app import NODE
-from node.members import accounts, links, mail, sessions, throttle
+from node.members import accounts, links, mail, sessions, signin
 from node.db import members as db
 from node.db.types import utcnow
 from node.members.roles import MemberStatus, Role
@@ -104,7 +104,7 @@ async def login_form(request: web.Request) -> web.Response:
 
 
 async def login_submit(request: web.Request) -> web.Response:
-    """``POST /login``: check the password (unless the account or address is throttled), start a session."""
+    """``POST /login``: sign in (``members.signin``: throttle, password, account state), start a session."""
     form = await csrf.checked_form(request, signin=True)
     node = request.app[NODE]
     next_path = safe_next(form.get("next"))
@@ -113,25 +113,21 @@ async def login_submit(request: web.Request) -> web.Response:
     if not login or not password:
         return _login_page(request, next_path=next_path, login=login, error="Enter your username and password.",
                            status=400)
-    member = await accounts.find_login(node, login)
-    account_key = throttle.account_key(member.id if member else None, login)
-    address_key = throttle.address_key(client_address(request))
-    wait = await throttle.blocked(node, [account_key, address_key])
-    if wait is not None:
+    result = await signin.sign_in(node, login, password, client_address(request))
+    if result.refusal is signin.Refusal.THROTTLED:
         response = _login_page(request, next_path=next_path, login=login, status=429,
-                               error=f"Too many failed sign-ins. Try again in {_duration(wait.retry_after)}.")
-        response.headers["Retry-After"] = str(wait.retry_after)
+                               error=f"Too many failed sign-ins. Try again in {_duration(result.retry_after)}.")
+        response.headers["Retry-After"] = str(result.retry_after)
         return response
-    if await accounts.check_password(node, member, password) is None or member is None:
-        await throttle.failed(node, account_key, address_key)
+    if result.refusal is signin.Refusal.WRONG:
         return _login_page(request, next_path=next_path, login=login, error=WRONG, status=401)
-    await throttle.succeeded(node, account_key)
-    if member.status != MemberStatus.ACTIVE:
+    if result.refusal is signin.Refusal.NOT_ACTIVE:
         # Only said to someone who knows the password.
         message = {MemberStatus.PENDING: "Your application is waiting for an administrator's approval.",
                    MemberStatus.SUSPENDED: "This account is suspended.",
-                   MemberStatus.REJECTED: "This application was not accepted."}[MemberStatus(member.status)]
+                   MemberStatus.REJECTED: "This application was not accepted."}[result.status]
         return _login_page(request, next_path=next_path, login=login, error=message, status=403)
+    member = result.member
     log.info("member @%s signed in", member.username)
     return await sign_in(request, member.id, next_path)
 
