@@ -14,10 +14,11 @@ import pytest
 from node.members.roles import Role
 from tests.fakes.remote import fake_remote
 from tests.browser_support import DESKTOP, PHONE, browser, needs_chromium  # noqa: F401 (the browser fixture)
+from tests.members_fed_support import received as delivered
 from tests.members_support import login, make_member
+from tests.moderation_support import held_reply, set_up_forum
 from tests.support import POLICY_DEFAULTS, make_settings, running_node, wait_for
-from tests.test_admin_moderation import held_reply
-from tests.test_moderation import _setup, delivered, stored
+from tests.threads_support import comment as stored
 
 pytestmark = needs_chromium
 
@@ -38,7 +39,7 @@ async def signed_in_page(browser, node, name: str, role: Role, *, viewport=DESKT
 async def forum(tmp_path):
     async with running_node(make_settings(tmp_path / "node", **POLICY_DEFAULTS)) as node:
         async with fake_remote() as remote:
-            actors, article = await _setup(node, remote)
+            actors, article = await set_up_forum(node, remote)
             yield node, remote, actors, article
 
 

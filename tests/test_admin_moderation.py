@@ -17,12 +17,14 @@ import aiohttp
 import pytest
 
 from node.db import moderation as db
+from node.federation.vocab import AS_NS
 from node.members.roles import Role
 from tests.fakes.remote import fake_remote
+from tests.members_fed_support import received as delivered
 from tests.members_support import login, make_member
+from tests.moderation_support import held_reply, post, set_up_forum
 from tests.support import POLICY_DEFAULTS, make_settings, running_node, wait_for
-from tests.test_moderation import AS_NS, _setup, delivered, page, post, stored
-from tests.threads_support import create, note
+from tests.threads_support import comment as stored, create, note, page
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -57,20 +59,12 @@ async def forum(tmp_path):
     """A node holding first comments (WordPress's default), an article, a Group follower, and a moderator."""
     async with running_node(make_settings(tmp_path, **POLICY_DEFAULTS)) as node:
         async with fake_remote() as remote:
-            actors, article = await _setup(node, remote)
+            actors, article = await set_up_forum(node, remote)
             client = await signed_in(node, "mia", Role.MODERATOR)
             try:
                 yield node, remote, actors, article, client
             finally:
                 await client.close()
-
-
-async def held_reply(node, http, actor, article, text: str) -> dict:
-    reply = create(actor, note(actor, article, f"<p>{text}</p>"))
-    status, _ = await post(node, http, actor, reply)
-    assert status == 202
-    assert (await stored(node, reply["object"]["id"])).moderation == "held"
-    return reply
 
 
 async def test_the_queue_lists_a_held_comment_with_the_rule_that_held_it(forum, http):

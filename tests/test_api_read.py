@@ -22,7 +22,7 @@ from tests.api_support import assert_valid, get_json
 from tests.fakes.remote import fake_remote
 from tests.fakes.website import article_html, fake_website
 from tests.support import make_settings, running_node
-from tests.threads_support import create, deliver, note
+from tests.threads_support import deliver, reply
 
 @pytest.fixture
 async def forum(node):
@@ -39,13 +39,6 @@ async def forum(node):
 async def site():
     async with fake_website() as website:
         yield website
-
-
-async def reply(node, http, actor, parent: str, html: str = "<p>hello</p>", **extra) -> dict:
-    """Deliver a Mastodon-shaped reply by ``actor`` to ``parent``; return the Note."""
-    obj = note(actor, parent, html, **extra)
-    await deliver(node, http, actor, create(actor, obj))
-    return obj
 
 
 async def thread_api(http, node, **params):

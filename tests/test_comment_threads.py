@@ -11,12 +11,7 @@ from node.federation.vocab import ACTIVITY_JSON, AS_NS, PUBLIC
 from tests import payloads
 from tests.factories import follow_of
 from tests.support import wait_for
-from tests.threads_support import comment, create, deliver, note, thread  # noqa: F401 (thread: a fixture)
-
-
-async def page(node, http) -> str:
-    async with http.get(node.url("/articles/topic"), headers={"Accept": "text/html"}) as response:
-        return await response.text()
+from tests.threads_support import comment, create, deliver, note, page, thread  # noqa: F401 (thread: a fixture)
 
 
 async def test_reply_to_the_article_becomes_a_comment(thread, http):

@@ -12,10 +12,10 @@ from urllib.parse import urlencode
 import pytest
 
 from node.members.roles import MemberStatus
+from tests.members_fed_support import publish
 from tests.members_support import PASSWORD, csrf_of, form_token, login, make_member, member_client, session_cookie
-from tests.support import make_settings, running_node
-from tests.test_remote_reply import publish
 from tests.members_support import signed_in_name
+from tests.support import make_settings, running_node
 
 
 @pytest.fixture

@@ -20,14 +20,14 @@ from sqlalchemy import select, update
 
 from node.content import Draft
 from node.db import queries
-from node.db.models import Delivery, Follow, Host
+from node.db.models import Delivery, Host
 from node.db.types import utcnow
-from node.federation.actors import actor_values_from_ap
 from node.federation.delivery import BREAKER_COOL_OFF, BREAKER_THRESHOLD, DeliveryWorker
 from node.federation.retry import MAX_ATTEMPTS
 from node.services.publish import publish_article
+from tests.delivery_support import add_followers, own_inbox_actor
 from tests.factories import follow_of
-from tests.fakes.remote import Answer, RemoteActor, fake_remote, signed_post
+from tests.fakes.remote import Answer, fake_remote, signed_post
 from tests.support import free_port, make_settings, running_node
 
 
@@ -62,24 +62,6 @@ async def pooled(tmp_path):
 async def remote():
     async with fake_remote() as server:
         yield server
-
-
-def own_inbox_actor(remote, username: str, *, host: str = "127.0.0.1") -> RemoteActor:
-    """A remote actor without a shared inbox (so each gets its own delivery row), reached via ``host``."""
-    actor = remote.add_actor(username, endpoints={})
-    if host != "127.0.0.1":
-        # "localhost" reaches the same fake, but counts as another host for per-host rules.
-        actor.document["inbox"] = actor.inbox.replace("127.0.0.1", host)
-    return actor
-
-
-async def add_followers(node, *actors: RemoteActor) -> None:
-    """Store ``actors`` as accepted followers of the site Group (as if each had followed and been accepted)."""
-    async with node.sessions.begin() as session:
-        site = await queries.get_local_actor(session, node.settings.site_username)
-        for actor in actors:
-            row = await queries.upsert_remote_actor(session, actor_values_from_ap(actor.document))
-            session.add(Follow(follower_id=row.id, followed_id=site.id, state="accepted", ap_id=f"{actor.id}#follow"))
 
 
 async def publish(node, slug: str = "hello"):

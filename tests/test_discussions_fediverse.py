@@ -18,6 +18,7 @@ from node.discussions.resolve import DiscussionError
 from node.discussions.service import open_discussion, refresh_source
 from node.federation.vocab import PUBLIC
 from node.services import following
+from tests.factories import mastodon_status
 from tests.fakes.remote import fake_remote
 from tests.fakes.website import article_html, fake_website
 from tests.support import make_settings, running_node
@@ -33,21 +34,6 @@ async def site():
 async def remote():
     async with fake_remote() as server:
         yield server
-
-
-def mastodon_status(remote, actor, number: int, **extra) -> dict:
-    """A public status as Mastodon 4.3 serves it."""
-    status_id = f"{remote.base}/users/{actor.document['preferredUsername']}/statuses/{number}"
-    return {
-        "@context": ["https://www.w3.org/ns/activitystreams", {"sensitive": "as:sensitive"}],
-        "id": status_id, "type": "Note", "attributedTo": actor.id,
-        "url": f"{remote.base}/@{actor.document['preferredUsername']}/{number}",
-        "content": "<p>Our new harbour plan, in a thread</p>", "published": "2026-12-01T10:00:00Z",
-        "to": [PUBLIC], "cc": [actor.id + "/followers"],
-        "replies": {"id": status_id + "/replies", "type": "Collection",
-                    "first": {"type": "CollectionPage", "next": status_id + "/replies?page=true", "items": []}},
-        **extra,
-    }
 
 
 async def wait_until(check, what: str, timeout: float = 15.0):

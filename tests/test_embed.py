@@ -15,11 +15,12 @@ from node.config import load
 from node.config import problems
 from node.discussions.service import open_discussion
 from node.embed_policy import frame_ancestors, may_open, origin_of
-from tests.factories import reply_to
-from tests.fakes.remote import fake_remote, signed_post
-from tests.fakes.website import article_html, fake_website
-from tests.members_fed_support import publish
 from tests import payloads
+from tests.embed_support import reply
+from tests.fakes.remote import fake_remote
+from tests.fakes.website import article_html, fake_website
+from tests.followed_sites_support import deliver, follow_accepted
+from tests.members_fed_support import publish
 from tests.support import make_settings
 
 SIZE_BUDGET = 15 * 1024  # bytes of embed.js after gzip (issue 14)
@@ -41,16 +42,6 @@ def settings(tmp_path, blog):
 def post_page(blog, path: str, title: str) -> str:
     return blog.page(path, article_html(title, canonical=blog.url(path), site_name="A Blog",
                                         description="What the post is about."))
-
-
-async def reply(http, node, remote_actor, in_reply_to: str, text: str) -> str:
-    """A Mastodon reply to ``in_reply_to``, delivered and applied; its id."""
-    create = reply_to(in_reply_to, remote_actor)
-    create["object"]["content"] = f"<p>{text}</p>"
-    status, _ = await signed_post(http, node.url("/inbox"), create, remote_actor)
-    assert status == 202
-    await node.node.processor.drain()
-    return create["object"]["id"]
 
 
 def csp_directives(header: str) -> dict[str, str]:
@@ -130,8 +121,6 @@ async def test_embed_of_the_forums_own_article_shows_its_discussion(node, http):
 
 
 async def test_embed_of_a_followed_wordpress_blogs_post_finds_it_by_its_permalink(node, http):
-    from tests.test_followed_sites import deliver, follow_accepted
-
     async with fake_remote() as remote:
         author = payloads.wordpress_author(remote)
         await follow_accepted(node, http, remote, author)

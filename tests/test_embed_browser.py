@@ -17,9 +17,9 @@ from node.discussions.service import open_discussion
 from tests.fakes.remote import fake_remote
 from tests.fakes.website import fake_website
 from tests.members_support import PASSWORD, make_member
-from tests.support import make_settings
 from tests.browser_support import DESKTOP, PHONE, browser, needs_chromium, shot  # noqa: F401 (the browser fixture)
-from tests.test_embed import reply
+from tests.embed_support import reply
+from tests.support import make_settings
 
 pytestmark = needs_chromium
 

@@ -22,8 +22,7 @@ from node.services.setup import add_author
 from tests.fakes.remote import fake_remote
 from tests.fakes.website import article_html, fake_website
 from tests.support import make_settings, running_node
-from tests.test_api_read import reply
-from tests.threads_support import deliver
+from tests.threads_support import deliver, reply
 
 ATOM = "application/atom+xml"
 

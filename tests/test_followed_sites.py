@@ -10,53 +10,25 @@ whose remote ``replies`` collection is crawled soon and then on the decaying sch
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 
 from node.db import crawl as crawl_db
 from node.db import queries
-from node.db.models import Activity, CrawlState, Object
+from node.db.models import CrawlState, Object
 from node.db.types import utcnow
 from node.federation import crawl
 from node.federation.vocab import AS_NS, PUBLIC
-from node.services import following
 from tests import payloads
-from tests.fakes.remote import fake_remote, signed_post
-from tests.support import wait_for
+from tests.fakes.remote import fake_remote
+from tests.followed_sites_support import deliver, follow_accepted
 
 
 @pytest.fixture
 async def remote():
     async with fake_remote() as server:
         yield server
-
-
-async def outcome(node, activity_id: str) -> str:
-    """The recorded outcome of a received activity ("applied", or "ignored: why")."""
-    await node.node.processor.drain()
-    async with node.node.sessions() as session:
-        row = await session.scalar(select(Activity).where(Activity.ap_id == activity_id))
-    return row.error or row.status
-
-
-async def deliver(node, http, actor, activity: dict) -> str:
-    status, body = await signed_post(http, node.url("/inbox"), activity, actor)
-    assert status == 202, body
-    return await outcome(node, activity["id"])
-
-
-async def follow_accepted(node, http, remote, actor) -> None:
-    """Our site follows ``actor`` (by id) and the remote server accepts, signed by the actor."""
-    await following.follow(node.node, actor.id)
-    node.node.wake_delivery()
-    sent = (await wait_for(lambda: [json.loads(r["body"]) for r in remote.received
-                                    if json.loads(r["body"])["type"] == "Follow"]))[-1]
-    accept = {"@context": AS_NS, "id": f"{actor.id}#accepts/follows/{sent['id'][-8:]}", "type": "Accept",
-              "actor": actor.id, "object": sent}
-    assert await deliver(node, http, actor, accept) == "applied"
 
 
 async def held(node, ap_id: str) -> Object | None:

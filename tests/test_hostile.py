@@ -27,6 +27,8 @@ from node.federation.inbox_writer import Arrival
 from node.federation.vocab import AS_NS, PUBLIC
 from tests.factories import reply_to
 from tests.fakes.remote import fake_remote, signed_post
+from tests.members_fed_support import publish
+from tests.remote_reply_support import JRD, jrd, submit
 from tests.support import make_settings, running_node
 
 
@@ -445,8 +447,6 @@ async def test_a_client_that_disconnects_mid_body_is_not_logged_as_an_error(node
 
 async def test_the_interact_redirect_location_is_ascii(node, http):
     """A subscribe template with raw UTF-8 (an IDN host and a non-ASCII path) becomes an ASCII Location."""
-    from tests.test_remote_reply import JRD, jrd, publish, submit
-
     article = await publish(node)
     async with fake_remote() as remote:
         remote.serve("/.well-known/webfinger", jrd(remote, template="{base}/interagir/réponse?uri={{uri}}"), content_type=JRD)
@@ -457,8 +457,6 @@ async def test_the_interact_redirect_location_is_ascii(node, http):
 
 
 async def test_an_interact_handle_with_a_superscript_port_is_a_form_error(node, http):
-    from tests.test_remote_reply import publish, submit
-
     article = await publish(node)
     status, _, _, body = await submit(http, node, "@alice@example.org:²", article)
     assert 400 <= status < 500

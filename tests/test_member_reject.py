@@ -13,9 +13,9 @@ from node.db import discussions as db
 from node.discussions.service import open_discussion
 from node.federation.vocab import AS_NS
 from node.members.posting import post_comment
+from tests.factories import mastodon_status
 from tests.fakes.remote import fake_remote, signed_post
 from tests.members_fed_support import make_person, received, sent_by, until
-from tests.test_discussions_fediverse import mastodon_status
 
 
 @pytest.fixture

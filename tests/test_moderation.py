@@ -17,33 +17,19 @@ from sqlalchemy import select
 from node.content import Draft
 from node.db import moderation as db
 from node.db import queries
-from node.db.models import Follow, Object
+from node.db.models import Follow
 from node.db.types import utcnow
 from node.federation.vocab import AS_NS
 from node.moderation import actions
 from node.services.publish import publish_article
 from tests import payloads
-from tests.factories import follow_of
 from tests.fakes.remote import fake_remote, signed_post
+from tests.members_fed_support import received as delivered
+from tests.moderation_support import post, set_up_forum
 from tests.support import POLICY_DEFAULTS, make_settings, running_node, wait_for
-from tests.threads_support import create, note
+from tests.threads_support import comment as stored, create, note, page
 
 MODERATOR = "mia"
-
-
-async def _setup(node, remote):
-    """An article, a follower of the Group (fan) and two repliers (alice, bob) on the fake server."""
-    async with node.node.sessions.begin() as session:
-        author = await queries.get_local_actor(session, "editor")
-        await publish_article(session, node.settings, Draft("Topic", "topic", "Let us talk."), author)
-    actors = {name: remote.add_actor(name, key_index=i) for i, name in enumerate(("fan", "alice", "bob"))}
-    async with __import__("aiohttp").ClientSession() as http:
-        status, _ = await signed_post(http, node.url("/actors/forum/inbox"),
-                                      follow_of(actors["fan"], node.url("/actors/forum")), actors["fan"])
-        assert status == 202
-    await node.node.processor.drain()
-    await wait_for(lambda: [r for r in remote.received if json.loads(r["body"])["type"] == "Accept"])
-    return actors, node.url("/articles/topic")
 
 
 @pytest.fixture
@@ -51,7 +37,7 @@ async def forum(tmp_path):
     """A node with the shipped moderation defaults, an article and a fake server with a Group follower."""
     async with running_node(make_settings(tmp_path, **POLICY_DEFAULTS)) as node:
         async with fake_remote() as remote:
-            actors, article = await _setup(node, remote)
+            actors, article = await set_up_forum(node, remote)
             yield node, remote, actors, article
 
 
@@ -59,34 +45,13 @@ async def forum(tmp_path):
 async def open_forum(node):
     """The same with every hold rule off (blocks, bans and locks still apply)."""
     async with fake_remote() as remote:
-        actors, article = await _setup(node, remote)
+        actors, article = await set_up_forum(node, remote)
         yield node, remote, actors, article
-
-
-async def post(node, http, actor, activity) -> tuple[int, dict]:
-    status, body = await signed_post(http, node.url("/inbox"), activity, actor)
-    await node.node.processor.drain()
-    return status, body
-
-
-async def stored(node, ap_id: str) -> Object | None:
-    async with node.node.sessions() as session:
-        return await queries.get_object(session, ap_id)
-
-
-async def page(node, http) -> str:
-    async with http.get(node.url("/articles/topic"), headers={"Accept": "text/html"}) as response:
-        return await response.text()
 
 
 async def replies_total(node, http) -> int:
     async with http.get(node.url("/articles/topic/replies"), headers={"Accept": "application/activity+json"}) as r:
         return (await r.json(content_type=None))["totalItems"]
-
-
-def delivered(remote, kind: str) -> list[dict]:
-    """Activities of this type the node delivered to the fake server, oldest first."""
-    return [body for body in (json.loads(r["body"]) for r in remote.received) if body["type"] == kind]
 
 
 async def act(node, action, ref: str, **options):
@@ -523,7 +488,7 @@ async def test_hold_approve_and_suspend_work_on_postgresql(tmp_path, http):
 
     async with postgres_database() as url, fake_remote() as remote:
         async with running_node(make_settings(tmp_path, database_url=url, **POLICY_DEFAULTS)) as node:
-            actors, article = await _setup(node, remote)
+            actors, article = await set_up_forum(node, remote)
             for _ in range(2):  # the second hit adds to the counter (the upsert's update branch)
                 reply = create(actors["alice"], note(actors["alice"], article, "<p>on postgres</p>"))
                 await post(node, http, actors["alice"], reply)

@@ -12,7 +12,7 @@ from node.db import queries
 from node.services.publish import publish_article
 from tests.fakes.remote import fake_remote
 from tests.members_support import form_token
-from tests.test_remote_reply import JRD, jrd
+from tests.remote_reply_support import JRD, jrd
 from tests.threads_support import create, deliver, note
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}

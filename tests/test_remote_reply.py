@@ -7,36 +7,14 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from node.content import Draft
 from node.db import queries
 from node.db.models import Object
-from node.services.publish import publish_article
 from node.web.interact import LOOKUPS_PER_MINUTE, LookupLimiter
 from tests.fakes.remote import fake_remote
+from tests.members_fed_support import publish
 from tests.members_support import form_token
+from tests.remote_reply_support import JRD, jrd, submit
 from tests.support import free_port, make_settings, running_node
-
-JRD = "application/jrd+json"
-SUBSCRIBE = "http://ostatus.org/schema/1.0/subscribe"
-
-
-def jrd(remote, user: str = "alice", template: str | None = "{base}/authorize_interaction?uri={{uri}}") -> dict:
-    """A Mastodon-shaped WebFinger answer for ``user`` on ``remote``, with a subscribe template unless None."""
-    links = [
-        {"rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": f"{remote.base}/@{user}"},
-        {"rel": "self", "type": "application/activity+json", "href": f"{remote.base}/users/{user}"},
-    ]
-    if template is not None:
-        links.append({"rel": SUBSCRIBE, "template": template.format(base=remote.base)})
-    host = remote.base.removeprefix("http://")
-    return {"subject": f"acct:{user}@{host}", "links": links}
-
-
-async def publish(node, slug: str = "topic") -> str:
-    async with node.node.sessions.begin() as session:
-        author = await queries.get_local_actor(session, "editor")
-        published = await publish_article(session, node.settings, Draft("Topic", slug, "Let us talk."), author)
-        return published.article.ap_id
 
 
 @pytest.fixture
@@ -46,18 +24,6 @@ async def world(node):
     async with fake_remote() as remote:
         remote.serve("/.well-known/webfinger", jrd(remote), content_type=JRD)
         yield node, remote, article, f"@alice@{remote.base.removeprefix('http://')}"
-
-
-async def submit(http, node, handle: str, uri: str, headers: dict | None = None, *, form_of: str | None = None):
-    """Open the form, POST it with its CSRF token; return (status, Location, Set-Cookie morsel or None, body).
-
-    The token comes from the form of ``uri``, or of ``form_of`` when ``uri`` is one the node has no form for.
-    """
-    token = await form_token(http, node.url("/interact?" + urlencode({"uri": form_of or uri})))
-    async with http.post(node.url("/interact"), data={"handle": handle, "uri": uri, "csrf": token}, allow_redirects=False,
-                         headers=headers or {}) as response:
-        cookie = SimpleCookie(response.headers.get("Set-Cookie", "")).get("fednode_handle")
-        return response.status, response.headers.get("Location"), cookie, await response.text()
 
 
 async def open_form(http, node, uri: str, cookie: str | None = None) -> tuple[int, str]:

@@ -28,11 +28,11 @@ from node.content import Draft
 from node.db import queries
 from node.db.models import Activity, Actor, Follow, Object
 from node.services.publish import publish_article
+from tests.cli_support import clean_env
 from tests.factories import reply_to
 from tests.fakes.remote import fake_remote, signed_post
 from tests.support import free_port, make_settings, postgres_database
-from tests.cli_support import clean_env
-from tests.test_workers import children_of, wait_for
+from tests.workers_support import children_of, wait_for
 
 pytestmark = pytest.mark.postgres
 

@@ -27,7 +27,7 @@ from node.services.setup import add_author
 from tests.api_support import assert_valid
 from tests.fakes.remote import fake_remote
 from tests.support import TEST_LINGER, TEST_SHUTDOWN, free_port, make_settings, running_node
-from tests.test_api_read import reply
+from tests.threads_support import reply
 
 
 class Receiver:

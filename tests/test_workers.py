@@ -9,7 +9,6 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -18,21 +17,13 @@ from node.content import Draft
 from node.db import queries, wakeups
 from node.federation.delivery import DeliveryWorker
 from node.services.publish import publish_article
+from tests.cli_support import clean_env, fednode
+from tests.delivery_support import add_followers, own_inbox_actor
 from tests.fakes.remote import fake_remote
 from tests.support import free_port, is_alive, make_settings, postgres_database
-from tests.cli_support import clean_env, fednode
-from tests.test_delivery import add_followers, own_inbox_actor
+from tests.workers_support import children_of, wait_for
 
 pytestmark = pytest.mark.postgres
-
-
-async def wait_for(condition, seconds: float = 10.0) -> bool:
-    """Poll ``condition()`` (async) until true or ``seconds`` pass; whether it became true."""
-    for _ in range(int(seconds / 0.05)):
-        if await condition():
-            return True
-        await asyncio.sleep(0.05)
-    return False
 
 
 async def test_a_delivery_queued_by_one_process_wakes_the_worker_of_another(tmp_path):
@@ -88,20 +79,6 @@ async def _true(value: bool) -> bool:
 
 
 # --- fednode serve --workers N ---------------------------------------------------------------------
-
-def children_of(pid: int) -> set[int]:
-    """The live child processes of ``pid`` (from /proc; Linux only)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rpartition(")")[2].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                found.add(int(entry.name))
-    return found
-
 
 def get(port: int, path: str = "/healthz") -> int:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:

@@ -58,3 +58,16 @@ async def comment(node, ap_id: str) -> Object | None:
     """The object stored under ``ap_id``, or None while the node holds none."""
     async with node.node.sessions() as session:
         return await queries.get_object(session, ap_id)
+
+
+async def page(node, http) -> str:
+    """The HTML page of the article "topic", as a browser gets it."""
+    async with http.get(node.url("/articles/topic"), headers={"Accept": "text/html"}) as response:
+        return await response.text()
+
+
+async def reply(node, http, actor, parent: str, html: str = "<p>hello</p>", **extra) -> dict:
+    """Deliver a Mastodon-shaped reply by ``actor`` to ``parent``; return the Note."""
+    obj = note(actor, parent, html, **extra)
+    await deliver(node, http, actor, create(actor, obj))
+    return obj

@@ -22,7 +22,7 @@ from node.db import queries
 from node.errors import BadStatus
 from node.federation.lookup import find_actor_document
 from tests.interop.bovine import BovinePeer
-from tests.interop.test_fedify_vs_fednode import page_of, publish
+from tests.interop.fednode_support import page_of, publish
 from tests.support import RunningNode, free_port, make_settings, running_node
 
 pytestmark = pytest.mark.interop

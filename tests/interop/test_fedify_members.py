@@ -14,7 +14,7 @@ from sqlalchemy import select
 from node.db import queries
 from node.db.models import Notification
 from node.members.posting import delete_comment, edit_comment, like, post_comment
-from tests.interop.test_fedify_vs_fednode import peer_view, wait_until
+from tests.interop.fednode_support import peer_view, wait_until
 from tests.members_fed_support import make_person, publish
 
 pytestmark = pytest.mark.interop

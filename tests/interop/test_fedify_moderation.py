@@ -16,7 +16,7 @@ from node.db import moderation as db
 from node.db import queries
 from node.moderation import actions
 from node.services.publish import publish_article
-from tests.interop.test_fedify_vs_fednode import follow_site, peer_view
+from tests.interop.fednode_support import follow_site, peer_view
 from tests.support import POLICY_DEFAULTS, make_settings, running_node
 
 pytestmark = pytest.mark.interop

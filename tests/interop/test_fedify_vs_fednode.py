@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from datetime import datetime
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from node.content import Draft
 from node.db import queries
 from node.db.models import Activity, Delivery, Follow, Object
 from node.services import following
-from node.services.publish import Published, delete_article, publish_article
-from tests.interop.fedify import FedifyPeer, FedifyPeerError
+from node.services.publish import Published, delete_article
+from tests.interop.fedify import FedifyPeerError
+from tests.interop.fednode_support import follow_site, page_of, peer_view, publish, wait_until
 from tests.support import RunningNode, make_settings, running_node
 
 pytestmark = pytest.mark.interop
@@ -33,37 +32,6 @@ KNOCKS = pytest.mark.parametrize("first_knock", ["rfc9421", "draft-cavage"])
 
 
 # --- helpers -----------------------------------------------------------------------------
-
-
-async def peer_view(peer: FedifyPeer) -> str:
-    """What the peer saw, for assertion messages: received, rejected, errors, output tail."""
-    try:
-        received = [(a["type"], a["id"], a["signature_scheme"]) for a in await peer.received()]
-        rejected = await peer.rejected()
-        errors = await peer.errors()
-    except Exception as exc:  # the peer may be the thing that broke
-        return f"(peer control API unavailable: {exc!r})\n--- peer output ---\n{peer.output[-3000:]}"
-    return (
-        f"peer received: {received}\npeer rejected: {rejected}\npeer listener errors: {errors}\n"
-        f"--- peer output ---\n{peer.output[-3000:]}"
-    )
-
-
-async def wait_until(
-    check: Callable[[], Awaitable[Any]], what: str, *, timeout: float = 10.0,
-    peer: FedifyPeer | None = None,
-) -> Any:
-    """Poll the async ``check`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        last = await check()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            view = await peer_view(peer) if peer is not None else ""
-            raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})\n{view}")
-        await asyncio.sleep(0.05)
 
 
 def posts_to(result: dict, base: str) -> list[tuple[str, int | None, str | None]]:
@@ -77,15 +45,6 @@ def posts_to(result: dict, base: str) -> list[tuple[str, int | None, str | None]
 
 def all_2xx(posts: list[tuple[str, int | None, str | None]]) -> bool:
     return bool(posts) and all(status is not None and 200 <= status < 300 for _, status, _ in posts)
-
-
-async def publish(node: RunningNode, title: str, slug: str, body: str) -> Published:
-    """Publish (or edit, when the slug exists) an article by the editor and wake the worker."""
-    async with node.node.sessions.begin() as session:
-        author = await queries.get_local_actor(session, "editor")
-        published = await publish_article(session, node.settings, Draft(title, slug, body), author)
-    node.node.wake_delivery()
-    return published
 
 
 async def delete(node: RunningNode, slug: str) -> Published:
@@ -138,14 +97,6 @@ async def deliveries_to(node: RunningNode, base: str) -> list[Delivery]:
 async def pending_deliveries(node: RunningNode) -> int:
     async with node.node.sessions() as session:
         return len((await session.scalars(select(Delivery.id).where(Delivery.status == "pending"))).all())
-
-
-async def follow_site(peer: FedifyPeer, node: RunningNode) -> tuple[dict, dict]:
-    """The peer follows our site; returns (the control answer, the verified Accept)."""
-    sent = await peer.follow(node.url("/actors/forum"))
-    assert sent["ok"] is True, f"step: peer follows our site: {sent}\n{await peer_view(peer)}"
-    accept = await peer.wait_for_received(type="Accept", object=sent["id"], timeout=15)
-    return sent, accept
 
 
 def parse_time(value: str) -> datetime:
@@ -510,11 +461,6 @@ async def test_two_fednodes_carry_the_same_thread(tmp_path, fedify_peer, http):
         async with a.node.sessions() as session:
             on_a = await queries.get_object(session, second["note_id"])
             assert on_a is not None and on_a.in_reply_to == first["note_id"]
-
-
-async def page_of(http, node: RunningNode, slug: str) -> str:
-    async with http.get(node.url(f"/articles/{slug}"), headers={"Accept": "text/html"}) as response:
-        return await response.text()
 
 
 async def collection_items(http, url: str) -> list[str]:
