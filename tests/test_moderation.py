@@ -457,6 +457,55 @@ async def test_replies_past_the_actor_rate_are_held(forum_with, http):
     assert rules == [None, None, "actor-rate"]
 
 
+async def rate_rules_hold(node, remote, article, http) -> None:
+    """With an actor rate of 2 and an instance rate of 3: alice's third reply is held, then bob's first
+    (the instance sent 3); the counts of the last hour are read only up to each limit."""
+    alice, bob = remote.add_actor("alice"), remote.add_actor("bob", key_index=1)
+    rules = []
+    for actor, text in ((alice, "one"), (alice, "two"), (alice, "three"), (bob, "four")):
+        reply = create(actor, note(actor, article, f"<p>{text}</p>"))
+        await post(node, http, actor, reply)
+        rules.append(await held_by(node, reply["object"]["id"]))
+    assert rules == [None, None, "actor-rate", "instance-rate"]
+    async with node.node.sessions() as session:
+        ids = await node_actor_ids(session, [alice.id, bob.id])
+        log = {entry.rule: entry.reason for entry in await db.list_log(session)}
+        counts = await db.recent_counts(session, ids.values(), [ids[bob.id]], db.hours_ago(1), 2, 3)
+    assert log["actor-rate"] == "its author sent at least 2 comments in the last hour (limit 2)"
+    assert log["instance-rate"].endswith("sent at least 3 comments in the last hour (limit 3)")
+    domain = node_domain(alice.id)
+    assert counts == ({ids[alice.id]: 2, ids[bob.id]: 1}, {domain: 3})  # alice's 3 counted up to 2, the instance's 4 up to 3
+
+
+def node_domain(actor_id: str) -> str:
+    """The instance (host:port) the node keys a remote actor's rate on."""
+    return actor_id.split("/")[2]
+
+
+async def node_actor_ids(session, ap_ids: list[str]) -> dict[str, int]:
+    return {ap_id: (await queries.get_actor(session, ap_id)).id for ap_id in ap_ids}
+
+
+async def test_replies_past_the_instance_rate_are_held(forum_with, http):
+    node, remote, article = await forum_with(**ONLY, moderation_actor_rate=2, moderation_instance_rate=3)
+    await rate_rules_hold(node, remote, article, http)
+
+
+@pytest.mark.postgres
+async def test_rate_rules_count_on_postgresql(tmp_path, http):
+    """The rate counts' correlated ``LIMIT`` subqueries run on PostgreSQL too."""
+    from tests.support import postgres_database
+
+    async with postgres_database() as url, fake_remote() as remote:
+        settings = make_settings(tmp_path, database_url=url, **ONLY, moderation_actor_rate=2,
+                                 moderation_instance_rate=3)
+        async with running_node(settings) as node:
+            async with node.node.sessions.begin() as session:
+                author = await queries.get_local_actor(session, "editor")
+                await publish_article(session, node.settings, Draft("Topic", "topic", "Let us talk."), author)
+            await rate_rules_hold(node, remote, node.url("/articles/topic"), http)
+
+
 async def test_first_reply_from_an_unseen_instance_is_held_then_the_instance_is_known(forum_with, http):
     node, remote, article = await forum_with(moderation_first_comments="off", moderation_hold_new_instances=True)
     alice, bob = remote.add_actor("alice"), remote.add_actor("bob", key_index=1)

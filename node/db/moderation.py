@@ -7,12 +7,13 @@ this module only reads and writes rows, in the caller's transaction.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Sequence
+from typing import Any, Collection, Iterable, Sequence
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, literal, or_, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from node.db.models import (COMMENT_TRANSITIONS, Activity, Actor, ActorBan, DomainBlock, Follow, ModerationEntry,
                             Object, Report, RuleHit)
@@ -116,27 +117,42 @@ async def approved_counts(session: AsyncSession, actor_ids: Iterable[int]) -> di
     return {actor_id: int(found.get(actor_id, 0)) for actor_id in ids}
 
 
-async def recent_actor_counts(session: AsyncSession, actor_ids: Iterable[int], since: datetime) -> dict[int, int]:
-    """Posts each actor sent since ``since`` (a range of ix_objects_actor_created per actor)."""
-    ids = set(actor_ids)
-    if not ids:
-        return {}
-    rows = (await session.execute(
-        select(Object.actor_id, func.count(Object.id)).where(Object.actor_id.in_(ids), Object.created_at >= since)
-        .group_by(Object.actor_id))).all()
-    return {actor_id: int(count) for actor_id, count in rows}
+def _count_up_to(recent: Any, cap: int) -> Any:
+    """The number of rows of ``recent`` (a select correlated to the outer ``Actor``), read no further than ``cap``."""
+    return select(func.count()).select_from(recent.limit(cap).correlate(Actor).subquery()).scalar_subquery()
 
 
-async def recent_domain_counts(session: AsyncSession, domains: Iterable[str], since: datetime,
-                               cap: int) -> dict[str, int]:
-    """Posts each instance sent since ``since``, counted up to ``cap`` (all the rate rule needs to know),
-    so a busy instance costs at most ``cap`` index entries, not its whole hour."""
-    found: dict[str, int] = {}
-    for domain in sorted(set(domains)):
-        recent = (select(Object.id).join(Actor, Actor.id == Object.actor_id)
-                  .where(Actor.domain == domain, Object.created_at >= since).limit(cap).subquery())
-        found[domain] = int(await session.scalar(select(func.count()).select_from(recent)) or 0)
-    return found
+async def recent_counts(session: AsyncSession, actor_ids: Collection[int], domain_actor_ids: Collection[int],
+                        since: datetime, actor_cap: int, domain_cap: int) -> tuple[dict[int, int], dict[str, int]]:
+    """Posts each actor of ``actor_ids``, and each instance of an actor of ``domain_actor_ids``, sent since
+    ``since``, each counted up to its cap: all the rate rules need to know, so a busy actor or instance
+    costs at most its cap's index entries (``ix_objects_actor_created``), not its whole hour.
+
+    One statement for both: the per-actor counts over the actors' rows, and the per-instance ones over
+    one actor of each instance (the caller picks it), as correlated ``LIMIT`` subqueries.
+    """
+    parts = []
+    if actor_ids and actor_cap:
+        actor_recent = select(Object.id).where(Object.actor_id == Actor.id, Object.created_at >= since)
+        parts.append(select(literal(False).label("instance"), Actor.id, Actor.domain,
+                            _count_up_to(actor_recent, actor_cap)).where(Actor.id.in_(set(actor_ids))))
+    if domain_actor_ids and domain_cap:
+        member = aliased(Actor)
+        domain_recent = (select(Object.id).join(member, member.id == Object.actor_id)
+                         .where(member.domain == Actor.domain, Object.created_at >= since))
+        parts.append(select(literal(True), Actor.id, Actor.domain, _count_up_to(domain_recent, domain_cap))
+                     .where(Actor.id.in_(set(domain_actor_ids))))
+    per_actor: dict[int, int] = {}
+    per_domain: dict[str, int] = {}
+    if not parts:
+        return per_actor, per_domain
+    query = parts[0] if len(parts) == 1 else union_all(*parts)
+    for instance, actor_id, domain, count in (await session.execute(query)).all():
+        if instance:
+            per_domain[domain] = int(count)
+        else:
+            per_actor[actor_id] = int(count)
+    return per_actor, per_domain
 
 
 async def actor_facts(session: AsyncSession, actor_ids: Iterable[int]) -> Sequence[Any]:

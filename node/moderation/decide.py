@@ -12,7 +12,8 @@ policy not met) queues the site Group's ``Reject`` here too.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +24,7 @@ from node.db.models import Actor
 from node.db.types import utcnow
 from node.federation import outbox
 from node.federation.comments import html_of, parse_time
-from node.moderation.policy import (Candidate, Judgement, Policy, Verdict, count_links, count_mentions,
+from node.moderation.policy import (RATE_RULES, Candidate, Judgement, Policy, Verdict, count_links, count_mentions,
                                     mention_hrefs, plain_text)
 
 if TYPE_CHECKING:
@@ -62,6 +63,19 @@ class Decider:
         self.actors: dict[int, Any] = {}  # actor row id -> (id, ap_id, domain, published, followers)
         self.seen: set[str] = set()  # instances with a shown comment
         self.trusted: set[int] = set()  # actors with as many approved comments as the policy asks
+        names = [rule.name for rule in policy.rules]
+        live = [names.index(name) for name in RATE_RULES
+                if name in names and getattr(policy.config, name.replace("-", "_"))]
+        # The rules before the first rate rule that is on never read the rate counts.
+        self.rates_from = min(live) if live else None
+        self.index = {name: i for i, name in enumerate(names)}
+
+    def reaches_rates(self, judgement: Judgement) -> bool:
+        """Whether the rules reached a rate rule when judging a reply so: it was published, or decided by
+        a rate rule or one after it.  Otherwise a rule before them decided, whatever the counts."""
+        if self.rates_from is None:
+            return False
+        return judgement.rule is None or self.index[judgement.rule] >= self.rates_from
 
     async def actor_facts(self, session: AsyncSession, ids: set[int]) -> dict[int, Any]:
         missing = ids - self.actors.keys()
@@ -106,15 +120,12 @@ async def judge_many(node: "Node", session: AsyncSession, items: Sequence[Incomi
     decider = decider_of(node)
     authors = await decider.actor_facts(session, {item.author_id for item in items})
     domains = {a.domain for a in authors.values()}
-    since = db.hours_ago(1)
-    config = decider.policy.config
+    policy = decider.policy
+    config = policy.config
     # An actor that reached the trust the rules ask for stays trusted (as WordPress's approved authors do).
     approved = {actor_id: TRUSTED for actor_id in authors if actor_id in decider.trusted}
     approved |= await db.approved_counts(session, set(authors) - decider.trusted)
-    per_actor = await db.recent_actor_counts(session, authors, since) if config.actor_rate else {}
     seen = await decider.seen_domains(session, domains)
-    per_domain = (await db.recent_domain_counts(session, domains, since, config.instance_rate)
-                  if config.instance_rate else {})
     covering = {d: parent_domains(d) for d in domains}
     gate = getattr(node, "gate", None)
     if gate is not None:  # the inbox's snapshot of blocks and bans (read again every few seconds)
@@ -125,43 +136,59 @@ async def judge_many(node: "Node", session: AsyncSession, items: Sequence[Incomi
         blocks = await db.block_severities(session, {p for parents in covering.values() for p in parents})
         banned = await db.banned_among(session, {a.ap_id for a in authors.values()}, now)
     followers = await _followers_of_sites(node, session, items, authors)
+    severity = {d: _strongest(blocks.get(p) for p in parents) for d, parents in covering.items()}
+    published = {a.id: parse_time(a.published) for a in authors.values()}
 
-    policy = decider.policy
+    # The rate rules come last: only a reply no earlier rule decided needs the counts of the last hour,
+    # so they are read when the first one does (a batch that earlier rules decide whole reads none).
+    rates: tuple[dict[int, int], dict[str, int]] | None = None
+    recent_actors: dict[int, int] = {}
+    recent_domains: dict[str, int] = {}
     judgements = []
     entries: list[dict[str, Any]] = []  # mod log lines of holds and rejections
     owed: list[Incoming] = []  # rejections whose author's server gets a Reject
-    per_actor, per_domain = Counter(per_actor), Counter(per_domain)
+    per_actor: Counter[int] = Counter()  # this batch's earlier replies, by author and by instance
+    per_domain: Counter[str] = Counter()
     for item in items:
         author = authors[item.author_id]
         document = item.document
         content = item.content if item.content is not None else html_of(document)
         root = item.root
-        severity = _strongest(blocks.get(p) for p in covering[author.domain])
+        trust = approved.get(author.id, 0)
         candidate = Candidate(
             actor_ap_id=author.ap_id, domain=author.domain, now=now,
-            text=plain_text(document, content), mentions=count_mentions(document),
-            links=count_links(content, mention_hrefs(document)),
-            approved=approved.get(author.id, 0),
+            # Facts only a rule that can read them are gathered: the text for patterns, links for an
+            # author never approved (the links rule reads no others), mentions when they are limited.
+            text=plain_text(document, content) if policy.patterns else "",
+            mentions=count_mentions(document) if config.max_mentions else 0,
+            links=count_links(content, mention_hrefs(document)) if config.hold_links and not trust else 0,
+            approved=trust,
             # This node's own members are not a new instance (their trust is earned as anyone's).
             instance_seen=author.domain in seen or author.domain == node.settings.host,
-            actor_published=parse_time(author.published), actor_followers=author.followers,
-            banned=author.ap_id in banned, domain_severity=severity,
+            actor_published=published[author.id], actor_followers=author.followers,
+            banned=author.ap_id in banned, domain_severity=severity[author.domain],
             thread_locked=bool(getattr(item.parent, "locked", False) or getattr(root, "locked", False)),
             reply_policy=(getattr(root, "reply_policy", None) or "open"),
             replies_close_at=getattr(root, "replies_close_at", None),
             follows_site=(author.id, getattr(root, "actor_id", None)) in followers or (author.id, None) in followers,
-            actor_recent=per_actor[author.id], instance_recent=per_domain[author.domain],
+            actor_recent=recent_actors.get(author.id, 0) + per_actor[author.id],
+            instance_recent=recent_domains.get(author.domain, 0) + per_domain[author.domain],
         )
         judgement = policy(candidate)
+        if rates is None and decider.reaches_rates(judgement):  # judged without the counts: again with them
+            rates = recent_actors, recent_domains = await _recent_counts(session, config, authors)
+            judgement = policy(replace(
+                candidate, actor_recent=recent_actors.get(author.id, 0) + per_actor[author.id],
+                instance_recent=recent_domains.get(author.domain, 0) + per_domain[author.domain]))
         judgements.append(judgement)
         per_actor[author.id] += 1
         per_domain[author.domain] += 1
         if judgement.verdict is Verdict.PUBLISH:
-            approved[author.id] = approved.get(author.id, 0) + 1
+            approved[author.id] = trust + 1
             seen.add(author.domain)
             decider.seen.add(author.domain)
         else:
-            entries.append(_log_line(item, judgement))
+            entries.append(_log_line(item, judgement, now))
             if judgement.send_reject:
                 owed.append(item)
         if config.trusted_after is not None and approved.get(author.id, 0) >= max(config.trusted_after, 1):
@@ -175,6 +202,15 @@ async def judge_many(node: "Node", session: AsyncSession, items: Sequence[Incomi
     dry = Counter(name for j in judgements for name in j.dry_hits)
     await db.add_rule_hits(session, dict(hits), dict(dry))
     return judgements
+
+
+async def _recent_counts(session: AsyncSession, config: Any,
+                         authors: dict[int, Any]) -> tuple[dict[int, int], dict[str, int]]:
+    """Each author's posts of the last hour and its instance's, each counted only up to its rule's limit
+    (a count at the limit holds, whatever lies beyond it); one statement for the batch."""
+    one_per_domain = {a.domain: a.id for a in authors.values()}
+    return await db.recent_counts(session, authors.keys(), one_per_domain.values(), db.hours_ago(1),
+                                  config.actor_rate, config.instance_rate)
 
 
 async def judge_one(node: "Node", session: AsyncSession, document: dict[str, Any], author_id: int,
@@ -207,11 +243,11 @@ async def _followers_of_sites(node: "Node", session: AsyncSession, items: Sequen
             for follower, followed_id in pairs}
 
 
-def _log_line(item: Incoming, judgement: Judgement) -> dict[str, Any]:
+def _log_line(item: Incoming, judgement: Judgement, at: datetime) -> dict[str, Any]:
     """The mod log line of a hold or a rejection by the policy."""
     return {"moderator": MODERATOR, "action": "hold" if judgement.verdict is Verdict.HOLD else "reject",
             "target": item.document["id"], "rule": judgement.rule, "reason": judgement.reason,
-            "root_id": getattr(item.root, "id", None), "at": utcnow()}
+            "root_id": getattr(item.root, "id", None), "at": at}
 
 
 async def send_reject(node: "Node", session: AsyncSession, reply_id: str, target: str | None, author: Actor) -> None:

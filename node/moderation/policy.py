@@ -80,8 +80,10 @@ class Candidate:
     reply_policy: str = "open"  # open | followers | approval | closed
     replies_close_at: datetime | None = None
     follows_site: bool = False  # the author follows the site Group or the article's author
-    actor_recent: int = 0  # comments by the author in the last hour, this one excluded
-    instance_recent: int = 0  # comments from its instance in the last hour, this one excluded
+    # Posts by the author, and from its instance, in the last hour, this one excluded.  The decide step
+    # reads them only up to the rule's limit (all the rule needs), so past it they are lower bounds.
+    actor_recent: int = 0
+    instance_recent: int = 0
 
 
 # --- configuration ------------------------------------------------------------------------------
@@ -268,13 +270,13 @@ def _patterns(c: Candidate, cfg: PolicyConfig, p: "Policy") -> str | None:
 
 def _actor_rate(c: Candidate, cfg: PolicyConfig, p: "Policy") -> str | None:
     if cfg.actor_rate and c.actor_recent >= cfg.actor_rate:
-        return f"its author sent {c.actor_recent} comments in the last hour (limit {cfg.actor_rate})"
+        return f"its author sent at least {c.actor_recent} comments in the last hour (limit {cfg.actor_rate})"
     return None
 
 
 def _instance_rate(c: Candidate, cfg: PolicyConfig, p: "Policy") -> str | None:
     if cfg.instance_rate and c.instance_recent >= cfg.instance_rate:
-        return f"{c.domain} sent {c.instance_recent} comments in the last hour (limit {cfg.instance_rate})"
+        return f"{c.domain} sent at least {c.instance_recent} comments in the last hour (limit {cfg.instance_rate})"
     return None
 
 
@@ -300,6 +302,7 @@ RULES: tuple[Rule, ...] = (
     Rule("instance-rate", Verdict.HOLD, _instance_rate, description="the instance is over moderation_instance_rate"),
 )
 RULE_NAMES = tuple(rule.name for rule in RULES)
+RATE_RULES = ("actor-rate", "instance-rate")  # the rules that read actor_recent and instance_recent
 
 
 class Policy:
