@@ -96,10 +96,9 @@ class DeliveryWorker:
         self.breaker = HostBreaker(BREAKER_THRESHOLD, BREAKER_COOL_OFF, self.clock)
         # Rows claimed and not finished: the loop claims more while there is room.
         self.max_claimed = concurrency * 4 + slow_lane
-        # ... once half of them are done: with 2 x concurrency + slow_lane / 2 rows still in hand
-        # both lanes stay full, and each claim (a transaction, about 2 ms of this process's CPU)
-        # brings many rows instead of a handful.
-        self.claim_when_room = max(1, self.max_claimed // 2)
+        # ... once there is room for a fast lane's worth: rows stuck behind dead hosts stay in
+        # hand for their whole timeouts, so waiting for more room would starve the fast lane.
+        self.claim_when_room = min(concurrency, self.max_claimed // 2)
         self._fast = asyncio.Semaphore(concurrency)
         self._slow = asyncio.Semaphore(slow_lane)
         self._turns: dict[str, _Turn] = {}  # per-host limits, for hosts with rows in hand
