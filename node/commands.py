@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from node.app import create_app, open_node, opened_node
+from node.app import create_app, freeze_startup_heap, open_node, opened_node
 from node.cli import command, write_config_file
 from node.config import DEFAULT_CONFIG_FILE, ENV_PREFIX, Settings, problems
 from node.content import ContentError, parse_post
@@ -480,6 +480,7 @@ def worker(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> None:
         node = await open_node(settings)
         await node.start_background(deliver=True)
+        freeze_startup_heap()
         print("fednode worker running; press Ctrl+C to stop", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

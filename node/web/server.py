@@ -184,6 +184,8 @@ def serve(app: web.Application, settings: Settings, on_ready: Callable[[], None]
           sock: socket.socket | None = None) -> None:
     """Serve ``app`` on ``sock`` (else ``listen_host:listen_port``) until SIGINT or SIGTERM, then shut down cleanly."""
 
+    from node.app import freeze_startup_heap
+
     async def run() -> None:
         runner = GuardedRunner(app, settings, handle_signals=False)
         await runner.setup()
@@ -195,6 +197,7 @@ def serve(app: web.Application, settings: Settings, on_ready: Callable[[], None]
             site = (web.SockSite(runner, sock) if sock is not None
                     else web.TCPSite(runner, settings.listen_host, settings.listen_port))
             await site.start()
+            freeze_startup_heap()  # the node is open and its workers started: what exists now lives on
             on_ready()
             await stop.wait()
         finally:
