@@ -37,7 +37,8 @@ the node's own ``Fetcher.post`` and signer without any database work, and the ba
 minimum (a raw key operation and an aiohttp POST, nothing else).  ``--processes N``
 runs N - 1 more delivery workers in their own processes on the same database.
 ``--verbose`` prints, per run, the time of each phase, the CPU used by this process, the
-signing processes and the sink, the worker's claims and ledger transactions, and how busy
+signing processes and the sink, the worker's claims and ledger transactions (how many, rows
+and wall time each: a row holds its lane slot until its outcome is written), and how busy
 the whole machine was meanwhile (other work on the same cores lowers the ratio; a machine
 that is 100 % busy says so).
 Not a pass/fail test: it prints figures for docs/performance.md.
@@ -253,17 +254,22 @@ class LedgerCounter:
     def __init__(self, worker) -> None:
         self.transactions: list[int] = []  # rows written by each transaction
         self.claims: list[int] = []  # rows leased by each claim that found some
+        self.write_seconds = self.claim_seconds = 0.0  # wall time from asking to done (waits included)
         self.expected: int | None = None
         self.done = asyncio.Event()
         write, claim = worker._ledger._write, worker._claim_and_learn
 
         async def counted_write(rows, results):
+            begun = time.perf_counter()
             await write(rows, results)
+            self.write_seconds += time.perf_counter() - begun
             self.transactions.append(len(rows))
             self._check()
 
         async def counted_claim(*args, **kwargs):
+            begun = time.perf_counter()
             rows = await claim(*args, **kwargs)
+            self.claim_seconds += time.perf_counter() - begun
             if rows:
                 self.claims.append(len(rows))
             return rows
@@ -281,8 +287,10 @@ class LedgerCounter:
 
     def describe(self) -> str:
         writes, claims = len(self.transactions), len(self.claims)
-        return (f"{claims} claims ({sum(self.claims) / max(claims, 1):.1f} rows each), {writes} ledger "
-                f"transactions ({sum(self.transactions) / max(writes, 1):.1f} rows each)")
+        return (f"{claims} claims ({sum(self.claims) / max(claims, 1):.1f} rows each, "
+                f"{self.claim_seconds / max(claims, 1) * 1000:.1f} ms each), {writes} ledger transactions "
+                f"({sum(self.transactions) / max(writes, 1):.1f} rows each, "
+                f"{self.write_seconds / max(writes, 1) * 1000:.1f} ms each)")
 
 
 async def publish_and_deliver(node, args) -> tuple[int, float, float]:
@@ -297,6 +305,7 @@ async def publish_and_deliver(node, args) -> tuple[int, float, float]:
     from node.content import Draft
     from node.db import queries
     from node.db.models import Delivery
+    from node.app import freeze_startup_heap
     from node.federation.delivery import DeliveryWorker
     from node.services.publish import publish_article
 
@@ -306,6 +315,7 @@ async def publish_and_deliver(node, args) -> tuple[int, float, float]:
     looping = not args.run_once
     if looping:
         await worker.start()  # started before the clock, as a running node's worker is
+    freeze_startup_heap()  # as fednode serve and fednode worker do once started
     body = "A benchmark article.\n\n" + "Some words to make the article a typical size. " * 12
     try:
         start, cpu = time.perf_counter(), time.process_time()
@@ -361,7 +371,7 @@ async def pending_count(node) -> int:
 def run_worker_process(database: str, keys: str, args_dict: dict, ready, go, done) -> None:
     """A second (third...) delivery worker in its own process, on the same database: the queue is shared."""
     async def work() -> None:
-        from node.app import open_node
+        from node.app import freeze_startup_heap, open_node
         from node.config import load
         from node.federation.delivery import DeliveryWorker
 
@@ -378,6 +388,7 @@ def run_worker_process(database: str, keys: str, args_dict: dict, ready, go, don
                 await node.fetcher.sign_pool.start()
         else:
             await worker.start()
+        freeze_startup_heap()
         ready.set()
         await asyncio.get_running_loop().run_in_executor(None, go.wait)
         if args_dict["run_once"]:
@@ -562,17 +573,20 @@ def peak_rss_mb() -> float:
 
 
 def main() -> None:
+    from node.config import SETTINGS_BY_NAME
     from node.federation.signpool import auto_processes
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--followers", type=int, default=10_000)
     parser.add_argument("--hosts", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs; the median is reported")
-    parser.add_argument("--concurrency", type=int, default=128,
+    parser.add_argument("--concurrency", type=int, default=SETTINGS_BY_NAME["delivery_concurrency"].default,
                         help="delivery_concurrency (default as the setting; a row holds its slot until its outcome "
                              "is written, so more slots also mean larger group commits)")
-    parser.add_argument("--per-host", type=int, default=4, help="delivery_per_host (default as the setting)")
-    parser.add_argument("--slow-lane", type=int, default=128, help="delivery_slow_lane (default as the setting)")
+    parser.add_argument("--per-host", type=int, default=SETTINGS_BY_NAME["delivery_per_host"].default,
+                        help="delivery_per_host (default as the setting)")
+    parser.add_argument("--slow-lane", type=int, default=SETTINGS_BY_NAME["delivery_slow_lane"].default,
+                        help="delivery_slow_lane (default as the setting)")
     parser.add_argument("--run-once", action="store_true",
                         help="drive the worker by run_once rounds (claim a batch, wait for all of it) instead of "
                              "its own background loop")
