@@ -15,7 +15,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db import wakeups
@@ -126,12 +128,17 @@ async def count_waiting(session: AsyncSession) -> int:
 
 
 async def insert_received(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
-    """Store received activities (``Activity`` columns, status ``received``); their row ids by ap_id.
+    """Store received activities (``Activity`` columns, status ``received``); the new rows' ids by ap_id.
 
-    A Core insert: no ORM bookkeeping for rows the inbox does not keep.  On PostgreSQL the
-    processors of other processes are woken when the transaction commits (``wakeups``)."""
+    A row whose ``ap_id`` is stored already (a repeat, or one another process stored meanwhile)
+    is skipped (``ON CONFLICT DO NOTHING``) and has no id in the result: the de-duplication and
+    the insert are one statement.  A Core insert: no ORM bookkeeping for rows the inbox does not
+    keep.  On PostgreSQL the processors of other processes are woken when the transaction
+    commits (``wakeups``)."""
     if not rows:
         return {}
-    result = await session.execute(insert(ACTIVITIES).returning(ACTIVITIES.c.id, ACTIVITIES.c.ap_id), list(rows))
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(ACTIVITIES).on_conflict_do_nothing(index_elements=[ACTIVITIES.c.ap_id])
+    result = await session.execute(statement.returning(ACTIVITIES.c.id, ACTIVITIES.c.ap_id), list(rows))
     await wakeups.announce(session, wakeups.ACTIVITIES)
     return {ap_id: row_id for row_id, ap_id in result.all()}

@@ -38,9 +38,10 @@ def make_engine(database_url: str, *, busy_timeout: float = 30) -> AsyncEngine:
         if url.database and url.database != ":memory:" and not url.query:
             # The connection of node.db.sqlite_driver, with sqlite3.connect's arguments as the dialect
             # would pass them (a creator replaces them), and one write gate for the engine's connections.
-            connect = sqlite_driver.connector(url.database, WriteGate(busy_timeout), timeout=busy_timeout,
-                                              check_same_thread=False)
-            engine = create_async_engine(url, async_creator=connect)
+            connect = sqlite_driver.connector(url.database, WriteGate(busy_timeout), timeout=busy_timeout)
+            # Ten kept open: 64 concurrent inbox requests, the writer and the processor need more than
+            # the default five at times, and each connection opened anew costs a thread and its pragmas.
+            engine = create_async_engine(url, async_creator=connect, pool_size=10, max_overflow=10)
         else:
             engine = create_async_engine(url, connect_args={"timeout": busy_timeout})
         event.listen(engine.sync_engine, "connect",

@@ -16,7 +16,8 @@ when the lock is released).  Two writers of this process (the inbox's group comm
 processor's store of a batch) then sleep while the event loop has nothing to do.  So
 the connections of one engine also share a ``WriteGate``: a connection takes it before
 its first write statement of a transaction and gives it back when the transaction ends
-(commit, rollback, close), so this process's writers queue on an asyncio lock and the
+(commit, rollback, close; a commit or rollback with no transaction open, as the pool's
+reset of a connection that only read, makes no trip at all), so this process's writers queue on an asyncio lock and the
 next one starts the moment the previous one commits.  Nothing is weakened: each
 statement still runs and commits exactly as before, and another process (a backup, the
 CLI) still meets SQLite's own lock and busy timeout.  A writer that waits for the gate
@@ -114,13 +115,16 @@ class Connection(aiosqlite.Connection):
 
     async def commit(self) -> None:
         try:
-            await super().commit()
+            if self._conn.in_transaction:  # else nothing to commit: no trip (a read-only transaction)
+                await super().commit()
         finally:
             self._end()
 
     async def rollback(self) -> None:
         try:
-            await super().rollback()
+            # The pool rolls back every connection it gets back, most of which only read.
+            if self._conn.in_transaction:
+                await super().rollback()
         finally:
             self._end()
 
@@ -255,7 +259,13 @@ class Cursor:
 
 
 def connector(database: str, gate: WriteGate | None, **kwargs: Any) -> Callable[[], Connection]:
-    """SQLAlchemy's ``async_creator``: a new ``Connection`` to ``database`` (sqlite3.connect's ``kwargs``)."""
+    """SQLAlchemy's ``async_creator``: a new ``Connection`` to ``database`` (sqlite3.connect's ``kwargs``).
+
+    ``check_same_thread`` is off, as SQLAlchemy's dialect has it: ``commit`` and ``rollback``
+    read the connection's ``in_transaction`` from the event loop's thread (while nothing else
+    runs on the connection) to skip a trip that would do nothing."""
+    kwargs["check_same_thread"] = False
+
     def create() -> Connection:
         connection = Connection(partial(sqlite3.connect, database, **kwargs), gate)
         connection._thread.daemon = True  # as SQLAlchemy's dialect does for aiosqlite's own connections

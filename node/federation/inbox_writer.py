@@ -7,9 +7,10 @@ becomes the writer and stores everything queued in one transaction, while
 later arrivals queue for the next one.  Each request still waits for the
 commit that holds its own row, so "202" keeps meaning "stored".
 
-In one transaction: de-duplication (one ``IN`` query, plus repeats inside the
-group), one multi-row insert, and clearing the failure record of the hosts that
-sent us these signed requests (one ``IN`` query finds the few that have one).
+In one transaction: one query for the failure records of the hosts that sent
+us these signed requests (the few that have one are cleared), and one
+multi-row insert that is also the de-duplication (``ON CONFLICT DO NOTHING``:
+a row stored already gets no id; repeats inside the group are dropped before).
 
 One sender must never fail another's request: when the group transaction fails
 for any reason but a busy database, the group is retried one row per
@@ -29,7 +30,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from node.db import activities, queries
+from node.db import activities
 from node.db import deliveries as ledger
 from node.db.busy import is_database_busy
 from node.db.states import ActivityState
@@ -116,22 +117,22 @@ class InboxWriter:
 
     async def _write(self, group: list[tuple[Arrival, asyncio.Future[Stored]]]) -> list[Stored]:
         arrivals = [arrival for arrival, _ in group]
+        fresh: dict[str, Arrival] = {}
+        for arrival in arrivals:
+            fresh.setdefault(arrival.ap_id, arrival)
         async with self.sessions.begin() as session:
-            held = await ledger.stored_activity_ids(session, {a.ap_id for a in arrivals})
-            fresh: dict[str, Arrival] = {}
-            for arrival in arrivals:
-                if arrival.ap_id not in held:
-                    fresh.setdefault(arrival.ap_id, arrival)
+            # A server that signs requests to us is up: deliver to it again.  One query finds the
+            # few senders with a failure record to clear; it reads, so it runs before the insert,
+            # and SQLite's write lock is held only for the insert and the commit.
+            failing = [domain for domain, unavailable_since, failure_days in await ledger.host_failure_records(
+                session, {a.host for a in arrivals}) if unavailable_since is not None or failure_days]
+            # De-duplication is the insert itself: a row stored already gets no id.
             row_ids = await activities.insert_received(session, [
                 {"ap_id": a.ap_id, "ap_type": a.ap_type, "is_local": False, "actor_ap_id": a.actor_ap_id,
                  "object_ap_id": a.object_ap_id, "status": ActivityState.RECEIVED.value, "raw": a.raw}
                 for a in fresh.values()])
-            # A server that signs requests to us is up: deliver to it again.  One query
-            # finds the few senders with a failure record to clear.
-            for domain, unavailable_since, failure_days in await ledger.host_failure_records(
-                    session, {a.host for a in arrivals}):
-                if unavailable_since is not None or failure_days:
-                    await mark_host_available(session, domain)
+            for domain in failing:
+                await mark_host_available(session, domain)
         outcomes = []
         for arrival in arrivals:
             # Only the first of repeats inside the group gets the row; the others are duplicates.
@@ -141,16 +142,15 @@ class InboxWriter:
     async def _write_one(self, arrival: Arrival) -> Stored:
         try:
             async with self.sessions.begin() as session:
-                if await queries.get_activity(session, arrival.ap_id) is not None:
-                    return Stored(None)
                 row_ids = await activities.insert_received(session, [
                     {"ap_id": arrival.ap_id, "ap_type": arrival.ap_type, "is_local": False,
                      "actor_ap_id": arrival.actor_ap_id, "object_ap_id": arrival.object_ap_id,
                      "status": ActivityState.RECEIVED.value, "raw": arrival.raw}])
-                await mark_host_available(session, arrival.host)
+                if arrival.ap_id in row_ids:
+                    await mark_host_available(session, arrival.host)
         except IntegrityError:
             return Stored(None)
-        return Stored(row_ids[arrival.ap_id])
+        return Stored(row_ids.get(arrival.ap_id))
 
 
 def _fail(group: list[tuple[Arrival, asyncio.Future[Stored]]], exc: BaseException) -> None:
