@@ -666,3 +666,40 @@ async def test_the_worker_loop_claims_new_rows_while_a_slow_one_is_in_flight(qui
         assert [r.status for r in rows.values() if r.inbox == slow.inbox] == ["pending", "pending"]
     finally:
         await worker.stop()
+
+
+async def test_a_wake_up_during_a_claim_that_found_nothing_is_not_lost(quiet, remote):
+    """Rows committed just after a claim looked, and the wake-up that announces them, arrive while the
+    claim is still under way: the loop claims again at once instead of sleeping until its next poll."""
+    # Given a worker whose loop polls only once a minute, and whose claim we can hold back
+    alice = own_inbox_actor(remote, "alice")
+    await add_followers(quiet.node, alice)
+    worker = worker_for(quiet.node, poll_interval=60.0)
+    claim, held, looked = worker._claim_and_learn, asyncio.Event(), asyncio.Event()
+
+    async def held_back_claim(*args, **kwargs):
+        rows = await claim(*args, **kwargs)  # looks now...
+        looked.set()
+        await held.wait()  # ...and comes back only once the test lets it
+        return rows
+
+    worker._claim_and_learn = held_back_claim
+    await worker.start()
+    try:
+        await looked.wait()  # the loop's first claim found nothing
+        # When an article is published and the worker woken while that claim is still under way
+        await publish(quiet.node)
+        worker.wake()
+        worker._claim_and_learn = claim
+        held.set()
+        # Then the row is delivered long before the next poll would have looked
+        row = None
+        for _ in range(250):
+            row = await one_delivery(quiet.node)
+            if row.status == "delivered":
+                break
+            await asyncio.sleep(0.02)
+        assert row is not None and row.status == "delivered"
+        assert len(remote.received) == 1
+    finally:
+        await worker.stop()

@@ -136,6 +136,10 @@ class DeliveryWorker:
 
     async def _loop(self) -> None:
         while True:
+            # Cleared before claiming, not after: a wake-up that comes while a claim is under
+            # way (rows committed after the claim looked) is kept, and claims again at once
+            # instead of after ``poll_interval``.
+            self._nudge.clear()
             room = self.max_claimed - len(self._claimed)
             asked, got = 0, 0
             if room >= self.claim_when_room:
@@ -148,7 +152,6 @@ class DeliveryWorker:
                 self._waiting_for_room = True
             if asked and got >= asked:
                 continue  # a full batch: more may be due
-            self._nudge.clear()
             try:
                 await asyncio.wait_for(self._nudge.wait(), self.poll_interval)
             except TimeoutError:
