@@ -11,20 +11,15 @@ import json
 
 import aiohttp
 
-from node.content import Draft
-from node.db import queries
-from node.services.publish import publish_article
 from tests.factories import follow_of
 from tests.fakes.remote import signed_post
 from tests.support import wait_for
-from tests.threads_support import comment, create, note
+from tests.threads_support import comment, create, note, publish_topic
 
 
 async def set_up_forum(node, remote):
     """An article, a follower of the Group (fan) and two repliers (alice, bob) on the fake server."""
-    async with node.node.sessions.begin() as session:
-        author = await queries.get_local_actor(session, "editor")
-        await publish_article(session, node.settings, Draft("Topic", "topic", "Let us talk."), author)
+    await publish_topic(node)
     actors = {name: remote.add_actor(name, key_index=i) for i, name in enumerate(("fan", "alice", "bob"))}
     async with aiohttp.ClientSession() as http:
         status, _ = await signed_post(http, node.url("/actors/forum/inbox"),

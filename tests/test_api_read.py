@@ -11,28 +11,23 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from node.content import Draft
 from node.db import queries
 from node.db.models import DiscussionDocument
 from node.discussions.service import open_discussion
 from node.federation.vocab import AS_NS
-from node.services.publish import publish_article
 from node.web.discussion import REPLIES_PER_COMMENT
 from tests.api_support import assert_valid, get_json
 from tests.fakes.remote import fake_remote
 from tests.fakes.website import article_html, fake_website
 from tests.support import make_settings, running_node
-from tests.threads_support import deliver, reply
+from tests.threads_support import deliver, publish_topic, reply, thread  # noqa: F401 (thread: a fixture)
+
 
 @pytest.fixture
-async def forum(node):
-    """A node with the article "Topic", and a fake remote server with alice, bob and carol."""
-    async with node.node.sessions.begin() as session:
-        author = await queries.get_local_actor(session, "editor")
-        await publish_article(session, node.settings, Draft("Topic", "topic", "Let us talk."), author)
-    async with fake_remote() as remote:
-        actors = {name: remote.add_actor(name, key_index=i) for i, name in enumerate(("alice", "bob", "carol"))}
-        yield node, actors, node.url("/articles/topic")
+async def forum(thread):
+    """A node with the article "Topic", and actors alice, bob and carol on a fake remote server."""
+    node, _remote, actors, article = thread
+    return node, actors, article
 
 
 @pytest.fixture
@@ -155,9 +150,7 @@ async def test_only_published_public_comments_appear_and_count(tmp_path, http):
     """A held comment and a followers-only one are absent and uncounted; a public reply to the held one stays, marked."""
     settings = make_settings(tmp_path, moderation_hold_links=True)
     async with running_node(settings) as node, fake_remote() as remote:
-        async with node.node.sessions.begin() as session:
-            author = await queries.get_local_actor(session, "editor")
-            await publish_article(session, node.settings, Draft("Topic", "topic", "Let us talk."), author)
+        await publish_topic(node)
         article = node.url("/articles/topic")
         alice, bob = remote.add_actor("alice", key_index=0), remote.add_actor("bob", key_index=1)
         shown = await reply(node, http, alice, article, "<p>plain words</p>")
@@ -284,9 +277,7 @@ async def test_a_comment_with_more_replies_than_a_page_holds_links_to_them(forum
 
 async def test_counts_of_several_pages_in_one_request(node, site, http):
     """Each address as asked maps to its thread's count: any spelling of a discussed page, a local article, 0 for the rest."""
-    async with node.node.sessions.begin() as session:
-        author = await queries.get_local_actor(session, "editor")
-        await publish_article(session, node.settings, Draft("Topic", "topic", "Let us talk."), author)
+    await publish_topic(node)
     site.page("/story", article_html("A story"))
     opened = await open_discussion(node.node, site.url("/story"))
     async with fake_remote() as remote:

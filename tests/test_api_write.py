@@ -23,6 +23,7 @@ from tests.api_support import assert_valid, get_json
 from tests.fakes.website import article_html, fake_website
 from tests.members_support import login, make_member, member_client, page_token
 from tests.support import make_settings, running_node
+from tests.threads_support import publish_topic
 
 TOKENS = "/account/tokens"
 
@@ -30,9 +31,7 @@ TOKENS = "/account/tokens"
 @pytest.fixture
 async def forum(node):
     """A node with the article "Topic" and the member dana."""
-    async with node.node.sessions.begin() as session:
-        author = await queries.get_local_actor(session, "editor")
-        await publish_article(session, node.settings, Draft("Topic", "topic", "Let us talk."), author)
+    await publish_topic(node)
     member = await make_member(node, "dana", display_name="Dana")
     yield node, member, node.url("/articles/topic")
 

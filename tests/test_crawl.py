@@ -7,32 +7,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from node.content import Draft
 from node.db import crawl as crawl_db
 from node.db import queries
 from node.db.models import CrawlState
 from node.db.types import utcnow
 from node.federation import crawl
 from node.federation.vocab import AS_NS
-from node.services.publish import publish_article
 from tests.fakes.remote import fake_remote
 from tests.support import running_node
-from tests.threads_support import comment, create, deliver, note
-
-
-async def publish_topic(node) -> None:
-    async with node.node.sessions.begin() as session:
-        author = await queries.get_local_actor(session, "editor")
-        await publish_article(session, node.settings, Draft("Topic", "topic", "Let us talk."), author)
-
-
-@pytest.fixture
-async def thread(node):
-    """A node with one article, and a fake remote server with actors alice, bob and carol."""
-    await publish_topic(node)
-    async with fake_remote() as remote:
-        actors = {name: remote.add_actor(name, key_index=i) for i, name in enumerate(("alice", "bob", "carol"))}
-        yield node, remote, actors, node.url("/articles/topic")
+from tests.threads_support import comment, create, deliver, note, publish_topic, thread  # noqa: F401 (thread: a fixture)
 
 
 @pytest.fixture

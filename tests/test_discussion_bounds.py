@@ -18,7 +18,7 @@ from node.web.discussion import MAX_PAGE_DEPTH, REPLIES_PER_COMMENT, comment_pla
 from node.web.pages import PAGE_CACHE
 from tests.fakes.remote import fake_remote
 from tests.support import make_settings, running_node
-from tests.threads_support import create, deliver, note
+from tests.threads_support import create, deliver, note, publish_topic
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 
@@ -218,9 +218,7 @@ async def test_a_comment_too_deep_for_the_discussion_is_found_on_its_parents_pag
 async def test_a_reply_with_an_old_date_goes_after_the_replies_received_before_it(node, http):
     """A Mastodon reply claiming ``published: 1999-01-01`` is shown after the older replies, at its own id anchor."""
     # Given Alice's reply, then Bob's reply whose sender's clock says 1999
-    async with node.node.sessions.begin() as session:
-        author = await queries.get_local_actor(session, "editor")
-        await publish_article(session, node.settings, Draft("Topic", "topic", "Let us talk."), author)
+    await publish_topic(node)
     article = node.url("/articles/topic")
     async with fake_remote() as remote:
         alice, bob = remote.add_actor("alice", key_index=0), remote.add_actor("bob", key_index=1)

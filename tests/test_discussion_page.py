@@ -8,16 +8,14 @@ from urllib.parse import quote
 
 import pytest
 
-from node.content import Draft
 from node.db import queries
 from node.db.models import Object
 from node.federation.vocab import AS_NS, PUBLIC
-from node.services.publish import publish_article
 from node.threads import MAX_INDENT
 from node.web.discussion import TOP_PER_PAGE as THREADS_PER_PAGE
 from node.web.pages import comment_url
 from tests.fakes.remote import fake_remote
-from tests.threads_support import create, deliver, note
+from tests.threads_support import deliver, publish_topic, reply
 
 NOFOLLOW = 'rel="nofollow noopener noreferrer"'
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
@@ -26,9 +24,7 @@ T0 = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 @pytest.fixture
 async def thread(node):
     """A node with the article "topic", and a fake Mastodon-like server with actors alice, bob and mallory."""
-    async with node.node.sessions.begin() as session:
-        author = await queries.get_local_actor(session, "editor")
-        await publish_article(session, node.settings, Draft("Topic", "topic", "Let us talk."), author)
+    await publish_topic(node)
     async with fake_remote() as remote:
         actors = {
             "alice": remote.add_actor("alice", key_index=0, name="Alice Liddell"),
@@ -41,13 +37,6 @@ async def thread(node):
 async def page(node, http, query: str = "") -> tuple[int, str]:
     async with http.get(node.url("/articles/topic" + query), headers={"Accept": "text/html"}) as response:
         return response.status, await response.text()
-
-
-async def reply(node, http, actor, parent: str, content: str = "<p>hello</p>", **extra) -> dict:
-    """Deliver a Mastodon-shaped reply through the signed inbox; return the Note."""
-    obj = note(actor, parent, content, **extra)
-    await deliver(node, http, actor, create(actor, obj))
-    return obj
 
 
 def comment_block(html: str, number: str) -> str:

@@ -22,7 +22,7 @@ from node.services.setup import add_author
 from tests.fakes.remote import fake_remote
 from tests.fakes.website import article_html, fake_website
 from tests.support import make_settings, running_node
-from tests.threads_support import deliver, reply
+from tests.threads_support import deliver, publish_topic, reply
 
 ATOM = "application/atom+xml"
 
@@ -30,9 +30,7 @@ ATOM = "application/atom+xml"
 @pytest.fixture
 async def forum(node):
     """A node with the article "Topic" (by the editor), and a fake remote with alice and bob."""
-    async with node.node.sessions.begin() as session:
-        author = await queries.get_local_actor(session, "editor")
-        await publish_article(session, node.settings, Draft("Topic", "topic", "Let us *talk*."), author)
+    await publish_topic(node, "Let us *talk*.")
     async with fake_remote() as remote:
         actors = {name: remote.add_actor(name, key_index=i) for i, name in enumerate(("alice", "bob"))}
         yield node, actors, node.url("/articles/topic")

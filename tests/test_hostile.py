@@ -30,6 +30,7 @@ from tests.fakes.remote import fake_remote, signed_post
 from tests.members_fed_support import publish
 from tests.remote_reply_support import JRD, jrd, submit
 from tests.support import make_settings, running_node
+from tests.threads_support import publish_topic
 
 
 @pytest.fixture
@@ -188,9 +189,7 @@ async def article(node):
     from node.db import queries
     from node.services.publish import publish_article
 
-    async with node.node.sessions.begin() as session:
-        author = await queries.get_local_actor(session, "editor")
-        await publish_article(session, node.settings, Draft("Topic", "topic", "Let us talk."), author)
+    await publish_topic(node)
     return node
 
 

@@ -14,7 +14,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from node.content import Draft
 from node.db import moderation as db
 from node.db import queries
 from node.db.models import Follow
@@ -27,7 +26,7 @@ from tests.fakes.remote import fake_remote, signed_post
 from tests.members_fed_support import received as delivered
 from tests.moderation_support import post, set_up_forum
 from tests.support import POLICY_DEFAULTS, make_settings, running_node, wait_for
-from tests.threads_support import comment as stored, create, note, page
+from tests.threads_support import comment as stored, create, note, page, publish_topic
 
 MODERATOR = "mia"
 
@@ -369,9 +368,7 @@ async def forum_with(tmp_path):
         async def start(**settings):
             node = await stack.enter_async_context(running_node(make_settings(tmp_path, **settings)))
             remote = await stack.enter_async_context(fake_remote())
-            async with node.node.sessions.begin() as session:
-                author = await queries.get_local_actor(session, "editor")
-                await publish_article(session, node.settings, Draft("Topic", "topic", "Let us talk."), author)
+            await publish_topic(node)
             return node, remote, node.url("/articles/topic")
         yield start
 

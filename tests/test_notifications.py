@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from node.content import Draft
 from node.db import notifications, queries
 from node.db.models import Object
 from node.federation.vocab import AS_NS
 from node.moderation import actions
-from node.services.publish import publish_article
 from node.services.setup import ensure_local_actor
 from tests.fakes.remote import fake_remote
 from tests.support import make_settings, running_node
-from tests.threads_support import create, deliver, note
+from tests.threads_support import create, deliver, note, publish_topic
 
 
 async def local_person(node, username: str):
@@ -50,9 +48,7 @@ async def inbox_of(node, actor) -> list[tuple[str, str]]:
 
 
 async def publish(node) -> str:
-    async with node.node.sessions.begin() as session:
-        author = await queries.get_local_actor(session, "editor")
-        await publish_article(session, node.settings, Draft("Topic", "topic", "Let us talk."), author)
+    await publish_topic(node)
     return node.url("/articles/topic")
 
 

@@ -17,17 +17,15 @@ from aiohttp import web
 from sqlalchemy import select
 
 from node.api import signature, webhooks
-from node.content import Draft
 from node.db import queries
 from node.db.models import WebhookDelivery
 from node.members.posting import post_comment
 from node.moderation import actions
-from node.services.publish import publish_article
 from node.services.setup import add_author
 from tests.api_support import assert_valid
 from tests.fakes.remote import fake_remote
 from tests.support import TEST_LINGER, TEST_SHUTDOWN, free_port, make_settings, running_node
-from tests.threads_support import reply
+from tests.threads_support import publish_topic, reply
 
 
 class Receiver:
@@ -79,9 +77,7 @@ async def receiver():
 
 
 async def publish(node) -> str:
-    async with node.node.sessions.begin() as session:
-        author = await queries.get_local_actor(session, "editor")
-        await publish_article(session, node.settings, Draft("Topic", "topic", "Let us talk."), author)
+    await publish_topic(node)
     return node.url("/articles/topic")
 
 

@@ -17,12 +17,17 @@ from node.services.publish import publish_article
 from tests.fakes.remote import fake_remote, signed_post
 
 
+async def publish_topic(node, body: str = "Let us talk.") -> None:
+    """Publish the editor's article "Topic" (slug ``topic``), the root of the tests' threads."""
+    async with node.node.sessions.begin() as session:
+        author = await queries.get_local_actor(session, "editor")
+        await publish_article(session, node.settings, Draft("Topic", "topic", body), author)
+
+
 @pytest.fixture
 async def thread(node):
     """A node with one article, and a fake remote server with actors alice, bob and carol."""
-    async with node.node.sessions.begin() as session:
-        author = await queries.get_local_actor(session, "editor")
-        await publish_article(session, node.settings, Draft("Topic", "topic", "Let us talk."), author)
+    await publish_topic(node)
     async with fake_remote() as remote:
         actors = {name: remote.add_actor(name, key_index=i) for i, name in enumerate(("alice", "bob", "carol"))}
         yield node, remote, actors, node.url("/articles/topic")
