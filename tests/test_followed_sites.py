@@ -15,7 +15,6 @@ from datetime import timedelta
 import pytest
 
 from node.db import crawl as crawl_db
-from node.db import queries
 from node.db.models import CrawlState, Object
 from node.db.types import utcnow
 from node.federation import crawl
@@ -23,17 +22,13 @@ from node.federation.vocab import AS_NS, PUBLIC
 from tests import payloads
 from tests.fakes.remote import fake_remote
 from tests.followed_sites_support import deliver, follow_accepted
+from tests.threads_support import comment as held
 
 
 @pytest.fixture
 async def remote():
     async with fake_remote() as server:
         yield server
-
-
-async def held(node, ap_id: str) -> Object | None:
-    async with node.node.sessions() as session:
-        return await queries.get_object(session, ap_id)
 
 
 async def crawl_state(node, root: Object) -> CrawlState | None:

@@ -14,15 +14,13 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from node.content import Draft
-from node.db import queries
 from node.db.models import Activity, Object
 from node.federation.vocab import ACTIVITY_JSON, PUBLIC
 from node.services import following
-from node.services.publish import publish_article
 from tests import payloads
 from tests.factories import reply_to
 from tests.fakes.remote import fake_remote, signed_post
+from tests.threads_support import comment as stored, publish_topic
 
 # Appended to the HTML of replies: none of it may reach the database or a page.
 HOSTILE = '<img src="x" onerror="alert(1)"><script>alert(2)</script><a href="javascript:alert(3)">x</a>'
@@ -32,9 +30,7 @@ FORBIDDEN = ("<script", "onerror", "<img", "alert(", "javascript:", "style=")
 @pytest.fixture
 async def world(node, http):
     """A node with the article /articles/topic (by editor, in the forum Group) and a fake remote server."""
-    async with node.node.sessions.begin() as session:
-        author = await queries.get_local_actor(session, "editor")
-        await publish_article(session, node.settings, Draft("Topic", "topic", "Let us talk."), author)
+    await publish_topic(node)
     async with http.get(node.url("/articles/topic"), headers={"Accept": ACTIVITY_JSON}) as response:
         article = await response.json(content_type=None)
     async with fake_remote() as remote:
@@ -63,11 +59,6 @@ async def deliver(world: World, http, actor, activity: dict) -> str:
     return row.status if row.error is None else f"{row.status}: {row.error}"
 
 
-async def stored(world: World, ap_id: str) -> Object | None:
-    async with world.node.node.sessions() as session:
-        return await queries.get_object(session, ap_id)
-
-
 async def page(world: World, http) -> str:
     async with http.get(world.article_id, headers={"Accept": "text/html"}) as response:
         assert response.status == 200
@@ -81,11 +72,11 @@ async def replies_of_article(world: World, http) -> list[str]:
 
 async def assert_comment(world: World, http, note_id: str, *, parent: str, visibility: str, text: str) -> Object:
     """The reply is stored in the article's thread under ``parent``, sanitised, and shown only if public."""
-    comment = await stored(world, note_id)
+    comment = await stored(world.node, note_id)
     assert comment is not None, "the reply was not stored"
-    root = await stored(world, world.article_id)
+    root = await stored(world.node, world.article_id)
     assert (comment.kind, comment.is_local, comment.in_reply_to, comment.root_id) == ("comment", False, parent, root.id)
-    assert comment.parent_id == (await stored(world, parent)).id
+    assert comment.parent_id == (await stored(world.node, parent)).id
     assert comment.visibility == visibility
     assert text in comment.content
     for bad in FORBIDDEN:
@@ -137,7 +128,7 @@ async def test_misskey_quote_without_reply_is_not_a_comment(world, http):
                                       f"Look at this\n\nRE: {world.article_id}", quote=world.article_id)
     activity["object"].pop("inReplyTo")
     assert (await deliver(world, http, mika, activity)).startswith("ignored")
-    assert await stored(world, activity["object"]["id"]) is None
+    assert await stored(world.node, activity["object"]["id"]) is None
     assert "Look at this" not in await page(world, http)
 
 
@@ -187,7 +178,7 @@ async def test_misskey_reaction_counts_as_a_like(world, http, reaction):
                  "icon": {"type": "Image", "mediaType": "image/png", "url": f"{world.remote.base}/files/blobcat.png"}}
     assert await deliver(world, http, mika, payloads.misskey_like(mika, world.article_id, reaction, emoji)) == "applied"
     assert await deliver(world, http, mika, payloads.misskey_like(mika, world.article_id, "🎉")) != "applied"
-    assert (await stored(world, world.article_id)).likes_count == 1
+    assert (await stored(world.node, world.article_id)).likes_count == 1
 
 
 # --- Pleroma / Akkoma -------------------------------------------------------------------------
@@ -239,9 +230,9 @@ async def test_pleroma_emoji_react_counts_as_a_like_and_undo_takes_it_back(world
     lain = pleroma_user(world)
     react = payloads.pleroma_emoji_react(lain, world.article_id, "🦈", target_author=world.editor)
     assert await deliver(world, http, lain, react) == "applied"
-    assert (await stored(world, world.article_id)).likes_count == 1
+    assert (await stored(world.node, world.article_id)).likes_count == 1
     assert await deliver(world, http, lain, payloads.pleroma_undo(lain, react)) == "applied"
-    assert (await stored(world, world.article_id)).likes_count == 0
+    assert (await stored(world.node, world.article_id)).likes_count == 0
 
 
 # --- GoToSocial -------------------------------------------------------------------------------
@@ -322,7 +313,7 @@ async def test_lemmy_upvote_counts_as_a_like(world, http):
     picard = lemmy_user(world)
     assert await deliver(world, http, picard,
                          payloads.lemmy_vote(picard, world.article_id, "Like", community=world.forum)) == "applied"
-    assert (await stored(world, world.article_id)).likes_count == 1
+    assert (await stored(world.node, world.article_id)).likes_count == 1
 
 
 async def test_lemmy_downvote_is_accepted_and_not_counted_as_a_like(world, http):
@@ -331,7 +322,7 @@ async def test_lemmy_downvote_is_accepted_and_not_counted_as_a_like(world, http)
     outcome = await deliver(world, http, picard,
                             payloads.lemmy_vote(picard, world.article_id, "Dislike", community=world.forum))
     assert outcome.startswith("ignored")
-    article = await stored(world, world.article_id)
+    article = await stored(world.node, world.article_id)
     assert (article.likes_count, article.announces_count) == (0, 0)
 
 
@@ -356,7 +347,7 @@ async def test_lemmy_community_announce_of_a_new_post_stores_it_as_a_remote_arti
     page_doc = {"@context": payloads.LEMMY_CONTEXT, **create["object"]}
     world.remote.serve(page_doc["id"].removeprefix(world.remote.base), page_doc)
     assert await deliver(world, http, community, payloads.lemmy_announce(community, create)) == "applied"
-    post = await stored(world, page_doc["id"])
+    post = await stored(world.node, page_doc["id"])
     assert post is not None
     assert (post.kind, post.is_local, post.name, post.ap_type, post.actor.ap_id) == (
         "article", False, "Warp theory", "Page", picard.id)
@@ -375,8 +366,8 @@ async def test_lemmy_community_announce_of_a_comment_brings_it_into_the_thread(w
     world.remote.serve(comment["object"]["id"].removeprefix(world.remote.base),
                        {"@context": payloads.LEMMY_CONTEXT, **comment["object"]})
     assert await deliver(world, http, community, payloads.lemmy_announce(community, comment)) == "applied"
-    stored_comment = await stored(world, comment["object"]["id"])
-    post = await stored(world, create["object"]["id"])
+    stored_comment = await stored(world.node, comment["object"]["id"])
+    post = await stored(world.node, create["object"]["id"])
     assert stored_comment is not None
     assert (stored_comment.parent_id, stored_comment.root_id, stored_comment.visibility) == (post.id, post.id, "public")
     assert "Warp 9 at least" in stored_comment.content
@@ -405,7 +396,7 @@ async def test_lemmy_community_announce_of_an_edit_updates_our_copy_from_the_ori
     update = payloads.lemmy_update(riker, comment, "<p>Warp 9.975 at least</p>\n", "2026-11-24T11:00:00Z")
     world.remote.serve(path, {"@context": payloads.LEMMY_CONTEXT, **update["object"]})
     assert await deliver(world, http, community, payloads.lemmy_announce(community, update)) == "applied"
-    assert "Warp 9.975 at least" in (await stored(world, comment["object"]["id"])).content
+    assert "Warp 9.975 at least" in (await stored(world.node, comment["object"]["id"])).content
 
 
 async def test_announced_edit_is_not_believed_over_the_origin(world, http):
@@ -413,7 +404,7 @@ async def test_announced_edit_is_not_believed_over_the_origin(world, http):
     community, riker, comment, path = await lemmy_thread_with_a_comment(world, http)
     forged = payloads.lemmy_update(riker, comment, "<p>forged by the community</p>", "2026-11-24T11:00:00Z")
     assert (await deliver(world, http, community, payloads.lemmy_announce(community, forged))).startswith("ignored")
-    assert "Warp 9 at least" in (await stored(world, comment["object"]["id"])).content
+    assert "Warp 9 at least" in (await stored(world.node, comment["object"]["id"])).content
 
 
 async def test_lemmy_community_announce_of_a_delete_blanks_our_copy_once_the_origin_says_gone(world, http):
@@ -425,7 +416,7 @@ async def test_lemmy_community_announce_of_a_delete_blanks_our_copy_once_the_ori
     world.remote.serve(path, {"error": "not found"}, status=404)
     delete = payloads.lemmy_delete(riker, comment["object"]["id"], community=community.id)
     assert await deliver(world, http, community, payloads.lemmy_announce(community, delete)) == "applied"
-    held = await stored(world, comment["object"]["id"])
+    held = await stored(world.node, comment["object"]["id"])
     assert held.deleted_at is not None and held.content is None
 
 
@@ -569,7 +560,7 @@ async def test_published_is_read_in_every_servers_format(world, http, published,
     alice = world.remote.add_actor("alice", key_index=0)
     activity = mastodon_reply(world, alice, "Timed", published=published)
     assert await deliver(world, http, alice, activity) == "applied"
-    assert (await stored(world, activity["object"]["id"])).published == expected
+    assert (await stored(world.node, activity["object"]["id"])).published == expected
 
 
 # --- actors given as lists (Prismo, Plume, Pleroma) ----------------------------------------------
@@ -617,7 +608,7 @@ async def test_actor_list_of_several_different_actors_is_refused_with_a_reason(w
     activity["actor"] = actors(alice, bob)
     status, body = await signed_post(http, world.node.url("/inbox"), activity, alice)
     assert status == 400 and "several different actors" in body["reason"]
-    assert await stored(world, activity["object"]["id"]) is None
+    assert await stored(world.node, activity["object"]["id"]) is None
 
 
 async def test_attributed_to_several_different_actors_is_refused_with_a_reason(world, http):
