@@ -17,11 +17,8 @@ from node.db.models import Activity, Actor
 from node.federation.vocab import ACTIVITY_JSON, PUBLIC
 from tests.factories import follow_of
 from tests.fakes.remote import fake_remote, signed_post
+from tests.members_fed_support import received
 from tests.support import free_port, make_settings, running_node, wait_for
-
-
-def received(remote, kind: str) -> list[dict]:
-    return [body for body in (json.loads(r["body"]) for r in remote.received) if body["type"] == kind]
 
 
 async def updates_queued(node) -> int:

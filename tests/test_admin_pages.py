@@ -21,14 +21,11 @@ from node.members.roles import Role
 from node.services.publish import publish_article
 from tests.factories import follow_of
 from tests.fakes.remote import fake_remote, signed_post
+from tests.members_fed_support import received
 from tests.members_support import login, make_member
 from tests.support import make_settings, running_node, wait_for
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-def received(remote, kind: str) -> list[dict]:
-    return [body for body in (json.loads(r["body"]) for r in remote.received) if body["type"] == kind]
 
 
 @pytest.fixture
