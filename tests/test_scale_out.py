@@ -142,7 +142,7 @@ async def test_two_web_and_two_workers_lose_nothing_when_one_of_each_is_killed(t
                 await publish(settings)
                 sending = asyncio.create_task(send_all(http, settings.base + "/inbox", replies, actors, accepted))
                 # Midway through both: one web process and one worker die without a chance to clean up
-                assert await wait_for(lambda: _true(len(remote.received) >= 20 and len(accepted) >= 200), 60)
+                assert await wait_for(lambda: len(remote.received) >= 20 and len(accepted) >= 200, 60)
                 victim = min(children_of(web.pid))
                 os.kill(victim, signal.SIGKILL)
                 workers[0].send_signal(signal.SIGKILL)
@@ -203,6 +203,3 @@ async def counts(settings) -> dict[str, int]:
     finally:
         await node.close()
 
-
-async def _true(value: bool) -> bool:
-    return value

@@ -37,7 +37,7 @@ async def test_a_delivery_queued_by_one_process_wakes_the_worker_of_another(tmp_
             worker = DeliveryWorker(worker_node, poll_interval=3600)
             await worker.start()
             worker_node.wakeups.on(wakeups.DELIVERIES, worker.wake)
-            assert await wait_for(lambda: _true(worker_node.wakeups.connected.is_set()))
+            assert await wait_for(lambda: worker_node.wakeups.connected.is_set())
             await asyncio.sleep(0.2)  # the worker's first look found nothing; it now waits an hour
             async with web.sessions.begin() as session:
                 author = await queries.get_local_actor(session, settings.default_author)
@@ -72,10 +72,6 @@ async def test_workers_claiming_at_once_on_postgresql_take_different_rows(tmp_pa
         finally:
             for node in nodes:
                 await node.close()
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 # --- fednode serve --workers N ---------------------------------------------------------------------

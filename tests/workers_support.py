@@ -7,17 +7,21 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from pathlib import Path
 
 
 async def wait_for(condition, seconds: float = 10.0) -> bool:
-    """Poll ``condition()`` (async) until true or ``seconds`` pass; whether it became true.
+    """Poll ``condition()`` (plain or async) until true or ``seconds`` pass; whether it became true.
 
     Unlike ``tests.support.wait_for`` it returns False rather than raising, so that the caller's assert
     can say what it saw (a log, the counts) when the wait ran out.
     """
     for _ in range(int(seconds / 0.05)):
-        if await condition():
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
             return True
         await asyncio.sleep(0.05)
     return False
