@@ -497,9 +497,7 @@ async def test_rate_rules_count_on_postgresql(tmp_path, http):
         settings = make_settings(tmp_path, database_url=url, **ONLY, moderation_actor_rate=2,
                                  moderation_instance_rate=3)
         async with running_node(settings) as node:
-            async with node.node.sessions.begin() as session:
-                author = await queries.get_local_actor(session, "editor")
-                await publish_article(session, node.settings, Draft("Topic", "topic", "Let us talk."), author)
+            await publish_topic(node)
             await rate_rules_hold(node, remote, node.url("/articles/topic"), http)
 
 
