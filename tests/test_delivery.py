@@ -692,9 +692,9 @@ async def test_a_wake_up_during_a_claim_that_found_nothing_is_not_lost(quiet, re
         worker.wake()
         worker._claim_and_learn = claim
         held.set()
-        # Then the row is delivered long before the next poll would have looked
+        # Then the row is delivered long before the next poll (60 s) would have looked
         row = None
-        for _ in range(250):
+        for _ in range(1000):
             row = await one_delivery(quiet.node)
             if row.status == "delivered":
                 break
