@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Collection, Iterable, Sequence
 
-from sqlalchemy import delete, func, insert, literal, or_, select, union_all, update
+from sqlalchemy import Integer, bindparam, delete, func, insert, literal, or_, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 from node.db.models import (COMMENT_TRANSITIONS, Activity, Actor, ActorBan, DomainBlock, Follow, ModerationEntry,
                             Object, Report, RuleHit)
 from node.db.queries import SHOWN_STATE
-from node.db.types import utcnow
+from node.db.types import UTCDateTime, utcnow
 
 SHOWN = SHOWN_STATE  # the one moderation state whose comments are shown, counted, listed and announced
 
@@ -94,14 +94,23 @@ async def list_comments_in_state(session: AsyncSession, state: str, *, limit: in
     return (await session.scalars(query)).all()
 
 
+# Built once: the decide step runs these for every batch of replies, and building an ORM select costs
+# more than SQLite takes to run it.
+_SEEN_DOMAINS = (select(Actor.domain).distinct().join(Object, Object.actor_id == Actor.id)
+                 .where(Actor.domain.in_(bindparam("domains", expanding=True)), Object.kind == "comment",
+                        Object.moderation == SHOWN))
+_APPROVED_COUNTS = (select(Object.actor_id, func.count(Object.id))
+                    .where(Object.actor_id.in_(bindparam("ids", expanding=True)), Object.moderation == SHOWN,
+                           Object.kind == "comment")
+                    .group_by(Object.actor_id))
+
+
 async def seen_domains(session: AsyncSession, domains: Iterable[str]) -> set[str]:
     """Which of these instances already have a comment shown here."""
     wanted = set(domains)
     if not wanted:
         return set()
-    query = (select(Actor.domain).distinct().join(Object, Object.actor_id == Actor.id)
-             .where(Actor.domain.in_(wanted), Object.kind == "comment", Object.moderation == SHOWN))
-    return set((await session.scalars(query)).all())
+    return set((await session.scalars(_SEEN_DOMAINS, {"domains": list(wanted)})).all())
 
 
 async def approved_counts(session: AsyncSession, actor_ids: Iterable[int]) -> dict[int, int]:
@@ -109,17 +118,32 @@ async def approved_counts(session: AsyncSession, actor_ids: Iterable[int]) -> di
     ids = set(actor_ids)
     if not ids:
         return {}
-    rows = (await session.execute(
-        select(Object.actor_id, func.count(Object.id))
-        .where(Object.actor_id.in_(ids), Object.moderation == SHOWN, Object.kind == "comment")
-        .group_by(Object.actor_id))).all()
-    found = dict(rows)
+    found = dict((await session.execute(_APPROVED_COUNTS, {"ids": list(ids)})).all())
     return {actor_id: int(found.get(actor_id, 0)) for actor_id in ids}
 
 
-def _count_up_to(recent: Any, cap: int) -> Any:
+def _count_up_to(recent: Any, cap: Any) -> Any:
     """The number of rows of ``recent`` (a select correlated to the outer ``Actor``), read no further than ``cap``."""
     return select(func.count()).select_from(recent.limit(cap).correlate(Actor).subquery()).scalar_subquery()
+
+
+def _recent_statements() -> dict[tuple[bool, bool], Any]:
+    """The rate counts' statements (actors, instances, both), built once: building and compiling such a
+    statement costs several times what running it does.  Bound: ``since``, ``actor_cap``, ``actor_ids``,
+    ``domain_cap``, ``domain_ids``."""
+    since = bindparam("since", type_=UTCDateTime)
+    member = aliased(Actor, name="member")
+    per_actor = (select(literal(False).label("instance"), Actor.id, Actor.domain, _count_up_to(
+        select(Object.id).where(Object.actor_id == Actor.id, Object.created_at >= since),
+        bindparam("actor_cap", type_=Integer))).where(Actor.id.in_(bindparam("actor_ids", expanding=True))))
+    per_domain = (select(literal(True).label("instance"), Actor.id, Actor.domain, _count_up_to(
+        select(Object.id).join(member, member.id == Object.actor_id)
+        .where(member.domain == Actor.domain, Object.created_at >= since),
+        bindparam("domain_cap", type_=Integer))).where(Actor.id.in_(bindparam("domain_ids", expanding=True))))
+    return {(True, False): per_actor, (False, True): per_domain, (True, True): union_all(per_actor, per_domain)}
+
+
+_RECENT = _recent_statements()
 
 
 async def recent_counts(session: AsyncSession, actor_ids: Collection[int], domain_actor_ids: Collection[int],
@@ -131,23 +155,14 @@ async def recent_counts(session: AsyncSession, actor_ids: Collection[int], domai
     One statement for both: the per-actor counts over the actors' rows, and the per-instance ones over
     one actor of each instance (the caller picks it), as correlated ``LIMIT`` subqueries.
     """
-    parts = []
-    if actor_ids and actor_cap:
-        actor_recent = select(Object.id).where(Object.actor_id == Actor.id, Object.created_at >= since)
-        parts.append(select(literal(False).label("instance"), Actor.id, Actor.domain,
-                            _count_up_to(actor_recent, actor_cap)).where(Actor.id.in_(set(actor_ids))))
-    if domain_actor_ids and domain_cap:
-        member = aliased(Actor)
-        domain_recent = (select(Object.id).join(member, member.id == Object.actor_id)
-                         .where(member.domain == Actor.domain, Object.created_at >= since))
-        parts.append(select(literal(True), Actor.id, Actor.domain, _count_up_to(domain_recent, domain_cap))
-                     .where(Actor.id.in_(set(domain_actor_ids))))
+    actors, domains = bool(actor_ids and actor_cap), bool(domain_actor_ids and domain_cap)
     per_actor: dict[int, int] = {}
     per_domain: dict[str, int] = {}
-    if not parts:
+    if not (actors or domains):
         return per_actor, per_domain
-    query = parts[0] if len(parts) == 1 else union_all(*parts)
-    for instance, actor_id, domain, count in (await session.execute(query)).all():
+    values = {"since": since, "actor_cap": actor_cap, "actor_ids": list(actor_ids),
+              "domain_cap": domain_cap, "domain_ids": list(domain_actor_ids)}
+    for instance, actor_id, domain, count in (await session.execute(_RECENT[actors, domains], values)).all():
         if instance:
             per_domain[domain] = int(count)
         else:
@@ -308,19 +323,32 @@ async def get_report(session: AsyncSession, report_id: int) -> Report | None:
 
 # --- rule hits ----------------------------------------------------------------------------------
 
+def _hits_upsert(dialect: str) -> Any:
+    """Add to one rule's hit counters, creating its row if needed (built once per dialect)."""
+    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = RuleHit.__table__
+    statement = upsert(table).values(rule=bindparam("rule"), hits=bindparam("hits"), dry_hits=bindparam("dry_hits"),
+                                     last_hit_at=bindparam("at", type_=UTCDateTime))
+    return statement.on_conflict_do_update(index_elements=["rule"], set_={
+        "hits": table.c.hits + statement.excluded.hits, "dry_hits": table.c.dry_hits + statement.excluded.dry_hits,
+        "last_hit_at": statement.excluded.last_hit_at})
+
+
+_HITS_UPSERT: dict[str, Any] = {}
+
+
 async def add_rule_hits(session: AsyncSession, hits: dict[str, int], dry_hits: dict[str, int]) -> None:
-    """Add to the hit counters of the policy rules that matched (one upsert for them all)."""
+    """Add to the hit counters of the policy rules that matched (one upsert, run for each of them)."""
     names = sorted(set(hits) | set(dry_hits))
     if not names:
         return
     now = utcnow()
-    upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = upsert(RuleHit).values([
-        {"rule": name, "hits": hits.get(name, 0), "dry_hits": dry_hits.get(name, 0), "last_hit_at": now}
-        for name in names])
-    await session.execute(statement.on_conflict_do_update(index_elements=["rule"], set_={
-        "hits": RuleHit.hits + statement.excluded.hits, "dry_hits": RuleHit.dry_hits + statement.excluded.dry_hits,
-        "last_hit_at": statement.excluded.last_hit_at}))
+    dialect = session.get_bind().dialect.name
+    statement = _HITS_UPSERT.get(dialect)
+    if statement is None:
+        statement = _HITS_UPSERT[dialect] = _hits_upsert(dialect)
+    await session.execute(statement, [{"rule": name, "hits": hits.get(name, 0), "dry_hits": dry_hits.get(name, 0),
+                                       "at": now} for name in names])
 
 
 async def list_rule_hits(session: AsyncSession) -> dict[str, RuleHit]:

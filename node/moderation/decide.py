@@ -2,7 +2,7 @@
 
 ``judge_many`` is called by the one reply store path just before comments are
 written (``comments.store_comments``, for one reply or a run), inside its
-transaction: the facts are read with a fixed handful of queries per batch, the
+transaction: the facts are read with at most a handful of queries per batch, the
 pure ``Policy`` decides each, and the rule hits and the mod log lines for holds
 and rejections are written in the same transaction.  A rejection that the
 author's server should hear about (a locked thread, a closed article, a reply
@@ -54,8 +54,9 @@ class Decider:
 
     An actor's host and creation time never change, an instance with a shown comment stays seen,
     and an actor that earned the trust the policy asks for keeps it (a moderator who changes their
-    mind bans it), so those are read once; the other actors' trust and the rate counts are read
-    for every batch (a moderator may have approved something from another process).
+    mind bans it), so those are read once; the other actors' trust is read for every batch, and the
+    other instances and the rate counts for every batch that has a reply reaching their rules (a
+    moderator may have approved something from another process, another process stored replies).
     """
 
     def __init__(self, policy: Policy) -> None:
@@ -63,19 +64,26 @@ class Decider:
         self.actors: dict[int, Any] = {}  # actor row id -> (id, ap_id, domain, published, followers)
         self.seen: set[str] = set()  # instances with a shown comment
         self.trusted: set[int] = set()  # actors with as many approved comments as the policy asks
+        # Facts read only when a reply reaches a rule that reads them (the rules before it never do):
+        # whether an instance has a shown comment (new-instance) and the counts of the last hour (the
+        # rate rules, which come last).  A batch that earlier rules decide whole (first comments, blocks)
+        # reads neither.  The index of the first rule that reads each, when that rule is on.
         names = [rule.name for rule in policy.rules]
-        live = [names.index(name) for name in RATE_RULES
-                if name in names and getattr(policy.config, name.replace("-", "_"))]
-        # The rules before the first rate rule that is on never read the rate counts.
-        self.rates_from = min(live) if live else None
         self.index = {name: i for i, name in enumerate(names)}
+        config = policy.config
+        self.reads_from = {
+            "seen": _first(self.index, ["new-instance"] if config.hold_new_instances else []),
+            "rates": _first(self.index, [name for name in RATE_RULES if getattr(config, name.replace("-", "_"))]),
+        }
 
-    def reaches_rates(self, judgement: Judgement) -> bool:
-        """Whether the rules reached a rate rule when judging a reply so: it was published, or decided by
-        a rate rule or one after it.  Otherwise a rule before them decided, whatever the counts."""
-        if self.rates_from is None:
+    def reaches(self, fact: str, judgement: Judgement) -> bool:
+        """Whether the rules reached the first rule that reads ``fact`` when judging a reply so: it was
+        published, or decided by that rule or a later one.  Otherwise an earlier rule decided,
+        whatever the fact."""
+        start = self.reads_from[fact]
+        if start is None:
             return False
-        return judgement.rule is None or self.index[judgement.rule] >= self.rates_from
+        return judgement.rule is None or self.index[judgement.rule] >= start
 
     async def actor_facts(self, session: AsyncSession, ids: set[int]) -> dict[int, Any]:
         missing = ids - self.actors.keys()
@@ -91,6 +99,12 @@ class Decider:
         if unknown:
             self.seen |= await db.seen_domains(session, unknown)
         return self.seen & domains
+
+
+def _first(index: dict[str, int], names: list[str]) -> int | None:
+    """The position of the first of these rules, None when there is none."""
+    found = [index[name] for name in names if name in index]
+    return min(found) if found else None
 
 
 def decider_of(node: "Node") -> Decider:
@@ -125,7 +139,6 @@ async def judge_many(node: "Node", session: AsyncSession, items: Sequence[Incomi
     # An actor that reached the trust the rules ask for stays trusted (as WordPress's approved authors do).
     approved = {actor_id: TRUSTED for actor_id in authors if actor_id in decider.trusted}
     approved |= await db.approved_counts(session, set(authors) - decider.trusted)
-    seen = await decider.seen_domains(session, domains)
     covering = {d: parent_domains(d) for d in domains}
     gate = getattr(node, "gate", None)
     if gate is not None:  # the inbox's snapshot of blocks and bans (read again every few seconds)
@@ -138,10 +151,15 @@ async def judge_many(node: "Node", session: AsyncSession, items: Sequence[Incomi
     followers = await _followers_of_sites(node, session, items, authors)
     severity = {d: _strongest(blocks.get(p) for p in parents) for d, parents in covering.items()}
     published = {a.id: parse_time(a.published) for a in authors.values()}
+    host = node.settings.host
 
-    # The rate rules come last: only a reply no earlier rule decided needs the counts of the last hour,
-    # so they are read when the first one does (a batch that earlier rules decide whole reads none).
-    rates: tuple[dict[int, int], dict[str, int]] | None = None
+    # Read when a reply first reaches a rule that reads them (Decider.reads_from); until then an
+    # instance not known to be seen counts as seen and the counts as this batch's own, values under
+    # which those rules do not match, and a reply that reaches one is judged again once they are read.
+    seen = decider.seen & domains
+    unsure = domains - seen
+    seen_read = not unsure
+    rates_read = False
     recent_actors: dict[int, int] = {}
     recent_domains: dict[str, int] = {}
     judgements = []
@@ -164,7 +182,7 @@ async def judge_many(node: "Node", session: AsyncSession, items: Sequence[Incomi
             links=count_links(content, mention_hrefs(document)) if config.hold_links and not trust else 0,
             approved=trust,
             # This node's own members are not a new instance (their trust is earned as anyone's).
-            instance_seen=author.domain in seen or author.domain == node.settings.host,
+            instance_seen=not seen_read or author.domain in seen or author.domain == host,
             actor_published=published[author.id], actor_followers=author.followers,
             banned=author.ap_id in banned, domain_severity=severity[author.domain],
             thread_locked=bool(getattr(item.parent, "locked", False) or getattr(root, "locked", False)),
@@ -175,10 +193,20 @@ async def judge_many(node: "Node", session: AsyncSession, items: Sequence[Incomi
             instance_recent=recent_domains.get(author.domain, 0) + per_domain[author.domain],
         )
         judgement = policy(candidate)
-        if rates is None and decider.reaches_rates(judgement):  # judged without the counts: again with them
-            rates = recent_actors, recent_domains = await _recent_counts(session, config, authors)
+        while True:
+            read_seen = not seen_read and decider.reaches("seen", judgement)
+            read_rates = not rates_read and decider.reaches("rates", judgement)
+            if not (read_seen or read_rates):
+                break
+            if read_seen:
+                seen |= await decider.seen_domains(session, unsure)
+                seen_read = True
+            if read_rates:
+                recent_actors, recent_domains = await _recent_counts(session, config, authors)
+                rates_read = True
             judgement = policy(replace(
-                candidate, actor_recent=recent_actors.get(author.id, 0) + per_actor[author.id],
+                candidate, instance_seen=author.domain in seen or author.domain == host,
+                actor_recent=recent_actors.get(author.id, 0) + per_actor[author.id],
                 instance_recent=recent_domains.get(author.domain, 0) + per_domain[author.domain]))
         judgements.append(judgement)
         per_actor[author.id] += 1
