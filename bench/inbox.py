@@ -25,7 +25,8 @@ With ``--workers N`` (N > 1), (b) is ``fednode serve --workers N`` instead: N we
 processes (each with its inbox and processor) on one fresh PostgreSQL database
 (127.0.0.1:5432, user postgres; created for the run and dropped after it), against
 the same floor (a).  Its CPU per reply is the sum of the web processes' CPU, read
-from /proc; (c) and (d) are not run.
+from /proc, with the PostgreSQL server's beside it (every ``postgres`` process of the
+machine); (c) and (d) are not run.
 
 The discussion page is measured by bench/pages.py (threads of 1,000 to 100,000 comments).
 
@@ -291,6 +292,19 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu() -> float:
+    """CPU seconds of every PostgreSQL process on this machine (the server is shared: other users count too)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    total += process_cpu(int(entry.name))
+            except OSError:
+                continue
+    return total
+
+
 def children_of(pid: int) -> set[int]:
     """The live child processes of ``pid`` (from /proc)."""
     found = set()
@@ -355,11 +369,13 @@ async def serve_processes(args, remote, pems, floor_rate: float) -> None:
                 requests = presign(settings.base_url, remote.base, pems, args.replies, args.threads)
                 web = sorted(children_of(parent.pid))
                 before = {pid: process_cpu(pid) for pid in web}
+                database_cpu = postgres_cpu()
                 started = time.perf_counter()
                 seconds, statuses, _ = await drive(settings.base_url + "/inbox", requests, args.senders)
                 stored = await _wait_until_stored(url, args.replies)
                 stored_seconds = time.perf_counter() - started
                 cpu = sum(process_cpu(pid) - before[pid] for pid in web)
+                database_cpu = postgres_cpu() - database_cpu  # backends that ended meanwhile are missed
                 alive = children_of(parent.pid)
             finally:
                 parent.send_signal(signal.SIGTERM)
@@ -374,7 +390,8 @@ async def serve_processes(args, remote, pems, floor_rate: float) -> None:
         await drop()
     rate, stored_rate = args.replies / seconds, stored / stored_seconds
     print(f"(b) Fednode, {args.workers} processes on PostgreSQL, answered: {rate:,.0f} req/s  {statuses}; "
-          f"{cpu * 1e6 / args.replies:.0f} µs CPU per reply (the web processes together), answered and stored")
+          f"{cpu * 1e6 / args.replies:.0f} µs CPU per reply (the web processes together), answered and stored; "
+          f"PostgreSQL {database_cpu * 1e6 / args.replies:.0f} µs")
     print(f"(b) stored in threads: {stored:,} comments in {stored_seconds:.1f} s = {stored_rate:,.0f}/s")
     print(f"ratio (b answered)/(a): {rate / floor_rate:.2f}   ratio (b stored)/(a): {stored_rate / floor_rate:.2f}"
           f"   (target 0.4)   load {os.getloadavg()[0]:.1f}", flush=True)
