@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Collection, Sequence
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from node.db import queries
@@ -90,17 +90,23 @@ async def claim_deliveries(session: AsyncSession | AsyncConnection, owner: str, 
     return sorted(claimed.all(), key=lambda row: (row.next_attempt_at, row.id))
 
 
+# Built once: the common case of the ledger runs once per group commit, and building and
+# hashing this statement anew cost about a third of the transaction's CPU on the event loop.
+_MARK_DELIVERED = (
+    update(DELIVERIES)
+    .where(DELIVERIES.c.id.in_(bindparam("ids", expanding=True)),
+           may_become(DELIVERIES.c.status, DeliveryState, DeliveryState.DELIVERED))
+    .values(status=DeliveryState.DELIVERED, attempts=DELIVERIES.c.attempts + 1, finished_at=bindparam("finished"),
+            last_status=bindparam("code"), last_error=None, lease_until=None, lease_owner=None)
+)
+
+
 async def mark_delivered(executor: Any, delivered: dict[int, list[int]], now: datetime) -> None:
     """Successes (row ids by status code), the common case: one statement per status code, not per row.
 
     ``executor`` is a session or a bare connection (a run of plain successes needs no ORM)."""
     for status, ids in delivered.items():
-        await executor.execute(
-            update(DELIVERIES).where(DELIVERIES.c.id.in_(ids),
-                                     may_become(DELIVERIES.c.status, DeliveryState, DeliveryState.DELIVERED))
-            .values(status=DeliveryState.DELIVERED, attempts=DELIVERIES.c.attempts + 1, finished_at=now,
-                    last_status=status, last_error=None, lease_until=None, lease_owner=None)
-        )
+        await executor.execute(_MARK_DELIVERED, {"ids": ids, "finished": now, "code": status})
 
 
 async def record_attempts(session: AsyncSession, changes: Sequence[dict[str, Any]]) -> None:
