@@ -8,8 +8,6 @@ An unchanged configuration sends nothing, however often the node restarts.
 
 from __future__ import annotations
 
-import json
-
 from sqlalchemy import func, select, update
 
 from node.app import opened_node

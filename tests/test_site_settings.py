@@ -9,7 +9,6 @@ and saving the same values again sends nothing.
 from __future__ import annotations
 
 import io
-import json
 
 import pytest
 from PIL import Image
