@@ -8,28 +8,15 @@ here and is labelled closed at the source.
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import pytest
 
 from node.db import queries
 from node.discussions.service import open_discussion
 from tests.fakes.website import article_html, fake_website
+from tests.interop.fednode_support import wait_until
+from tests.threads_support import comment as held
 
 pytestmark = pytest.mark.interop
-
-
-async def wait_until(check, what: str, timeout: float = 20.0, peer=None):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            extra = f"\n--- peer output ---\n{peer.output[-3000:]}" if peer is not None else ""
-            raise AssertionError(f"timed out waiting for {what}{extra}")
-        await asyncio.sleep(0.05)
 
 
 async def test_a_fedify_reply_to_a_link_thread_nests_under_it(node, fedify_peer, http):
@@ -42,12 +29,10 @@ async def test_a_fedify_reply_to_a_link_thread_nests_under_it(node, fedify_peer,
         second = await fedify_peer.reply(first["note_id"], "<p>second from Fedify</p>",
                                          mention=node.url("/actors/forum"))
 
-        async def held(ap_id):
-            async with node.node.sessions() as session:
-                return await queries.get_object(session, ap_id)
-
-        one = await wait_until(lambda: held(first["note_id"]), "the first reply stored", peer=fedify_peer)
-        two = await wait_until(lambda: held(second["note_id"]), "the second reply stored", peer=fedify_peer)
+        one = await wait_until(lambda: held(node, first["note_id"]), "the first reply stored", timeout=20,
+                               peer=fedify_peer)
+        two = await wait_until(lambda: held(node, second["note_id"]), "the second reply stored", timeout=20,
+                               peer=fedify_peer)
         assert one.root_id == opened.document.thread_id and one.parent_id == opened.document.thread_id
         assert two.root_id == opened.document.thread_id and two.parent_id == one.id
         async with http.get(page_id, headers={"Accept": "text/html"}) as response:
