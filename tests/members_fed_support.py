@@ -1,8 +1,7 @@
-"""Helpers for the tests of members' federation: a member, a thread with a remote comment, waiting."""
+"""Helpers for the tests of members' federation: a member, an article, a remote comment, what a fake remote received."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -15,18 +14,7 @@ from node.services.publish import publish_article
 from tests.factories import follow_of, reply_to
 from tests.fakes.remote import RemoteActor, signed_post
 from tests.members_support import make_member
-
-
-async def until(check, what: str, timeout: float = 10.0):
-    """Poll an async ``check`` until it returns something truthy (processor and worker run on their own)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
+from tests.support import wait_for
 
 
 async def make_person(running, username: str = "alice") -> int:
@@ -55,7 +43,7 @@ async def remote_reply(http, running, actor: RemoteActor, parent: str, html: str
     status, body = await signed_post(http, running.url("/inbox"), create, actor)
     assert status == 202, body
     note = create["object"]["id"]
-    await until(lambda: object_of(running, note), f"the reply {note} to be stored")
+    await wait_for(lambda: object_of(running, note), what=f"the reply {note} to be stored")
     return note
 
 
@@ -70,7 +58,7 @@ async def follow_member(http, running, actor: RemoteActor, username: str, n: int
             local = await queries.get_local_actor(session, username)
             return await queries.count_follows(session, local.id, "followers") >= 1
 
-    await until(accepted, f"{actor.id}'s follow of {username}")
+    await wait_for(accepted, what=f"{actor.id}'s follow of {username}")
 
 
 def received(remote, kind: str, path: str | None = None) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import socket
 import uuid
 from dataclasses import dataclass, field
@@ -150,13 +151,19 @@ def is_alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
-async def wait_for(predicate, timeout: float = 10.0):
-    """Poll ``predicate`` until it returns something truthy (deliveries are asynchronous)."""
+async def wait_for(predicate, timeout: float = 10.0, *, what: str = "a condition"):
+    """Poll ``predicate`` (plain or async) until it returns something truthy, and return that.
+
+    Deliveries, the inbox processor and the worker run on their own; after ``timeout`` seconds the
+    test fails naming ``what`` it waited for.
+    """
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
         if result:
             return result
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("timed out waiting")
+            raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)

@@ -7,7 +7,6 @@ signature; an admin (or a moderator) signs in and submits each page's forms.
 from __future__ import annotations
 
 import io
-import json
 import re
 
 import aiohttp
@@ -181,7 +180,7 @@ async def test_the_delivery_ledger_shows_each_inbox_and_retries_what_failed(site
             async with node.node.sessions() as session:
                 summary = (await admin_db.ledger_summaries(session, [published.article.ap_id]))[published.article.ap_id]
             return summary.delivered == 1 and summary.failed == 1
-        await wait_for_async(settled)
+        await wait_for(settled)
         async with client.get(node.url("/admin/deliveries")) as response:
             assert "News" in await response.text()
         async with client.get(ledger_url) as response:
@@ -193,17 +192,6 @@ async def test_the_delivery_ledger_shows_each_inbox_and_retries_what_failed(site
         async with client.post(ledger_url + "/retry", data={"csrf": token}, allow_redirects=False) as response:
             assert response.status == 303 and "done=retry" in response.headers["Location"]
         await wait_for(lambda: len(received(other, "Create")) == 2)
-
-
-async def wait_for_async(predicate, attempts: int = 200) -> None:
-    """Poll an async ``predicate`` until it is true (deliveries settle in the background)."""
-    import asyncio
-
-    for _ in range(attempts):
-        if await predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out waiting")
 
 
 async def test_an_unknown_article_has_no_ledger(site):

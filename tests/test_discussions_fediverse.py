@@ -7,7 +7,6 @@ Mastodon- and Lemmy-shaped posts with real keys (tests/fakes/remote.py), and rea
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 from sqlalchemy import select
@@ -21,7 +20,7 @@ from node.services import following
 from tests.factories import mastodon_status
 from tests.fakes.remote import fake_remote
 from tests.fakes.website import article_html, fake_website
-from tests.support import make_settings, running_node
+from tests.support import make_settings, running_node, wait_for
 
 
 @pytest.fixture
@@ -34,17 +33,6 @@ async def site():
 async def remote():
     async with fake_remote() as server:
         yield server
-
-
-async def wait_until(check, what: str, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 # --- a page that is itself on the fediverse -----------------------------------------------------
@@ -153,7 +141,7 @@ async def follow_site(follower, followed) -> None:
             row = await session.scalar(select(Follow).where(Follow.ap_id == follow.ap_id))
             return row is not None and row.state == "accepted"
 
-    await wait_until(accepted, f"{follower.base} following {followed.base}")
+    await wait_for(accepted, 15, what=f"{follower.base} following {followed.base}")
 
 
 async def test_two_affiliated_fednodes_one_url_one_thread(tmp_path, site, http):
@@ -170,7 +158,7 @@ async def test_two_affiliated_fednodes_one_url_one_thread(tmp_path, site, http):
             async with b.node.sessions() as session:
                 return await db.find_document(session, [site.url("/harbour")])
 
-        document = await wait_until(filed_on_b, "A's link thread filed on B")
+        document = await wait_for(filed_on_b, 15, what="A's link thread filed on B")
         assert document.kind == "affiliate"
         async with http.get(b.url("/discussions.json"), params={"url": site.url("/harbour/#comments")}) as response:
             body = await response.json()
@@ -210,8 +198,8 @@ async def test_two_forums_that_open_the_same_page_at_once_link_to_each_other(tmp
             async with running.node.sessions() as session:
                 return len(await db.list_threads(session, document_id)) == 2
 
-        await wait_until(lambda: threads_of(a, opened_a.document.id), "B's thread recorded on A")
-        await wait_until(lambda: threads_of(b, opened_b.document.id), "A's thread recorded on B")
+        await wait_for(lambda: threads_of(a, opened_a.document.id), 15, what="B's thread recorded on A")
+        await wait_for(lambda: threads_of(b, opened_b.document.id), 15, what="A's thread recorded on B")
         for running, other, document in ((a, b, opened_a.document), (b, a, opened_b.document)):
             async with http.get(running.url(f"/discussions/{document.id}"), headers={"Accept": "text/html"}) as response:
                 html = await response.text()

@@ -10,7 +10,6 @@ worker; remote servers are fakes that verify our signatures.
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
@@ -39,18 +38,6 @@ async def manual(tmp_path):
     """A node whose actors approve followers by hand."""
     async with running_node(make_settings(tmp_path, manual_approval=True)) as running:
         yield running
-
-
-async def until(check, timeout: float = 10.0):
-    """Poll an async ``check`` until it returns something truthy (the processor and worker are asynchronous)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.05)
 
 
 def of_type(remote, kind: str) -> list[dict]:
@@ -88,7 +75,7 @@ async def follow_site(node, http, actor, n: int = 1, *, target: str = "/actors/f
     follow = follow_of(actor, node.url(target), n)
     status, _ = await signed_post(http, node.url(target + "/inbox"), follow, actor)
     assert status == 202
-    await until(lambda: applied(node.node, follow["id"]))
+    await wait_for(lambda: applied(node.node, follow["id"]))
     return follow
 
 
@@ -133,7 +120,7 @@ async def test_undo_follow_embedded_removes_the_follower(node, http, remote):
     undo = {"@context": AS_NS, "id": f"{alice.id}#undo/1", "type": "Undo", "actor": alice.id, "object": follow}
     await signed_post(http, node.url("/inbox"), undo, alice)
     # Then the follow is gone and the total is 0
-    assert await until(lambda: applied(node.node, undo["id"])) == "applied"
+    assert await wait_for(lambda: applied(node.node, undo["id"])) == "applied"
     assert await follows(node.node) == []
     assert (await get_ap(http, node.url("/actors/forum/followers")))[1]["totalItems"] == 0
 
@@ -147,7 +134,7 @@ async def test_undo_follow_by_id_removes_the_follower(node, http, remote):
     undo = {"@context": AS_NS, "id": f"{alice.id}#undo/1", "type": "Undo", "actor": alice.id, "object": follow["id"]}
     await signed_post(http, node.url("/inbox"), undo, alice)
     # Then the follow is gone
-    assert await until(lambda: applied(node.node, undo["id"])) == "applied"
+    assert await wait_for(lambda: applied(node.node, undo["id"])) == "applied"
     assert await follows(node.node) == []
 
 
@@ -160,7 +147,7 @@ async def test_undo_of_someone_elses_follow_changes_nothing(node, http, remote):
     undo = {"@context": AS_NS, "id": f"{bob.id}#undo/1", "type": "Undo", "actor": bob.id, "object": follow["id"]}
     await signed_post(http, node.url("/inbox"), undo, bob)
     # Then alice still follows
-    assert await until(lambda: applied(node.node, undo["id"])) == "ignored"
+    assert await wait_for(lambda: applied(node.node, undo["id"])) == "ignored"
     assert [f.state for f in await follows(node.node)] == ["accepted"]
 
 
@@ -315,7 +302,7 @@ async def answer_our_follow(node, http, group, sent: dict, kind: str) -> str:
     answer = {"@context": AS_NS, "id": f"{group.id}#answers/1", "type": kind, "actor": group.id, "object": sent}
     status, _ = await signed_post(http, node.url("/inbox"), answer, group)
     assert status == 202
-    return await until(lambda: applied(node.node, answer["id"]))
+    return await wait_for(lambda: applied(node.node, answer["id"]))
 
 
 async def test_following_a_remote_group_sends_a_signed_follow(node, remote):
@@ -406,7 +393,7 @@ async def test_articles_of_a_followed_group_are_stored_as_remote_articles(node, 
     # When that author's article arrives
     await signed_post(http, node.url("/inbox"), activity, bob)
     # Then it is stored as a remote article
-    assert await until(lambda: applied(node.node, activity["id"])) == "applied"
+    assert await wait_for(lambda: applied(node.node, activity["id"])) == "applied"
     async with node.node.sessions() as session:
         stored = await queries.get_object(session, activity["object"]["id"])
     assert (stored.kind, stored.is_local, stored.name, stored.actor.ap_id) == ("article", False, "Remote post 1", bob.id)
@@ -425,7 +412,7 @@ async def test_articles_from_a_server_we_do_not_follow_are_ignored(node, http, r
         status, _ = await signed_post(http, node.url("/inbox"), activity, carol)
         # Then it is accepted at the door but not stored
         assert status == 202
-        assert await until(lambda: applied(node.node, activity["id"])) == "ignored"
+        assert await wait_for(lambda: applied(node.node, activity["id"])) == "ignored"
     async with node.node.sessions() as session:
         assert await queries.get_object(session, activity["object"]["id"]) is None
         assert await session.scalar(select(func.count(Object.id)).where(Object.is_local.is_(False))) == 0

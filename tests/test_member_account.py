@@ -11,8 +11,8 @@ from node.members import accounts
 from node.members.posting import (PostingRefused, delete_account, edit_comment, like, post_comment,
                                   send_profile_update)
 from tests.fakes.remote import fake_remote
-from tests.members_fed_support import (follow_member, make_person, object_of, publish, received, remote_reply,
-                                       until)
+from tests.members_fed_support import follow_member, make_person, object_of, publish, received, remote_reply
+from tests.support import wait_for
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ async def world(node, http):
 async def arrived(remote, kind: str):
     async def check():
         return received(remote, kind)
-    return await until(check, f"a {kind} at {remote.base}")
+    return await wait_for(check, what=f"a {kind} at {remote.base}")
 
 
 async def test_a_profile_update_reaches_the_members_followers(world):

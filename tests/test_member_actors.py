@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from node.federation.vocab import ACTIVITY_JSON, AS_NS, PUBLIC
 from node.members.posting import post_comment
 from tests.factories import follow_of
 from tests.fakes.remote import fake_remote, signed_post
-from tests.members_fed_support import follow_member, make_person, publish, until
-from tests.support import POLICY_DEFAULTS, make_settings, running_node
+from tests.members_fed_support import follow_member, make_person, publish, received
+from tests.support import POLICY_DEFAULTS, make_settings, running_node, wait_for
 
 
 async def get_json(http, url: str, accept: str = ACTIVITY_JSON) -> tuple[int, dict]:
@@ -61,7 +59,7 @@ async def test_a_remote_follow_of_a_member_is_accepted_and_listed(node, http, al
         remote.verify_posts = True
         carol = remote.add_actor("carol")
         await follow_member(http, node, carol, "alice")
-        accepts = await until(lambda: _found(remote, "Accept"), "the Accept")
+        accepts = await wait_for(lambda: received(remote, "Accept"), what="the Accept")
         assert accepts[0]["actor"] == node.url("/actors/alice") and accepts[0]["object"]["actor"] == carol.id
         assert remote.verified_signers == [node.url("/actors/alice#main-key")]
     assert await collection_items(http, node.url("/actors/alice/followers")) == [carol.id]
@@ -78,7 +76,7 @@ async def test_undo_follow_removes_a_members_follower(node, http, alice):
 
         async def gone():
             return await collection_items(http, node.url("/actors/alice/followers")) == []
-        await until(gone, "the follower to be removed")
+        await wait_for(gone, what="the follower to be removed")
 
 
 async def test_a_members_outbox_lists_her_shown_comments_newest_first(tmp_path, http):
@@ -108,7 +106,3 @@ async def test_a_threads_context_names_its_owner(node, http):
     article = await publish(node)
     status, context = await get_json(http, article + "/context")
     assert status == 200 and context["attributedTo"] == node.url("/actors/editor")
-
-
-async def _found(remote, kind: str):
-    return [body for body in (json.loads(r["body"]) for r in remote.received) if body["type"] == kind]

@@ -15,10 +15,10 @@ from node.federation.vocab import ACTIVITY_JSON, PUBLIC
 from node.members.posting import PostingRefused, delete_comment, edit_comment, post_comment
 from node.moderation import actions
 from tests.members_fed_support import (deliveries_of, follow_member, make_person, object_of, publish, received,
-                                       remote_reply, sent_by, until)
+                                       remote_reply, sent_by)
 from tests.factories import follow_of
 from tests.fakes.remote import fake_remote, signed_post
-from tests.support import POLICY_DEFAULTS, make_settings, running_node
+from tests.support import POLICY_DEFAULTS, make_settings, running_node, wait_for
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ async def test_a_members_reply_reaches_the_parents_author_as_a_verified_note(wor
     """Alice's reply to bob's comment arrives at bob's server as a Create(Note) signed with alice's key."""
     node, remote, bob, article, bob_note, alice = world
     comment = await post_comment(node.node, alice, bob_note, "I *disagree*.")
-    creates = await until(lambda: _async(received(remote, "Create")), "the Create at bob's server")
+    creates = await wait_for(lambda: received(remote, "Create"), what="the Create at bob's server")
     create = creates[0]
     assert create["actor"] == node.url("/actors/alice")
     assert create["object"]["id"] == comment.ap_id == node.url(f"/comments/{comment.id}")
@@ -77,7 +77,7 @@ async def test_followers_only_reply_is_addressed_to_followers_and_not_shown(worl
     comment = await post_comment(node.node, alice, bob_note, "just for my followers", visibility="followers")
     assert comment.raw["to"] == [node.url("/actors/alice/followers")]
     assert comment.raw["cc"] == [bob.id, node.url("/actors/editor")]
-    creates = await until(lambda: _async(received(remote, "Create")), "the Create at bob's server")
+    creates = await wait_for(lambda: received(remote, "Create"), what="the Create at bob's server")
     assert creates[0]["object"]["to"] == [node.url("/actors/alice/followers")]
     async with http.get(article, headers={"Accept": "text/html"}) as response:
         assert "just for my followers" not in await response.text()
@@ -103,9 +103,9 @@ async def test_the_group_announces_a_members_comment_to_its_followers(world, htt
         erin = other.add_actor("erin", key_index=3)
         status, _ = await signed_post(http, node.url("/inbox"), follow_of(erin, node.url("/actors/forum")), erin)
         assert status == 202
-        await until(lambda: _async(received(other, "Accept")), "the Group's Accept")
+        await wait_for(lambda: received(other, "Accept"), what="the Group's Accept")
         comment = await post_comment(node.node, alice, article, "A top-level comment")
-        announces = await until(lambda: _async(received(other, "Announce")), "the Group's Announce")
+        announces = await wait_for(lambda: received(other, "Announce"), what="the Group's Announce")
     assert announces[0]["actor"] == node.url("/actors/forum")
     assert announces[0]["object"]["type"] == "Create"
     assert announces[0]["object"]["object"]["id"] == comment.ap_id
@@ -130,7 +130,7 @@ async def test_a_held_comment_goes_nowhere_until_a_moderator_approves_it(tmp_pat
             held = await queries.get_object(session, comment.ap_id)
             await actions.approve(node.node, session, held, moderator="mod")
         node.node.wake_delivery()
-        creates = await until(lambda: _async(received(remote, "Create")), "the Create after approval")
+        creates = await wait_for(lambda: received(remote, "Create"), what="the Create after approval")
     assert creates[0]["object"]["id"] == comment.ap_id
 
 
@@ -142,7 +142,7 @@ async def _trusted_remote_comment(http, node, bob, article) -> str:
     status, _ = await signed_post(http, node.url("/inbox"), create, bob)
     assert status == 202
     note = create["object"]["id"]
-    await until(lambda: object_of(node, note), "bob's reply to be stored")
+    await wait_for(lambda: object_of(node, note), what="bob's reply to be stored")
     async with node.node.sessions.begin() as session:
         held = await queries.get_object(session, note)
         if held.moderation == "held":
@@ -181,7 +181,7 @@ async def test_an_edit_sends_an_update_and_keeps_the_earlier_version(world, http
     node, remote, bob, article, bob_note, alice = world
     comment = await post_comment(node.node, alice, bob_note, "Frist")
     edited = await edit_comment(node.node, alice, comment.id, "First, I meant")
-    updates = await until(lambda: _async(received(remote, "Update")), "the Update at bob's server")
+    updates = await wait_for(lambda: received(remote, "Update"), what="the Update at bob's server")
     assert updates[0]["object"]["id"] == comment.ap_id
     assert "First, I meant" in updates[0]["object"]["content"]
     assert updates[0]["object"]["updated"] > updates[0]["object"]["published"]
@@ -213,7 +213,7 @@ async def test_a_delete_sends_a_tombstone_and_the_replies_stay_in_place(world, h
     comment = await post_comment(node.node, alice, bob_note, "I will regret this")
     answer = await remote_reply(http, node, bob, comment.ap_id, "<p>You will.</p>")
     await delete_comment(node.node, alice, comment.id)
-    deletes = await until(lambda: _async(received(remote, "Delete")), "the Delete at bob's server")
+    deletes = await wait_for(lambda: received(remote, "Delete"), what="the Delete at bob's server")
     assert deletes[0]["object"] == {"id": comment.ap_id, "type": "Tombstone", "formerType": "Note",
                                     "deleted": deletes[0]["object"]["deleted"]}
     async with http.get(comment.ap_id, headers={"Accept": ACTIVITY_JSON}) as response:
@@ -238,10 +238,6 @@ async def _comments_by(node, actor_id: int) -> int:
         return int(await session.scalar(select(func.count(Object.id)).where(Object.actor_id == actor_id)))
 
 
-async def _async(value):
-    return value
-
-
 async def test_a_members_reply_to_another_member_notifies_her(world):
     """Alice answers mallory's comment: mallory gets a "reply" notification, written with the comment."""
     node, remote, bob, article, bob_note, alice = world
@@ -264,7 +260,7 @@ async def test_a_handle_in_the_text_is_mentioned_addressed_and_delivered(world, 
         await follow_member(http, node, carol, "alice")  # so this node knows carol
         handle = f"@carol@{elsewhere.base.removeprefix('http://')}"
         comment = await post_comment(node.node, alice, article, f"What do you say, {handle}? And @nobody@nowhere.example?")
-        creates = await until(lambda: _async(received(elsewhere, "Create")), "the Create at carol's server")
+        creates = await wait_for(lambda: received(elsewhere, "Create"), what="the Create at carol's server")
     assert {"type": "Mention", "href": carol.id, "name": handle} in comment.raw["tag"]
     assert carol.id in comment.raw["cc"] and len(comment.raw["tag"]) == 2  # the article's author, and carol
     assert creates[0]["object"]["id"] == comment.ap_id

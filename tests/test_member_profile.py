@@ -18,9 +18,9 @@ from PIL import Image
 
 from node.db import queries
 from tests.fakes.remote import fake_remote
-from tests.members_fed_support import follow_member, received, until
+from tests.members_fed_support import follow_member, received
 from tests.members_support import PASSWORD, login, make_member, member_client, page_token
-from tests.support import make_settings, running_node
+from tests.support import make_settings, running_node, wait_for
 
 class Elements(HTMLParser):
     """Every element of a page with its attributes, as a browser's parser sees them."""
@@ -112,16 +112,12 @@ async def test_the_picture_and_name_reach_followers_in_an_update(alice, http):
         token = await page_token(browser, node.base, "/account/profile")
         await send_profile(browser, node, profile_form(token, name="Alice L.", avatar=jpeg()))
         node.node.wake_delivery()
-        updates = await until(lambda: _now(received(remote, "Update")), "the Update at the follower's server")
+        updates = await wait_for(lambda: received(remote, "Update"), what="the Update at the follower's server")
     document = updates[-1]["object"]
     assert document["id"] == node.url("/actors/alice") and document["name"] == "Alice L."
     assert document["icon"]["type"] == "Image" and document["icon"]["url"].startswith(node.url("/media/avatars/"))
     async with http.get(node.url("/actors/alice"), headers={"Accept": "application/activity+json"}) as response:
         assert (await response.json(content_type=None))["icon"] == document["icon"]
-
-
-async def _now(value):
-    return value
 
 
 async def test_display_name_and_bio_cannot_carry_markup(alice, http):

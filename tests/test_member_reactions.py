@@ -8,7 +8,8 @@ from node.federation.vocab import PUBLIC
 from node.members.posting import PostingRefused, boost, like, reactions_of, unboost, unlike
 from tests.factories import reply_to
 from tests.fakes.remote import fake_remote, signed_post
-from tests.members_fed_support import follow_member, make_person, object_of, publish, received, remote_reply, until
+from tests.members_fed_support import follow_member, make_person, object_of, publish, received, remote_reply
+from tests.support import wait_for
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ async def arrived(remote, kind: str, count: int = 1):
     async def check():
         found = received(remote, kind)
         return found if len(found) >= count else None
-    return await until(check, f"{count} {kind} at the fake server")
+    return await wait_for(check, what=f"{count} {kind} at the fake server")
 
 
 async def test_a_like_reaches_the_author_verified_and_counts_once(world):
@@ -86,7 +87,7 @@ async def test_an_unlisted_post_cannot_be_boosted(world, http):
     status, _ = await signed_post(http, node.url("/inbox"), create, bob)
     assert status == 202
     unlisted = create["object"]["id"]
-    await until(lambda: object_of(node, unlisted), "the unlisted reply")
+    await wait_for(lambda: object_of(node, unlisted), what="the unlisted reply")
     with pytest.raises(PostingRefused) as refused:
         await boost(node.node, alice, unlisted)
     assert refused.value.status == 403

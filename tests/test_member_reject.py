@@ -15,7 +15,8 @@ from node.federation.vocab import AS_NS
 from node.members.posting import post_comment
 from tests.factories import mastodon_status
 from tests.fakes.remote import fake_remote, signed_post
-from tests.members_fed_support import make_person, received, sent_by, until
+from tests.members_fed_support import make_person, received, sent_by
+from tests.support import wait_for
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ async def world(node):
 
         async def delivered():
             return received(remote, "Create")
-        await until(delivered, "alice's reply at bob's server")
+        await wait_for(delivered, what="alice's reply at bob's server")
         yield node, remote, bob, status, opened.document.id, reply
 
 
@@ -57,7 +58,7 @@ async def processed(node, activity_id: str):
         async with node.node.sessions() as session:
             row = await queries.get_activity(session, activity_id)
         return row is not None and row.status != "received" and row
-    return await until(done, f"{activity_id} to be applied")
+    return await wait_for(done, what=f"{activity_id} to be applied")
 
 
 async def test_a_reject_of_our_reply_closes_the_discussion_at_the_source(world, http):

@@ -14,8 +14,8 @@ from node.db import queries
 from node.db.models import Follow
 from node.members.posting import post_comment
 from node.services import following
-from tests.members_fed_support import make_person, object_of, publish, until
-from tests.support import make_settings, running_node
+from tests.members_fed_support import make_person, object_of, publish
+from tests.support import make_settings, running_node, wait_for
 
 
 async def test_a_members_reply_on_another_fednodes_thread_nests_there(tmp_path, http):
@@ -30,13 +30,13 @@ async def test_a_members_reply_on_another_fednodes_thread_nests_there(tmp_path, 
             async with b.node.sessions() as session:
                 row = await session.scalar(select(Follow).where(Follow.ap_id == follow.ap_id))
             return row is not None and row.state == "accepted"
-        await until(accepted, "B's follow of A to be accepted", timeout=20)
+        await wait_for(accepted, 20, what="B's follow of A to be accepted")
         article = await publish(a, "across", "Across")
         a.node.wake_delivery()
-        await until(lambda: object_of(b, article), "A's article on B", timeout=20)
+        await wait_for(lambda: object_of(b, article), 20, what="A's article on B")
         bob = await make_person(a, "bob")
         bobs = await post_comment(a.node, bob, article, "The view of bob, from A")
-        await until(lambda: object_of(b, bobs.ap_id), "bob's comment on B", timeout=20)
+        await wait_for(lambda: object_of(b, bobs.ap_id), 20, what="bob's comment on B")
 
         # When alice, a member of B, replies to bob's comment from B
         alice = await make_person(b, "alice")
@@ -46,7 +46,7 @@ async def test_a_members_reply_on_another_fednodes_thread_nests_there(tmp_path, 
                                    a.url("/actors/forum")]
 
         # Then A holds her reply under bob's comment, by B's alice, and shows it on the article's page
-        on_a = await until(lambda: object_of(a, reply.ap_id), "alice's reply on A", timeout=20)
+        on_a = await wait_for(lambda: object_of(a, reply.ap_id), 20, what="alice's reply on A")
         assert (on_a.parent_id, on_a.root_id, on_a.is_local) == (bobs.id, bobs.root_id, False)
         async with a.node.sessions() as session:
             assert (await queries.get_object_by_id(session, on_a.id)).actor.ap_id == b.url("/actors/alice")
