@@ -468,6 +468,9 @@ async def rate_rules_hold(node, remote, article, http) -> None:
         ids = await node_actor_ids(session, [alice.id, bob.id])
         log = {entry.rule: entry.reason for entry in await db.list_log(session)}
         counts = await db.recent_counts(session, ids.values(), [ids[bob.id]], db.hours_ago(1), 2, 3)
+        seen = await db.seen_domains(session, [node_domain(alice.id), "unseen.example"])
+        trust = await db.approved_counts(session, ids.values())
+    assert seen == {node_domain(alice.id)} and trust == {ids[alice.id]: 2, ids[bob.id]: 0}
     assert log["actor-rate"] == "its author sent at least 2 comments in the last hour (limit 2)"
     assert log["instance-rate"].endswith("sent at least 3 comments in the last hour (limit 3)")
     domain = node_domain(alice.id)
