@@ -1,4 +1,5 @@
-"""Helpers for tests of sites we follow: our Follow accepted by the remote actor, deliveries and their outcome.
+"""Helpers for tests of sites we follow: our Follow accepted by the remote actor (or by another running node),
+deliveries and their outcome.
 
 The node follows a remote actor over real HTTP; the fake server's actor answers with a signed
 Accept, as Mastodon and the WordPress ActivityPub plugin do.  ``deliver`` returns what the inbox
@@ -11,7 +12,7 @@ import json
 
 from sqlalchemy import select
 
-from node.db.models import Activity
+from node.db.models import Activity, Follow
 from node.federation.vocab import AS_NS
 from node.services import following
 from tests.fakes.remote import signed_post
@@ -41,3 +42,16 @@ async def follow_accepted(node, http, remote, actor) -> None:
     accept = {"@context": AS_NS, "id": f"{actor.id}#accepts/follows/{sent['id'][-8:]}", "type": "Accept",
               "actor": actor.id, "object": sent}
     assert await deliver(node, http, actor, accept) == "applied"
+
+
+async def site_follows_site(follower, followed, timeout: float = 15.0) -> None:
+    """The site (Group) of the running node ``follower`` follows ``followed``'s; returns once it is accepted."""
+    follow = await following.follow(follower.node, followed.url("/actors/forum"))
+    follower.node.wake_delivery()
+
+    async def accepted():
+        async with follower.node.sessions() as session:
+            row = await session.scalar(select(Follow).where(Follow.ap_id == follow.ap_id))
+            return row is not None and row.state == "accepted"
+
+    await wait_for(accepted, timeout, what=f"{follower.base} following {followed.base}")

@@ -12,14 +12,14 @@ import pytest
 from sqlalchemy import select
 
 from node.db import discussions as db
-from node.db.models import DiscussionDocument, Follow, Object
+from node.db.models import DiscussionDocument, Object
 from node.discussions.resolve import DiscussionError
 from node.discussions.service import open_discussion, refresh_source
 from node.federation.vocab import PUBLIC
-from node.services import following
 from tests.factories import mastodon_status
 from tests.fakes.remote import fake_remote
 from tests.fakes.website import article_html, fake_website
+from tests.followed_sites_support import site_follows_site
 from tests.support import make_settings, running_node, wait_for
 
 
@@ -132,25 +132,13 @@ async def test_a_deleted_source_post_closes_comments_there_and_the_thread_stays_
 # --- affiliated forums --------------------------------------------------------------------------
 
 
-async def follow_site(follower, followed) -> None:
-    follow = await following.follow(follower.node, followed.url("/actors/forum"))
-    follower.node.wake_delivery()
-
-    async def accepted():
-        async with follower.node.sessions() as session:
-            row = await session.scalar(select(Follow).where(Follow.ap_id == follow.ap_id))
-            return row is not None and row.state == "accepted"
-
-    await wait_for(accepted, 15, what=f"{follower.base} following {followed.base}")
-
-
 async def test_two_affiliated_fednodes_one_url_one_thread(tmp_path, site, http):
     """B follows A; A opens a link thread; asked about the URL (by another spelling), B shows A's thread and opens none."""
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     site.page("/harbour", article_html("Harbour plan", canonical=site.url("/harbour")))
     async with running_node(make_settings(tmp_path / "a")) as a, running_node(make_settings(tmp_path / "b")) as b:
-        await follow_site(b, a)
+        await site_follows_site(b, a)
         opened = await open_discussion(a.node, site.url("/harbour?utm_source=rss"))
         thread_id = a.url(f"/discussions/{opened.document.id}")
 
@@ -184,7 +172,7 @@ async def test_two_forums_that_open_the_same_page_at_once_link_to_each_other(tmp
         for follower, followed in ((a, b), (b, a)):
             await follower.node.start_delivery()
             await followed.node.start_delivery()
-            await follow_site(follower, followed)
+            await site_follows_site(follower, followed)
             await follower.node.delivery.stop()
             await followed.node.delivery.stop()
             follower.node.delivery = followed.node.delivery = None

@@ -8,12 +8,9 @@ and A stores it under bob's comment and shows it there.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from node.db import queries
-from node.db.models import Follow
 from node.members.posting import post_comment
-from node.services import following
+from tests.followed_sites_support import site_follows_site
 from tests.members_fed_support import make_person, object_of, publish
 from tests.support import make_settings, running_node, wait_for
 
@@ -23,14 +20,7 @@ async def test_a_members_reply_on_another_fednodes_thread_nests_there(tmp_path, 
     (tmp_path / "b").mkdir()
     async with running_node(make_settings(tmp_path / "a")) as a, running_node(make_settings(tmp_path / "b")) as b:
         # Given B's site follows A's site, and A's article with bob's comment (bob is A's member) reached B
-        follow = await following.follow(b.node, a.url("/actors/forum"))
-        b.node.wake_delivery()
-
-        async def accepted():
-            async with b.node.sessions() as session:
-                row = await session.scalar(select(Follow).where(Follow.ap_id == follow.ap_id))
-            return row is not None and row.state == "accepted"
-        await wait_for(accepted, 20, what="B's follow of A to be accepted")
+        await site_follows_site(b, a, 20)
         article = await publish(a, "across", "Across")
         a.node.wake_delivery()
         await wait_for(lambda: object_of(b, article), 20, what="A's article on B")

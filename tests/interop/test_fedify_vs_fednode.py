@@ -21,6 +21,7 @@ from node.db import queries
 from node.db.models import Activity, Delivery, Follow, Object
 from node.services import following
 from node.services.publish import Published, delete_article
+from tests.followed_sites_support import site_follows_site
 from tests.interop.fedify import FedifyPeerError
 from tests.interop.fednode_support import follow_site, page_of, peer_view, publish, wait_until
 from tests.support import RunningNode, make_settings, running_node
@@ -420,15 +421,7 @@ async def test_two_fednodes_carry_the_same_thread(tmp_path, fedify_peer, http):
     peer = fedify_peer
     async with running_node(make_settings(tmp_path / "a")) as a, running_node(make_settings(tmp_path / "b")) as b:
         # Given B's site follows A's site, and A published an article that B holds
-        follow = await following.follow(b.node, a.url("/actors/forum"))
-        b.node.wake_delivery()
-
-        async def accepted():
-            async with b.node.sessions() as session:
-                row = await session.scalar(select(Follow).where(Follow.ap_id == follow.ap_id))
-                return row is not None and row.state == "accepted"
-
-        await wait_until(accepted, "B's follow of A to be accepted", timeout=15)
+        await site_follows_site(b, a)
         await publish(a, "Shared topic", "shared", "Discuss on every node.")
         article = a.url("/articles/shared")
 
