@@ -6,8 +6,8 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# The guide this project was started from, and where it lay: neither ships with the repository.
-OUTSIDE = ("PROTOCOL.md", "/work/shared", "../shared/")
+# The guides this project was started from, and where they lay: none ships with the repository.
+OUTSIDE = ("PROTOCOL.md", "PERFORMANCE.md", "STYLE.md", "PEERS.md", "/work/shared", "../shared/")
 TEXT = {".py", ".md", ".html", ".txt", ".js", ".json", ".toml", ".cfg", ".ini", ".yml", ".yaml", ".sh", ".css"}
 
 

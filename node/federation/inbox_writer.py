@@ -1,7 +1,7 @@
 """Writing accepted activities in groups: one transaction for every request that is waiting.
 
 The inbox may answer 202 only once an activity is durable, and one commit per
-request makes SQLite's single write lock the bottleneck (PERFORMANCE.md).  So
+request makes SQLite's single write lock the bottleneck (docs/performance.md, the inbox).  So
 each verified activity joins a queue; whoever finds no write in progress
 becomes the writer and stores everything queued in one transaction, while
 later arrivals queue for the next one.  Each request still waits for the
