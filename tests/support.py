@@ -1,4 +1,4 @@
-"""Test helpers: real nodes on 127.0.0.1, settings for a temporary folder, PostgreSQL databases, waiting."""
+"""Test helpers: real nodes (and fake servers) on 127.0.0.1, settings for a temporary folder, PostgreSQL databases, waiting."""
 
 from __future__ import annotations
 
@@ -119,6 +119,19 @@ async def running_node(settings: Settings) -> AsyncIterator[RunningNode]:
     await site.start()
     try:
         yield RunningNode(settings=settings, app=app, runner=runner, requests=answered)
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def serving(app: web.Application, port: int, host: str = "127.0.0.1") -> AsyncIterator[None]:
+    """Serve a fake server's ``app`` on ``host``:``port`` until the block ends, lingering and shutting
+    down as briefly as a test node does."""
+    runner = web.AppRunner(app, access_log=None, lingering_time=TEST_LINGER, shutdown_timeout=TEST_SHUTDOWN)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    try:
+        yield
     finally:
         await runner.cleanup()
 

@@ -24,7 +24,7 @@ from node.moderation import actions
 from node.services.setup import add_author
 from tests.api_support import assert_valid
 from tests.fakes.remote import fake_remote
-from tests.support import TEST_LINGER, TEST_SHUTDOWN, free_port, make_settings, running_node
+from tests.support import free_port, make_settings, running_node, serving
 from tests.threads_support import publish_topic, reply
 
 
@@ -67,13 +67,8 @@ async def receiver():
     hook = Receiver()
     app = web.Application()
     app.router.add_post("/hook", hook.handle)
-    runner = web.AppRunner(app, access_log=None, lingering_time=TEST_LINGER, shutdown_timeout=TEST_SHUTDOWN)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", hook.port).start()
-    try:
+    async with serving(app, hook.port):
         yield hook
-    finally:
-        await runner.cleanup()
 
 
 async def publish(node) -> str:

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from node.federation import httpsig
 from node.federation.vocab import ACTIVITY_JSON, AS_NS, SECURITY_NS
-from tests.support import TEST_LINGER, TEST_SHUTDOWN, free_port
+from tests.support import free_port, serving
 
 
 @lru_cache(maxsize=16)
@@ -220,13 +220,8 @@ async def fake_remote() -> AsyncIterator[FakeRemote]:
     remote = FakeRemote(port=free_port())
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", remote.handle)
-    runner = web.AppRunner(app, access_log=None, lingering_time=TEST_LINGER, shutdown_timeout=TEST_SHUTDOWN)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", remote.port).start()
-    try:
+    async with serving(app, remote.port):
         yield remote
-    finally:
-        await runner.cleanup()
 
 
 async def signed_post(

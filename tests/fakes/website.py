@@ -14,7 +14,7 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from tests.support import TEST_LINGER, TEST_SHUTDOWN, free_port
+from tests.support import free_port, serving
 
 
 def article_html(title: str, *, description: str | None = None, canonical: str | None = None,
@@ -116,10 +116,5 @@ async def fake_website(host: str = "127.0.0.1") -> AsyncIterator[FakeWebsite]:
     site = FakeWebsite(port=free_port(), host=host)
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", site.handle)
-    runner = web.AppRunner(app, access_log=None, lingering_time=TEST_LINGER, shutdown_timeout=TEST_SHUTDOWN)
-    await runner.setup()
-    await web.TCPSite(runner, host, site.port).start()
-    try:
+    async with serving(app, site.port, host):
         yield site
-    finally:
-        await runner.cleanup()
