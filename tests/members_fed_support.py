@@ -9,12 +9,13 @@ from sqlalchemy import select
 
 from node.content import Draft
 from node.db import queries
-from node.db.models import Activity, Delivery, Object
+from node.db.models import Activity, Delivery
 from node.services.publish import publish_article
 from tests.factories import follow_of, reply_to
 from tests.fakes.remote import RemoteActor, signed_post
 from tests.members_support import make_member
 from tests.support import wait_for
+from tests.threads_support import comment as object_of
 
 
 async def make_person(running, username: str = "alice") -> int:
@@ -28,11 +29,6 @@ async def publish(running, slug: str = "topic", title: str = "Topic") -> str:
         author = await queries.get_local_actor(session, running.settings.default_author)
         published = await publish_article(session, running.settings, Draft(title, slug, "Let us talk."), author)
         return published.article.ap_id
-
-
-async def object_of(running, ap_id: str) -> Object | None:
-    async with running.node.sessions() as session:
-        return await queries.get_object(session, ap_id)
 
 
 async def remote_reply(http, running, actor: RemoteActor, parent: str, html: str = "<p>Nice article!</p>") -> str:

@@ -11,8 +11,9 @@ from node.members import accounts
 from node.members.posting import (PostingRefused, delete_account, edit_comment, like, post_comment,
                                   send_profile_update)
 from tests.fakes.remote import fake_remote
-from tests.members_fed_support import follow_member, make_person, object_of, publish, received, remote_reply
+from tests.members_fed_support import follow_member, make_person, publish, received, remote_reply
 from tests.support import wait_for
+from tests.threads_support import comment as object_of
 
 
 @pytest.fixture

@@ -14,11 +14,12 @@ from node.db.models import ModerationEntry, Notification, Object, Revision
 from node.federation.vocab import ACTIVITY_JSON, PUBLIC
 from node.members.posting import PostingRefused, delete_comment, edit_comment, post_comment
 from node.moderation import actions
-from tests.members_fed_support import (deliveries_of, follow_member, make_person, object_of, publish, received,
-                                       remote_reply, sent_by)
+from tests.members_fed_support import (deliveries_of, follow_member, make_person, publish, received, remote_reply,
+                                       sent_by)
 from tests.factories import follow_of
 from tests.fakes.remote import fake_remote, signed_post
 from tests.support import POLICY_DEFAULTS, make_settings, running_node, wait_for
+from tests.threads_support import comment as object_of
 
 
 @pytest.fixture

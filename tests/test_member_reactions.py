@@ -8,8 +8,9 @@ from node.federation.vocab import PUBLIC
 from node.members.posting import PostingRefused, boost, like, reactions_of, unboost, unlike
 from tests.factories import reply_to
 from tests.fakes.remote import fake_remote, signed_post
-from tests.members_fed_support import follow_member, make_person, object_of, publish, received, remote_reply
+from tests.members_fed_support import follow_member, make_person, publish, received, remote_reply
 from tests.support import wait_for
+from tests.threads_support import comment as object_of
 
 
 @pytest.fixture

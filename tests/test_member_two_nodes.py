@@ -11,8 +11,9 @@ from __future__ import annotations
 from node.db import queries
 from node.members.posting import post_comment
 from tests.followed_sites_support import site_follows_site
-from tests.members_fed_support import make_person, object_of, publish
+from tests.members_fed_support import make_person, publish
 from tests.support import make_settings, running_node, wait_for
+from tests.threads_support import comment as object_of
 
 
 async def test_a_members_reply_on_another_fednodes_thread_nests_there(tmp_path, http):
