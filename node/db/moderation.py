@@ -366,11 +366,49 @@ def log_entry(session: AsyncSession, *, moderator: str, action: str, target: str
     return entry
 
 
+_LOG_INSERTS: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {}
+
+
+def _log_insert(dialect: Any) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """The mod log's insert compiled for ``dialect``: its SQL, its parameters' order and the bind
+    processor of each column that has one (made once per dialect)."""
+    found = _LOG_INSERTS.get(dialect.name)
+    if found is None:
+        table = ModerationEntry.__table__
+        names = ("moderator", "action", "target", "rule", "reason", "root_id", "at")
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(names), for_executemany=True)
+        order = tuple(compiled.positiontup or ())
+        processors = {name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names}
+        found = _LOG_INSERTS[dialect.name] = (compiled.string, order, {k: v for k, v in processors.items() if v})
+    return found
+
+
 async def add_log_lines(session: AsyncSession, lines: Sequence[dict[str, Any]]) -> None:
-    """Add many mod log lines (dicts of ``ModerationEntry``'s columns) in one multi-row insert:
-    a busy spam wave holds many comments in one batch."""
-    if lines:
+    """Add many mod log lines (dicts of moderator, action, target, rule, reason, root_id and at) in one
+    ``executemany``: a spam wave holds many comments in one batch.
+
+    The insert is compiled once and each line goes to the driver as it would through SQLAlchemy
+    (each value through its column's bind processor: the time's), without the per-row work of
+    building its parameters, which cost three times SQLite's own insert of the row."""
+    if not lines:
+        return
+    connection = await session.connection()
+    sql, order, processors = _log_insert(connection.dialect)
+    if not order:  # a dialect with named parameters: let SQLAlchemy build them
         await session.execute(insert(ModerationEntry.__table__), list(lines))
+        return
+    done: dict[tuple[str, Any], Any] = {}  # a batch's lines share their time: convert it once
+
+    def value(name: str, raw: Any) -> Any:
+        process = processors.get(name)
+        if process is None or raw is None:
+            return raw
+        key = (name, raw)
+        if key not in done:
+            done[key] = process(raw)
+        return done[key]
+
+    await connection.exec_driver_sql(sql, [tuple(value(name, line.get(name)) for name in order) for line in lines])
 
 
 async def list_log(session: AsyncSession, *, limit: int = 50, target: str | None = None,
