@@ -25,7 +25,7 @@ from tests import payloads
 from tests.fakes.remote import fake_remote, signed_post
 from tests.members_fed_support import received as delivered
 from tests.moderation_support import post, set_up_forum
-from tests.support import POLICY_DEFAULTS, make_settings, running_node, wait_for
+from tests.support import POLICY_DEFAULTS, make_settings, postgres_database, running_node, wait_for
 from tests.threads_support import comment as stored, create, note, page, publish_topic
 
 MODERATOR = "mia"
@@ -454,9 +454,27 @@ async def test_replies_past_the_actor_rate_are_held(forum_with, http):
     assert rules == [None, None, "actor-rate"]
 
 
-async def rate_rules_hold(node, remote, article, http) -> None:
-    """With an actor rate of 2 and an instance rate of 3: alice's third reply is held, then bob's first
-    (the instance sent 3); the counts of the last hour are read only up to each limit."""
+@pytest.fixture
+async def rate_forum(request, tmp_path):
+    """A node on the database the test is parametrized with, an actor rate of 2 and an instance rate of 3."""
+    async with contextlib.AsyncExitStack() as stack:
+        url = None
+        if request.param == "postgresql":
+            url = await stack.enter_async_context(postgres_database())
+        remote = await stack.enter_async_context(fake_remote())
+        settings = make_settings(tmp_path, **({"database_url": url} if url else {}), **ONLY,
+                                 moderation_actor_rate=2, moderation_instance_rate=3)
+        node = await stack.enter_async_context(running_node(settings))
+        await publish_topic(node)
+        yield node, remote, node.url("/articles/topic")
+
+
+@pytest.mark.parametrize("rate_forum", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+                         indirect=True)
+async def test_replies_past_the_instance_rate_are_held_and_counts_stop_at_each_limit(rate_forum, http):
+    """alice's third reply is held, then bob's first (the instance sent 3); the counts of the last hour are
+    read only up to each limit, by correlated ``LIMIT`` subqueries that run on PostgreSQL too."""
+    node, remote, article = rate_forum
     alice, bob = remote.add_actor("alice"), remote.add_actor("bob", key_index=1)
     rules = []
     for actor, text in ((alice, "one"), (alice, "two"), (alice, "three"), (bob, "four")):
@@ -486,24 +504,6 @@ async def node_actor_ids(session, ap_ids: list[str]) -> dict[str, int]:
     return {ap_id: (await queries.get_actor(session, ap_id)).id for ap_id in ap_ids}
 
 
-async def test_replies_past_the_instance_rate_are_held(forum_with, http):
-    node, remote, article = await forum_with(**ONLY, moderation_actor_rate=2, moderation_instance_rate=3)
-    await rate_rules_hold(node, remote, article, http)
-
-
-@pytest.mark.postgres
-async def test_rate_rules_count_on_postgresql(tmp_path, http):
-    """The rate counts' correlated ``LIMIT`` subqueries run on PostgreSQL too."""
-    from tests.support import postgres_database
-
-    async with postgres_database() as url, fake_remote() as remote:
-        settings = make_settings(tmp_path, database_url=url, **ONLY, moderation_actor_rate=2,
-                                 moderation_instance_rate=3)
-        async with running_node(settings) as node:
-            await publish_topic(node)
-            await rate_rules_hold(node, remote, node.url("/articles/topic"), http)
-
-
 async def test_first_reply_from_an_unseen_instance_is_held_then_the_instance_is_known(forum_with, http):
     node, remote, article = await forum_with(moderation_first_comments="off", moderation_hold_new_instances=True)
     alice, bob = remote.add_actor("alice"), remote.add_actor("bob", key_index=1)
@@ -531,8 +531,6 @@ async def test_a_rule_in_dry_run_counts_but_does_not_hold(forum_with, http):
 @pytest.mark.postgres
 async def test_hold_approve_and_suspend_work_on_postgresql(tmp_path, http):
     """The decide step's queries (JSON paths, the rule-hit upsert) and the actions run on PostgreSQL too."""
-    from tests.support import postgres_database
-
     async with postgres_database() as url, fake_remote() as remote:
         async with running_node(make_settings(tmp_path, database_url=url, **POLICY_DEFAULTS)) as node:
             actors, article = await set_up_forum(node, remote)
