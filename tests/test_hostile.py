@@ -387,8 +387,12 @@ async def test_a_database_locked_past_the_busy_timeout_answers_503_with_retry_af
         assert (await signed_post(http, node.url("/inbox"), reply_to(node.url("/a"), alice), alice))[0] == 202
         await node.node.processor.drain()
         activity = reply_to(node.url("/a"), alice)
-        lock = sqlite3.connect(settings.database_url.split("///", 1)[1], isolation_level=None)
-        lock.execute("BEGIN EXCLUSIVE")
+        lock = sqlite3.connect(
+            settings.database_url.split("///", 1)[1], isolation_level=None, check_same_thread=False
+        )
+        # Taken on a thread: the node's own background writers (processor, deliveries) may be inside a
+        # transaction this instant, and they finish only if the event loop keeps running while we wait.
+        await asyncio.to_thread(lock.execute, "BEGIN EXCLUSIVE")
         try:
             status, headers, body = await signed_request(http, node.url("/inbox"), activity, alice)
         finally:
