@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import case, delete, func, literal, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db.models import CrawlState, Object
-from node.db.queries import insert_or_ignore
 from node.db.types import UTCDateTime
 
 
@@ -28,24 +29,36 @@ async def objects_after(session: AsyncSession, last_id: int) -> int:
     return int(await session.scalar(select(func.count(Object.id)).where(Object.id > last_id)) or 0)
 
 
+def _request_upsert(dialect: str) -> Any:
+    """Crawl a thread by ``soon`` (an earlier turn stays) and reset its wait: one upsert of its schedule row,
+    made when the thread has none.  Bound: ``root_id``, ``soon``, ``now``, ``interval``."""
+    table = CrawlState.__table__
+    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+    soon, now = bindparam("soon", type_=UTCDateTime), bindparam("now", type_=UTCDateTime)
+    statement = upsert(table).values(root_id=bindparam("root_id"), next_crawl_at=soon,
+                                     interval_seconds=bindparam("interval"), last_activity_at=now, created_at=now)
+    new = statement.excluded
+    return statement.on_conflict_do_update(index_elements=[table.c.root_id], set_={
+        "interval_seconds": new.interval_seconds, "last_activity_at": new.last_activity_at,
+        "next_crawl_at": case((or_(table.c.next_crawl_at.is_(None), table.c.next_crawl_at > new.next_crawl_at),
+                               new.next_crawl_at), else_=table.c.next_crawl_at),
+    })
+
+
+# Built once per dialect: every batch of replies the processor stores requests its threads' crawls.
+_REQUEST_UPSERTS: dict[str, Any] = {}
+
+
 async def request_crawls(session: AsyncSession, bind: Any, root_ids: Sequence[int], *, now: datetime,
                          soon: datetime, interval_seconds: int) -> None:
-    """Crawl these threads by ``soon`` (an earlier turn stays) and reset their wait: two statements, whatever
-    their number (a schedule row made for each thread that has none, then every row moved)."""
-    # executemany of one statement (compiled once), not a VALUES list compiled per call
-    await session.execute(insert_or_ignore(bind, CrawlState, ["root_id"]), [
-        dict(root_id=root_id, next_crawl_at=soon, interval_seconds=interval_seconds, last_activity_at=now,
-             created_at=now)
-        for root_id in root_ids
-    ])
-    soon_value = literal(soon, UTCDateTime())
-    await session.execute(update(CrawlState).where(CrawlState.root_id.in_(root_ids)).values(
-        interval_seconds=interval_seconds, last_activity_at=now,
-        next_crawl_at=case(
-            (or_(CrawlState.next_crawl_at.is_(None), CrawlState.next_crawl_at > soon_value), soon_value),
-            else_=CrawlState.next_crawl_at,
-        ),
-    ).execution_options(synchronize_session=False))
+    """Crawl these threads by ``soon`` (an earlier turn stays) and reset their wait: one upsert, run for each
+    thread (an executemany of one statement compiled once, on the table: no ORM bulk insert)."""
+    dialect = bind.dialect.name
+    statement = _REQUEST_UPSERTS.get(dialect)
+    if statement is None:
+        statement = _REQUEST_UPSERTS[dialect] = _request_upsert(dialect)
+    await session.execute(statement, [dict(root_id=root_id, soon=soon, now=now, interval=interval_seconds)
+                                      for root_id in root_ids])
 
 
 async def first_due(session: AsyncSession, now: datetime) -> CrawlState | None:
