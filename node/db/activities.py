@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from node.db import wakeups
 from node.db.models import Activity
 from node.db.states import ActivityState, may_become
+from node.db.types import UTCDateTime
 
 ACTIVITIES = Activity.__table__
 
@@ -31,8 +32,61 @@ class LeaseLost(RuntimeError):
     """A processor tried to settle a row it no longer holds (its lease ran out and another took it)."""
 
 
-def _free(now: datetime):
+def _free(now: Any):
     return or_(ACTIVITIES.c.lease_until.is_(None), ACTIVITIES.c.lease_until < now)
+
+
+def _waiting(now: Any) -> Any:
+    """Received from elsewhere, not applied yet and not leased (its lease, if any, ran out by ``now``)."""
+    table = ACTIVITIES
+    return and_(table.c.status == ActivityState.RECEIVED.value, table.c.is_local.is_(False), _free(now))
+
+
+# The processor claims and settles a batch of rows with these, several times a second on a busy inbox:
+# built once (building a statement and its cache key costs more than SQLite takes to run it), on the
+# table's columns (no ORM compile step), each value a parameter.
+_NOW = bindparam("now", type_=UTCDateTime)
+_CANDIDATES: dict[tuple[bool, bool], Any] = {}
+
+
+def _candidates(by_ids: bool, before: bool) -> Any:
+    """The oldest waiting rows (among ``ids``; stored before ``before``); bound: ``now``, ``limit``."""
+    key = (by_ids, before)
+    statement = _CANDIDATES.get(key)
+    if statement is None:
+        table = ACTIVITIES
+        statement = select(table.c.id).where(_waiting(_NOW))
+        if by_ids:
+            statement = statement.where(table.c.id.in_(bindparam("ids", expanding=True)))
+        if before:
+            statement = statement.where(table.c.created_at < bindparam("before", type_=UTCDateTime))
+        statement = _CANDIDATES[key] = (statement.order_by(table.c.id).limit(bindparam("limit"))
+                                        .with_for_update(skip_locked=True))
+    return statement
+
+
+# The UPDATE repeats the conditions, so a row another claimer took in between is dropped.
+_CLAIM = (update(ACTIVITIES).where(ACTIVITIES.c.id.in_(bindparam("found", expanding=True)), _waiting(_NOW))
+          .values(lease_until=bindparam("until", type_=UTCDateTime), lease_owner=bindparam("owner"))
+          .returning(ACTIVITIES.c.id))
+_SETTLE: dict[ActivityState, Any] = {}
+
+
+def _settle(state: ActivityState) -> Any:
+    """Record ``state`` on rows still leased to ``owner``; bound: ``ids``, ``owner``, ``error``, ``at``."""
+    statement = _SETTLE.get(state)
+    if statement is None:
+        table = ACTIVITIES
+        statement = _SETTLE[state] = update(table).where(
+            table.c.id.in_(bindparam("ids", expanding=True)), table.c.lease_owner == bindparam("owner"),
+            may_become(table.c.status, ActivityState, state),
+        ).values(status=state.value, error=bindparam("error"), processed_at=bindparam("at", type_=UTCDateTime),
+                 lease_until=None, lease_owner=None)
+    return statement
+
+
+_READ = (select(ACTIVITIES.c.id, ACTIVITIES.c.raw, ACTIVITIES.c.actor_ap_id)
+         .where(ACTIVITIES.c.id.in_(bindparam("ids", expanding=True))).order_by(ACTIVITIES.c.id))
 
 
 async def claim_activities(
@@ -47,22 +101,19 @@ async def claim_activities(
     dropped (SQLite); on PostgreSQL the candidates are locked with ``FOR UPDATE SKIP
     LOCKED``, so concurrent claimers take different rows without waiting for each other.
     """
-    table = ACTIVITIES
-    waiting = and_(table.c.status == ActivityState.RECEIVED.value, table.c.is_local.is_(False), _free(now))
-    candidates = select(table.c.id).where(waiting)
+    values: dict[str, Any] = {"now": now, "limit": limit}
     if ids is not None:
-        candidates = candidates.where(table.c.id.in_(list(ids)))
+        values["ids"] = list(ids)
+        if not values["ids"]:
+            return []
     if received_before is not None:
-        candidates = candidates.where(table.c.created_at < received_before)
-    candidates = candidates.order_by(table.c.id).limit(limit).with_for_update(skip_locked=True)
+        values["before"] = received_before
     # A read first: an idle poll then takes no write lock (SQLite has one for the whole database).
-    found = list((await session.scalars(candidates)).all())
+    candidates = _candidates(ids is not None, received_before is not None)
+    found = list((await session.execute(candidates, values)).scalars().all())
     if not found:
         return []
-    claimed = await session.execute(
-        update(table).where(table.c.id.in_(found), waiting)
-        .values(lease_until=now + lease, lease_owner=owner).returning(table.c.id)
-    )
+    claimed = await session.execute(_CLAIM, {"found": found, "now": now, "until": now + lease, "owner": owner})
     return sorted(claimed.scalars().all())
 
 
@@ -70,8 +121,7 @@ async def read_activities(session: AsyncSession, ids: Sequence[int]) -> list[Any
     """``(id, raw, actor_ap_id)`` of these rows, in id order."""
     if not ids:
         return []
-    query = select(Activity.id, Activity.raw, Activity.actor_ap_id).where(Activity.id.in_(ids)).order_by(Activity.id)
-    return list((await session.execute(query)).all())
+    return list((await session.execute(_READ, {"ids": list(ids)})).all())
 
 
 async def settle_activities(session: AsyncSession, owner: str, outcomes: dict[int, Any], *, now: datetime) -> None:
@@ -82,18 +132,15 @@ async def settle_activities(session: AsyncSession, owner: str, outcomes: dict[in
     """
     if not outcomes:
         return
-    table = ACTIVITIES
-    groups: dict[tuple[str, str | None], list[int]] = {}
+    groups: dict[tuple[ActivityState, str | None], list[int]] = {}
     for row_id, outcome in outcomes.items():
-        groups.setdefault((outcome.state.value, outcome.error), []).append(row_id)
+        groups.setdefault((outcome.state, outcome.error), []).append(row_id)
     settled = 0
     # One statement per distinct outcome (a run of replies is nearly all "applied"); a plain
     # execute, whose row count every driver reports, unlike an executemany's.
     for (state, error), ids in groups.items():
-        result = await session.execute(update(table).where(
-            table.c.id.in_(ids), table.c.lease_owner == owner,
-            may_become(table.c.status, ActivityState, ActivityState(state)),
-        ).values(status=state, error=error, processed_at=now, lease_until=None, lease_owner=None))
+        result = await session.execute(_settle(ActivityState(state)),
+                                       {"ids": ids, "owner": owner, "error": error, "at": now})
         settled += result.rowcount
     if settled != len(outcomes):
         raise LeaseLost(f"{len(outcomes) - settled} of {len(outcomes)} activity rows are no longer ours")
