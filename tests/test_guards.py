@@ -9,12 +9,13 @@ from aiohttp.test_utils import make_mocked_request
 from node.members.current import CurrentMember
 from node.members.roles import Role
 from node.web.guards import require_member, require_role
+from node.web.request_keys import MEMBER
 
 
 def request(path: str = "/admin/queue?page=2", *, member: CurrentMember | None = None, method: str = "GET",
             accept: str = "text/html") -> web.Request:
     made = make_mocked_request(method, path, headers={"Accept": accept})
-    made["member"] = member
+    made[MEMBER] = member
     return made
 
 

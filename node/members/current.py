@@ -1,4 +1,4 @@
-"""``CurrentMember``: who is signed in on this request (``request["member"]``), or None for a reader."""
+"""``CurrentMember``: who is signed in on this request (``request[node.web.request_keys.MEMBER]``), or None for a reader."""
 
 from __future__ import annotations
 

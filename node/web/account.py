@@ -24,6 +24,7 @@ from node.web import csrf
 from node.web.client import client_address
 from node.web.guards import require_member, require_role
 from node.web.render import render
+from node.web.request_keys import MEMBER, SESSION
 from node.web.session import clear_session_cookie, session_token, set_session_cookie
 from node import site
 
@@ -98,7 +99,7 @@ def _login_page(request: web.Request, *, next_path: str, login: str = "", error:
 async def login_form(request: web.Request) -> web.Response:
     """``GET /login``: the sign-in form (a signed-in member goes straight on to ``next``)."""
     next_path = safe_next(request.query.get("next"))
-    if request.get("member") is not None:
+    if request.get(MEMBER) is not None:
         return redirect(next_path)
     return _login_page(request, next_path=next_path)
 
@@ -186,7 +187,7 @@ async def _invite_of(request: web.Request, code: str) -> tuple[int | None, web.R
 
 async def register_form(request: web.Request) -> web.Response:
     """``GET /register``: the registration form for the mode (open, approval, ``?invite=``), or why not."""
-    if request.get("member") is not None:
+    if request.get(MEMBER) is not None:
         return redirect("/")
     code = request.query.get("invite", "")[:links.MAX_CODE + 1]
     _, refused = await _invite_of(request, code)
@@ -349,7 +350,7 @@ async def account_page(request: web.Request, *, error: str | None = None, notice
     async with node.sessions() as session:
         member = await db.get_member(session, current.member_id)
         open_sessions = await db.list_member_sessions(session, current.member_id, utcnow())
-    this = request[csrf.SESSION].id
+    this = request[SESSION].id
     open_sessions = [(row, describe_agent(row.user_agent)) for row in open_sessions]
     return render("account.html", status=status, member=member, open_sessions=open_sessions, this_session=this,
                   error=error, notice=notice or _NOTICES.get(request.query.get("done", "")),
@@ -381,7 +382,7 @@ async def logout_everywhere(request: web.Request) -> web.Response:
     form = await csrf.checked_form(request)
     node = request.app[NODE]
     if form.get("keep") == "this":
-        ended = await sessions.end_all_sessions(node, current.member_id, keep=request[csrf.SESSION].id)
+        ended = await sessions.end_all_sessions(node, current.member_id, keep=request[SESSION].id)
         log.info("member @%s ended %d other sessions", current.username, ended)
         return redirect("/account?done=others")
     ended = await sessions.end_all_sessions(node, current.member_id)

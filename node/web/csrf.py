@@ -27,15 +27,16 @@ from aiohttp.web_protocol import RequestPayloadError
 from node.app import NODE
 from node.members.secret import node_secret
 from node.web.error_pages import error_page
+from node.web.request_keys import SESSION
 
 FIELD = "csrf"
 COOKIE = "fednode_csrf"
 SECURE_COOKIE = "__Host-fednode_csrf"  # https: the __Host- prefix pins it to our origin (RFC 6265bis §4.1.3.2)
 OPEN_TOKEN_SECONDS = 24 * 3600
 FORM_COOKIE_SECONDS = 24 * 3600
-SESSION = "fednode_session_info"   # request key: the OpenSession of a signed-in request (node.web.session)
-NEW_COOKIE = "fednode_new_csrf_cookie"  # request key: a form cookie to set on the response
-WANTS_COOKIE = "fednode_wants_csrf_cookie"
+# This module's own request keys: a form cookie to set on the response, and that the page asked for one.
+NEW_COOKIE = web.RequestKey("csrf_new_form_cookie", str)
+WANTS_COOKIE = web.RequestKey("csrf_wants_form_cookie", bool)
 REFUSED = "CSRF token missing or wrong"
 
 

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from node.members.current import CurrentMember
 from node.members.roles import Role
+from node.web.request_keys import MEMBER
 
 
 def _wants_json(request: web.Request) -> bool:
@@ -24,7 +25,7 @@ def _wants_json(request: web.Request) -> bool:
 
 def require_member(request: web.Request) -> CurrentMember:
     """The signed-in member, or the answer that asks to sign in first."""
-    member = request.get("member")
+    member = request.get(MEMBER)
     if member is not None:
         return member
     if _wants_json(request):

@@ -17,6 +17,7 @@ from node.services import tags
 from node.web import discussion, member_view, params
 from node.web.csrf import csrf_token
 from node.web.render import render
+from node.web.request_keys import MEMBER
 from node import site
 
 INDEX_PAGE = 30
@@ -111,7 +112,7 @@ async def article(request: web.Request, obj: Object, *, template: str = "article
     node = request.app[NODE]
     page_number = _page_number(request)
     anchor_id = _thread_anchor(request)
-    member = request.get("member")
+    member = request.get(MEMBER)
     page = await discussion.rendered_page(
         request.app[PAGE_CACHE], node.sessions, obj, anchor_id, page_number,
         page_size=node.settings.discussion_page_size, member_view=member is not None)

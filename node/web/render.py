@@ -15,6 +15,8 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from node.web.request_keys import MEMBER
+
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_HREF = 2048
 MENTION_SCAN = 20_000  # characters of a comment searched for leading mentions
@@ -107,7 +109,7 @@ def render(template: str, *, status: int = 200, headers: dict[str, str] | None =
     ``csrf_token()`` global, the request's CSRF token.
     """
     request = REQUEST.get()
-    context.setdefault("current_member", request.get("member") if request is not None else None)
+    context.setdefault("current_member", request.get(MEMBER) if request is not None else None)
     html = environment().get_template(template).render(**context)
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8", headers=headers)
 

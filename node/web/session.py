@@ -1,7 +1,7 @@
-"""The session middleware: who is signed in (``request["member"]``), and the session cookie.
+"""The session middleware: who is signed in (``request[MEMBER]``, ``node.web.request_keys``), and the session cookie.
 
 For every request carrying a session cookie, the session is looked up (one indexed read,
-``node.members.sessions``) and ``request["member"]`` becomes a ``CurrentMember``; without a valid
+``node.members.sessions``) and ``request[MEMBER]`` becomes a ``CurrentMember``; without a valid
 one it is None.  A cookie that opens no session (expired, signed out elsewhere) is deleted.
 Readers who never sign in get no cookie from here: the only cookies set are the session's, at
 sign-in, and the CSRF form cookie of the sign-in and registration pages (``node.web.csrf``).
@@ -22,10 +22,10 @@ from node.members.current import CurrentMember
 from node.members.roles import MemberStatus, Role
 from node.web import csrf
 from node.web.render import REQUEST
+from node.web.request_keys import MEMBER, SESSION
 
 COOKIE = "fednode_session"
 SECURE_COOKIE = "__Host-fednode_session"
-MEMBER = "member"
 # Paths whose requests never need to know the member: files and server-to-server endpoints.
 SKIPPED_PREFIXES = ("/static/", "/media/", "/inbox", "/.well-known/", "/nodeinfo/", "/healthz", "/readyz", "/metrics")
 NO_STORE = "private, no-store"
@@ -51,7 +51,7 @@ def current_member(opened: sessions.OpenSession) -> CurrentMember:
 
 @web.middleware
 async def session_middleware(request: web.Request, handler):
-    """Set ``request["member"]`` from the session cookie; set or clear cookies on the way out."""
+    """Set ``request[MEMBER]`` from the session cookie; set or clear cookies on the way out."""
     REQUEST.set(request)
     request[MEMBER] = None
     token = request.cookies.get(cookie_name(request))
@@ -61,7 +61,7 @@ async def session_middleware(request: web.Request, handler):
         if opened is None:
             stale = True
         else:
-            request[csrf.SESSION] = opened
+            request[SESSION] = opened
             request[MEMBER] = current_member(opened)
     response = await handler(request)
     if isinstance(response, web.StreamResponse) and not response.prepared:

@@ -22,6 +22,7 @@ from node.app import NODE
 from node.members.roles import Role
 from node.web import csrf, guards, params
 from node.web.render import render
+from node.web.request_keys import MEMBER
 
 PAGE_SIZE = 50
 REASON_MAX = 1000  # characters of a moderator's reason kept in the mod log
@@ -115,7 +116,7 @@ def site_context(request: web.Request) -> dict[str, Any]:
 
 def page(request: web.Request, template: str, section: str, *, status: int = 200, **context: Any) -> web.Response:
     """An admin page: the site frame, the admin navigation for the member's role, the form's outcome."""
-    member = request.get("member")
+    member = request.get(MEMBER)
     done = request.query.get("done")
     sections = [s for s in SECTIONS if member is not None and (s.role != Role.ADMIN or member.role == Role.ADMIN)]
     return render(
