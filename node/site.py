@@ -8,11 +8,13 @@ follows the file).
 
 Every process keeps a snapshot (``SiteCache``) for the pages it renders, read
 again when older than ``REFRESH_SECONDS``: the process that saved a change sees
-it at once, the others within that time (like the moderation gate).
+it at once, the others within that time (like the moderation gate).  One read runs at a
+time: requests that find the snapshot old while it is read wait for that read.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -75,6 +77,7 @@ class SiteCache:
         self.sessions = sessions
         self._clock = clock
         self._read_at: float | None = None
+        self._reading = asyncio.Lock()  # one read of the snapshot at a time
         self.current = effective(settings, {})
 
     async def refresh(self) -> SiteSettings:
@@ -90,9 +93,14 @@ class SiteCache:
 
     async def fresh(self) -> SiteSettings:
         """The settings, read again first if the snapshot is older than ``REFRESH_SECONDS``."""
-        if self._read_at is None or self._clock() - self._read_at > REFRESH_SECONDS:
-            await self.refresh()
+        if self._stale():
+            async with self._reading:
+                if self._stale():  # else the read we waited for was enough
+                    await self.refresh()
         return self.current
+
+    def _stale(self) -> bool:
+        return self._read_at is None or self._clock() - self._read_at > REFRESH_SECONDS
 
 
 def current(node: Any) -> SiteSettings:
