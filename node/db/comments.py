@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db.models import Actor, Object, PendingReply, Tombstone
+from node.db.prepared import Prepared
 
 OBJECTS = Object.__table__
 PENDING = PendingReply.__table__
@@ -34,8 +35,10 @@ _PENDING = (select(PENDING.c.id, PENDING.c.ap_id, PENDING.c.in_reply_to, PENDING
             .where(PENDING.c.in_reply_to.in_(bindparam("parents", expanding=True))).order_by(PENDING.c.id)
             .limit(bindparam("limit")))
 _UNPARK = delete(PENDING).where(PENDING.c.id.in_(bindparam("ids", expanding=True)))
-_ADD_REPLY_COUNTS = (update(OBJECTS).where(OBJECTS.c.id == bindparam("parent"))
-                     .values(replies_count=OBJECTS.c.replies_count + bindparam("added")))
+_IDS_BY_AP_ID = select(OBJECTS.c.ap_id, OBJECTS.c.id).where(OBJECTS.c.ap_id.in_(bindparam("ap_ids", expanding=True)))
+_INSERT_COMMENTS = Prepared.insert(OBJECTS)
+_ADD_REPLY_COUNTS = Prepared(lambda dialect: update(OBJECTS).where(OBJECTS.c.id == bindparam("parent"))
+                             .values(replies_count=OBJECTS.c.replies_count + bindparam("added")))
 
 
 async def posts_by_ap_id(session: AsyncSession, ap_ids: Collection[str]) -> dict[str, Any]:
@@ -74,20 +77,20 @@ async def actor_ids(session: AsyncSession, ap_ids: Collection[str]) -> dict[str,
 
 
 async def insert_comments(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
-    """Insert comment rows (``Object`` columns); their new row ids by ap_id.
+    """Insert comment rows (``Object`` columns, the same in every row); their new row ids by ap_id.
 
-    Core, not the ORM: one compiled statement for the lot and none of the ORM's per-row
-    bookkeeping (SQLAlchemy sends it as multi-row ``INSERT … RETURNING``)."""
+    One executemany of an insert compiled once (``prepared``: no per-row parameter building by
+    SQLAlchemy), then one read of the new ids by ap_id (unique: a row stored meanwhile fails the
+    insert, and the caller's transaction with it)."""
     if not rows:
         return {}
-    result = await session.execute(insert(OBJECTS).returning(OBJECTS.c.id, OBJECTS.c.ap_id), list(rows))
-    return {ap_id: row_id for row_id, ap_id in result.all()}
+    await _INSERT_COMMENTS.executemany(session, rows)
+    return dict((await session.execute(_IDS_BY_AP_ID, {"ap_ids": [row["ap_id"] for row in rows]})).all())
 
 
 async def add_reply_counts(session: AsyncSession, added: dict[int, int]) -> None:
     """Add ``added[parent id]`` to each parent's ``replies_count`` (one executemany)."""
-    if added:
-        await session.execute(_ADD_REPLY_COUNTS, [{"parent": parent, "added": count} for parent, count in added.items()])
+    await _ADD_REPLY_COUNTS.executemany(session, [{"parent": parent, "added": count} for parent, count in added.items()])
 
 
 async def take_pending(session: AsyncSession, parent_ap_ids: Collection[str], limit: int) -> list[Any]:

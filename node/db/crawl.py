@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db.models import CrawlState, Object
+from node.db.prepared import Prepared
 from node.db.types import UTCDateTime
 
 
@@ -45,20 +46,16 @@ def _request_upsert(dialect: str) -> Any:
     })
 
 
-# Built once per dialect: every batch of replies the processor stores requests its threads' crawls.
-_REQUEST_UPSERTS: dict[str, Any] = {}
+# Compiled once per dialect: every batch of replies the processor stores requests its threads' crawls.
+_REQUEST = Prepared(_request_upsert)
 
 
 async def request_crawls(session: AsyncSession, bind: Any, root_ids: Sequence[int], *, now: datetime,
                          soon: datetime, interval_seconds: int) -> None:
     """Crawl these threads by ``soon`` (an earlier turn stays) and reset their wait: one upsert, run for each
-    thread (an executemany of one statement compiled once, on the table: no ORM bulk insert)."""
-    dialect = bind.dialect.name
-    statement = _REQUEST_UPSERTS.get(dialect)
-    if statement is None:
-        statement = _REQUEST_UPSERTS[dialect] = _request_upsert(dialect)
-    await session.execute(statement, [dict(root_id=root_id, soon=soon, now=now, interval=interval_seconds)
-                                      for root_id in root_ids])
+    thread in one executemany (``prepared``: no ORM bulk insert, no per-row parameter building)."""
+    await _REQUEST.executemany(session, [{"root_id": root_id} for root_id in root_ids],
+                               soon=soon, now=now, interval=interval_seconds)
 
 
 async def first_due(session: AsyncSession, now: datetime) -> CrawlState | None:
