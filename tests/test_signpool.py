@@ -16,7 +16,7 @@ from node.errors import SignatureError
 from node.federation import httpsig
 from node.federation.httpsig import BodyDigests
 from node.federation.signing import ActorSigner
-from node.federation.signpool import SignPool, SignPoolError, auto_processes, make_job
+from node.federation.signpool import BATCH, SignPool, SignPoolError, auto_processes, make_job
 from node.federation.vocab import ACTIVITY_JSON
 from node.urls import INSTANCE_ACTOR_USERNAME
 from tests.support import is_alive, make_settings, running_node
@@ -135,6 +135,35 @@ async def test_a_worker_error_is_reported_and_the_worker_goes_on(pool, keys_dir)
     # And the pool still signs for a real actor
     added = await alice(keys_dir, pool).sign_async("POST", "http://h.test/inbox", {"Content-Type": ACTIVITY_JSON}, BODY)
     verify("http://h.test/inbox", added, alice(keys_dir, None))
+
+
+async def test_a_full_batch_goes_at_once_and_each_request_keeps_its_own_outcome(pool, keys_dir):
+    """Once BATCH requests wait, they go to a worker in the same turn of the loop; the rest go at its end;
+    inside a batch each request gets its own signature, or its own error."""
+    # Given a started pool of two workers, and BATCH + 4 requests of which two are for an actor without a key
+    await pool.start()
+    signer = alice(keys_dir, pool)
+    urls = [f"http://h{n}.test/inbox" for n in range(BATCH + 4)]
+    missing = {3, BATCH + 1}
+
+    async def one(n: int, url: str):
+        if n in missing:
+            return await pool.sign(make_job("nobody", KEY_ID, "cavage", "POST", url, {}, None))
+        return await signer.sign_async("POST", url, {"Content-Type": ACTIVITY_JSON}, BODY)
+
+    # When they are all asked in one turn of the loop
+    tasks = [asyncio.ensure_future(one(n, url)) for n, url in enumerate(urls)]
+    await asyncio.sleep(0)  # every task has asked once this returns; a flush left to the loop comes later
+    # Then the first BATCH went to a worker during that turn
+    assert pool.batches == 1
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    # And the other four went in one more batch; each request has its own outcome
+    assert pool.batches == 2 and pool.signed == len(urls) - len(missing)
+    for n, (url, result) in enumerate(zip(urls, results)):
+        if n in missing:
+            assert isinstance(result, SignPoolError) and "no key" in str(result)
+        else:
+            verify(url, result, signer)
 
 
 async def test_the_setting_sizes_the_pool(tmp_path):

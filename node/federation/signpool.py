@@ -21,6 +21,9 @@ How it works, and why not ``concurrent.futures.ProcessPoolExecutor``:
 * Requests are sent in batches, like a group commit: each worker has at most
   ``DEPTH`` batches outstanding (one being signed, one waiting in its pipe), and
   whatever is asked meanwhile waits for the next batch, up to ``BATCH`` requests.
+  A batch goes once the loop's current turn is over, or at once when ``BATCH``
+  requests wait and a worker has room (a claim that starts hundreds of rows in one
+  turn then keeps the workers signing while the rest of the rows still ask).
   Under load batches grow by themselves, and every wake-up of a worker, a costly
   thing on a virtual machine, signs several requests.
 * A worker imports what it signs with, then sends a first frame saying it is ready;
@@ -244,8 +247,15 @@ class SignPool:
         if len(self._workers) < self.processes:
             await self._replace_or_start()
         future = asyncio.get_running_loop().create_future()
-        self._pending.append((job, future))
-        if not self._flush_scheduled:
+        pending = self._pending
+        pending.append((job, future))
+        if len(pending) % BATCH == 0 and self._has_room():
+            # A full batch goes at once: when a claim starts hundreds of rows in one turn of
+            # the loop, a flush left to the loop's next turn would keep the signing processes
+            # idle until every one of those rows had asked.  (Looked at only when a batch
+            # fills: a backlog waiting for room is sent when a worker answers.)
+            self._send()
+        elif not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
         return await future
@@ -265,9 +275,20 @@ class SignPool:
             self._restarts.append(now)
         await self.start()
 
+    def _has_room(self) -> bool:
+        """Whether a live worker can take another batch now."""
+        for worker in self._workers:
+            if len(worker.waiting) < DEPTH and not worker.lost:
+                return True
+        return False
+
     def _flush(self) -> None:
-        """Send what waits to the workers that have room for another batch, least busy first."""
+        """The loop's turn came: send what waits (see ``_send``)."""
         self._flush_scheduled = False
+        self._send()
+
+    def _send(self) -> None:
+        """Send what waits to the workers that have room for another batch, least busy first."""
         pending = self._pending
         if not pending:
             return
