@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import random
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select, update
@@ -664,6 +665,45 @@ async def test_the_worker_loop_claims_new_rows_while_a_slow_one_is_in_flight(qui
         statuses = {r.inbox: r.status for r in rows.values()}
         assert statuses[live.inbox] == "delivered"
         assert [r.status for r in rows.values() if r.inbox == slow.inbox] == ["pending", "pending"]
+    finally:
+        await worker.stop()
+
+
+async def test_with_nothing_in_hand_the_loop_claims_a_lane_first_and_the_rest_at_once(quiet, remote):
+    """A fan-out's first rows go out as soon as a fast lane's worth is claimed; the rest of the room is
+    claimed right after (not at the next poll), while those first rows are signed and posted."""
+    # Given ten followers with inboxes of their own, and a worker with 2 fast slots and a slow lane of 2
+    # (so it holds at most 2 * 4 + 2 = 10 rows), polling only once a minute
+    followers = [own_inbox_actor(remote, f"reader{n}") for n in range(10)]
+    await add_followers(quiet.node, *followers)
+    worker = worker_for(quiet.node, concurrency=2, slow_lane=2, poll_interval=60.0)
+    claim, asked, looked = worker._claim_and_learn, [], asyncio.Event()
+
+    async def counted_claim(limit, *args, **kwargs):
+        rows = await claim(limit, *args, **kwargs)
+        asked.append((limit, len(rows)))
+        looked.set()
+        return rows
+
+    worker._claim_and_learn = counted_claim
+    await worker.start()
+    try:
+        await looked.wait()  # the loop's first look, with nothing queued yet
+        # When an article is published to them and the worker woken
+        await publish(quiet.node)
+        worker.wake()
+        rows = []
+        for _ in range(1000):
+            rows = await deliveries(quiet.node)
+            if all(r.status == "delivered" for r in rows):
+                break
+            await asyncio.sleep(0.02)
+        # Then the first claim that found rows asked for a fast lane's worth, the next one at once for
+        # the rest of the room, and every follower got the article once
+        assert asked[0] == (2, 0)
+        assert asked[1:3] == [(2, 2), (8, 8)]
+        assert [r.status for r in rows] == ["delivered"] * 10
+        assert sorted(r["path"] for r in remote.received) == sorted(urlsplit(f.inbox).path for f in followers)
     finally:
         await worker.stop()
 
