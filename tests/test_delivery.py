@@ -23,7 +23,7 @@ from node.content import Draft
 from node.db import queries
 from node.db.models import Delivery, Host
 from node.db.types import utcnow
-from node.federation.delivery import BREAKER_COOL_OFF, BREAKER_THRESHOLD, DeliveryWorker
+from node.federation.delivery import BREAKER_COOL_OFF, BREAKER_THRESHOLD, DeliveryWorker, _Ledger
 from node.federation.retry import MAX_ATTEMPTS
 from node.services.publish import publish_article
 from tests.delivery_support import add_followers, own_inbox_actor
@@ -706,6 +706,99 @@ async def test_with_nothing_in_hand_the_loop_claims_a_lane_first_and_the_rest_at
         assert sorted(r["path"] for r in remote.received) == sorted(urlsplit(f.inbox).path for f in followers)
     finally:
         await worker.stop()
+
+
+async def test_a_group_commit_wakes_every_row_it_wrote_at_once_and_a_failed_one_is_retried():
+    """Outcomes that queue while a commit is under way are written together by the next one, which
+    releases all of their rows in the same turn of the event loop (a row holds its lane slot until
+    then); when a commit fails, its writer gets the error and the next writer writes the others."""
+    # Given a ledger whose first and third commits wait for a gate, and whose fourth commit fails
+    batches: list[list[int]] = []
+    gate = asyncio.Event()
+
+    async def write(rows, results):
+        batches.append([row for row in rows])
+        if len(batches) in (1, 3):
+            await gate.wait()
+        else:
+            await asyncio.sleep(0)
+        if len(batches) == 4:
+            raise RuntimeError("database is locked")
+
+    ledger = _Ledger(write)
+    turn, finished = 0, {}
+
+    async def count_turns():
+        nonlocal turn
+        while True:
+            await asyncio.sleep(0)
+            turn += 1
+
+    async def record(n: int):
+        await ledger.record(n, None)
+        finished[n] = turn
+
+    counter = asyncio.ensure_future(count_turns())
+    try:
+        first = asyncio.ensure_future(record(0))
+        await asyncio.sleep(0)  # row 0 is being written
+        # When five more outcomes come while that commit is under way, and it then finishes
+        rest = [asyncio.ensure_future(record(n)) for n in range(1, 6)]
+        await asyncio.sleep(0)
+        gate.set()
+        await asyncio.gather(first, *rest)
+        # Then the five were written by one commit (by the first of them), and the other four rows
+        # returned together, in the turn after it
+        assert batches == [[0], [1, 2, 3, 4, 5]]
+        assert {finished[n] for n in range(2, 6)} == {finished[1] + 1}
+        # And when a commit fails, its writer gets the error and the others are written by the next one
+        gate.clear()
+        held = asyncio.ensure_future(ledger.record(6, None))
+        await asyncio.sleep(0)  # row 6 is being written
+        failing = [asyncio.ensure_future(ledger.record(n, None)) for n in (7, 8, 9)]
+        await asyncio.sleep(0)
+        gate.set()
+        outcomes = await asyncio.gather(held, *failing, return_exceptions=True)
+        assert batches[2:] == [[6], [7, 8, 9], [8, 9]]
+        assert outcomes[0] is None and isinstance(outcomes[1], RuntimeError) and outcomes[2:] == [None, None]
+    finally:
+        counter.cancel()
+
+
+async def test_a_row_cancelled_as_it_is_handed_the_next_commit_passes_it_on():
+    """A worker stopping cancels its rows: one cancelled just as the next commit was handed to it
+    passes the commit on, its outcome is still written, and the ledger goes on writing."""
+    # Given a ledger whose first commit waits for a gate while rows 1 and 2 queue up
+    batches: list[list[int]] = []
+    gate = asyncio.Event()
+
+    async def write(rows, results):
+        batches.append(list(rows))
+        if len(batches) == 1:
+            await gate.wait()
+
+    ledger = _Ledger(write)
+    first = asyncio.ensure_future(ledger.record(0, None))
+    await asyncio.sleep(0)
+    one, two = (asyncio.ensure_future(ledger.record(n, None)) for n in (1, 2))
+    await asyncio.sleep(0)
+    # When row 1 is cancelled right as the first commit hands it the next one
+    hand_over = ledger._hand_over
+
+    def hand_over_and_cancel() -> bool:
+        handed = hand_over()
+        ledger._hand_over = hand_over
+        one.cancel()
+        return handed
+
+    ledger._hand_over = hand_over_and_cancel
+    gate.set()
+    outcomes = await asyncio.wait_for(asyncio.gather(first, one, two, return_exceptions=True), 5)
+    # Then row 2 wrote both outcomes, and a later outcome is written too
+    assert outcomes[0] is None and isinstance(outcomes[1], asyncio.CancelledError) and outcomes[2] is None
+    assert batches == [[0], [1, 2]]
+    await asyncio.wait_for(ledger.record(3, None), 5)
+    assert batches[-1] == [3]
 
 
 async def test_a_wake_up_during_a_claim_that_found_nothing_is_not_lost(quiet, remote):

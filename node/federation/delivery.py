@@ -457,36 +457,63 @@ class _Slot:
 class _Entry:
     row: Delivery
     result: Attempt | None
+    woken: asyncio.Future  # resolved once written, or when it is this entry's turn to write
     written: bool = False
 
 
 class _Ledger:
     """Writes outcomes as they come, many per transaction (a group commit).
 
-    Each caller waits until its own outcome is written; whoever holds the lock
-    writes everything that queued up meanwhile, so a slow commit makes the next
-    one bigger instead of making everyone wait in line.
+    Each caller waits until its own outcome is written; when nobody is writing, a caller
+    writes everything that queued up meanwhile, so a slow commit makes the next one bigger
+    instead of making everyone wait in line.  A commit wakes every caller it wrote for at
+    once, and hands the next write to the first caller still waiting.  (A lock passed them
+    on one per turn of the event loop instead: the hundredth row of a commit went on holding
+    its lane slot for a hundred turns after its outcome was written, and the next commit
+    waited behind them all.)
     """
 
     def __init__(self, write) -> None:
         self._write = write
         self._waiting: list[_Entry] = []
-        self._lock = asyncio.Lock()
+        self._writing = False  # a caller is writing, or has been handed the next write
 
     async def record(self, row: Delivery, result: Attempt | None) -> None:
-        entry = _Entry(row, result)
+        entry = _Entry(row, result, asyncio.get_running_loop().create_future())
         self._waiting.append(entry)
-        async with self._lock:
+        if self._writing:
+            try:
+                await entry.woken
+            except asyncio.CancelledError:
+                # A caller cancelled while it waits leaves its outcome queued for the next writer
+                # (as before); one that was handed the write as it was cancelled passes it on.
+                if entry.woken.done() and not entry.woken.cancelled() and not entry.written:
+                    self._writing = self._hand_over()
+                raise
             if entry.written:
                 return
-            batch, self._waiting = self._waiting, []
-            try:
-                await self._write([e.row for e in batch], [e.result for e in batch])
-            except BaseException:
-                self._waiting[:0] = [e for e in batch if e is not entry]  # the next writer tries them
-                raise
+        self._writing = True
+        batch, self._waiting = self._waiting, []
+        try:
+            await self._write([e.row for e in batch], [e.result for e in batch])
+        except BaseException:
+            self._waiting[:0] = [e for e in batch if e is not entry]  # the next writer tries them
+            raise
+        else:
             for e in batch:
                 e.written = True
+                if not e.woken.done():
+                    e.woken.set_result(None)
+        finally:
+            self._writing = self._hand_over()
+
+    def _hand_over(self) -> bool:
+        """Wake the first caller still waiting to write what is queued; False if there is none."""
+        for e in self._waiting:
+            if not e.woken.done():
+                e.woken.set_result(None)
+                return True
+        return False
 
 
 async def _track_hosts(session, succeeded: set[str], failed: set[str], now: datetime) -> None:
