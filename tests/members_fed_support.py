@@ -1,4 +1,5 @@
-"""Helpers for the tests of members' federation: a member, an article, a remote comment, what a fake remote received."""
+"""Helpers for the tests of the node's actors federating: a member, an article, a remote comment, a follower of
+a member or of the site's Group, what a fake remote received."""
 
 from __future__ import annotations
 
@@ -55,6 +56,21 @@ async def follow_member(http, running, actor: RemoteActor, username: str, n: int
             return await queries.count_follows(session, local.id, "followers") >= 1
 
     await wait_for(accepted, what=f"{actor.id}'s follow of {username}")
+
+
+async def follow_group(http, running, remote, actor: RemoteActor, *, inbox: str = "/inbox") -> dict[str, Any]:
+    """``actor`` of the fake ``remote`` follows the site's Group (its Follow posted to ``inbox``); returns the
+    Group's Accept of that Follow once the fake received it."""
+    group = running.url(f"/actors/{running.settings.site_username}")
+    follow = follow_of(actor, group)
+    status, body = await signed_post(http, running.url(inbox), follow, actor)
+    assert status == 202, body
+
+    def accepts() -> list[dict[str, Any]]:
+        return [accept for accept in received(remote, "Accept")
+                if (accept["object"]["id"] if isinstance(accept["object"], dict) else accept["object"]) == follow["id"]]
+
+    return (await wait_for(accepts, what=f"the Group's Accept of {follow['id']}"))[0]
 
 
 def received(remote, kind: str, path: str | None = None) -> list[dict[str, Any]]:

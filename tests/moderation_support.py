@@ -7,13 +7,10 @@ The follower (``fan``) is an actor of a fake server that records what the node d
 
 from __future__ import annotations
 
-import json
-
 import aiohttp
 
-from tests.factories import follow_of
 from tests.fakes.remote import signed_post
-from tests.support import wait_for
+from tests.members_fed_support import follow_group
 from tests.threads_support import comment, create, note, publish_topic
 
 
@@ -22,11 +19,7 @@ async def set_up_forum(node, remote):
     await publish_topic(node)
     actors = {name: remote.add_actor(name, key_index=i) for i, name in enumerate(("fan", "alice", "bob"))}
     async with aiohttp.ClientSession() as http:
-        status, _ = await signed_post(http, node.url("/actors/forum/inbox"),
-                                      follow_of(actors["fan"], node.url("/actors/forum")), actors["fan"])
-        assert status == 202
-    await node.node.processor.drain()
-    await wait_for(lambda: [r for r in remote.received if json.loads(r["body"])["type"] == "Accept"])
+        await follow_group(http, node, remote, actors["fan"], inbox="/actors/forum/inbox")
     return actors, node.url("/articles/topic")
 
 

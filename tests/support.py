@@ -9,7 +9,7 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -164,11 +164,14 @@ def is_alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
-async def wait_for(predicate, timeout: float = 10.0, *, what: str = "a condition"):
+async def wait_for(predicate, timeout: float = 10.0, *, what: str | Callable[[], Any] = "a condition",
+                   interval: float = 0.05):
     """Poll ``predicate`` (plain or async) until it returns something truthy, and return that.
 
     Deliveries, the inbox processor and the worker run on their own; after ``timeout`` seconds the
-    test fails naming ``what`` it waited for.
+    test fails with an AssertionError naming ``what`` it waited for.  ``what`` may be a function
+    (plain or async), called only then, for a description that includes what was seen instead
+    (a process's log, the counts).  ``predicate`` is asked every ``interval`` seconds.
     """
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -178,5 +181,9 @@ async def wait_for(predicate, timeout: float = 10.0, *, what: str = "a condition
         if result:
             return result
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
+            if callable(what):
+                what = what()
+                if inspect.isawaitable(what):
+                    what = await what
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await asyncio.sleep(interval)

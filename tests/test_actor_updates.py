@@ -13,9 +13,8 @@ from sqlalchemy import func, select, update
 from node.app import opened_node
 from node.db.models import Activity, Actor
 from node.federation.vocab import ACTIVITY_JSON, PUBLIC
-from tests.factories import follow_of
-from tests.fakes.remote import fake_remote, signed_post
-from tests.members_fed_support import received
+from tests.fakes.remote import fake_remote
+from tests.members_fed_support import follow_group, received
 from tests.support import free_port, make_settings, running_node, wait_for
 
 
@@ -34,9 +33,7 @@ async def test_renamed_site_sends_an_update_of_its_group_to_followers_at_start(t
         alice = remote.add_actor("alice")
         # Given a node whose Group is followed by alice
         async with running_node(make_settings(tmp_path, port)) as node:
-            status, _ = await signed_post(http, node.url("/inbox"), follow_of(alice, node.url("/actors/forum")), alice)
-            assert status == 202
-            await wait_for(lambda: received(remote, "Accept"))
+            await follow_group(http, node, remote, alice)
         # When the operator renames the site and starts the node again
         renamed = make_settings(tmp_path, port, site_name="Riverside Forum", site_summary="Talk about the river.")
         async with running_node(renamed) as node:
@@ -57,9 +54,7 @@ async def test_unchanged_configuration_sends_no_update_on_restart(tmp_path, http
     async with fake_remote() as remote:
         alice = remote.add_actor("alice")
         async with running_node(make_settings(tmp_path, port)) as node:
-            status, _ = await signed_post(http, node.url("/inbox"), follow_of(alice, node.url("/actors/forum")), alice)
-            assert status == 202
-            await wait_for(lambda: received(remote, "Accept"))
+            await follow_group(http, node, remote, alice)
             assert await updates_queued(node) == 0
         for _ in range(2):
             async with running_node(make_settings(tmp_path, port)) as node:
@@ -73,8 +68,7 @@ async def test_rename_is_sent_once_not_at_every_start(tmp_path, http):
     async with fake_remote() as remote:
         alice = remote.add_actor("alice")
         async with running_node(make_settings(tmp_path, port)) as node:
-            await signed_post(http, node.url("/inbox"), follow_of(alice, node.url("/actors/forum")), alice)
-            await wait_for(lambda: received(remote, "Accept"))
+            await follow_group(http, node, remote, alice)
         for _ in range(2):
             async with running_node(make_settings(tmp_path, port, site_name="Riverside Forum")) as node:
                 await wait_for(lambda: received(remote, "Update"))
@@ -109,8 +103,7 @@ async def test_actor_created_before_hashes_were_kept_sends_one_update(tmp_path, 
     async with fake_remote() as remote:
         alice = remote.add_actor("alice")
         async with running_node(make_settings(tmp_path, port)) as node:
-            await signed_post(http, node.url("/inbox"), follow_of(alice, node.url("/actors/forum")), alice)
-            await wait_for(lambda: received(remote, "Accept"))
+            await follow_group(http, node, remote, alice)
         await set_group_hash(make_settings(tmp_path, port), "unknown")
         async with running_node(make_settings(tmp_path, port)) as node:
             [update_activity] = await wait_for(lambda: received(remote, "Update"))
@@ -123,8 +116,7 @@ async def test_first_start_of_a_new_actor_records_its_document_without_sending(t
     async with fake_remote() as remote:
         alice = remote.add_actor("alice")
         async with running_node(make_settings(tmp_path, port)) as node:
-            await signed_post(http, node.url("/inbox"), follow_of(alice, node.url("/actors/forum")), alice)
-            await wait_for(lambda: received(remote, "Accept"))
+            await follow_group(http, node, remote, alice)
         await set_group_hash(make_settings(tmp_path, port), None)
         async with running_node(make_settings(tmp_path, port)) as node:
             assert await updates_queued(node) == 0

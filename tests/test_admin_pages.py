@@ -20,7 +20,7 @@ from node.members.roles import Role
 from node.services.publish import publish_article
 from tests.factories import follow_of
 from tests.fakes.remote import fake_remote, signed_post
-from tests.members_fed_support import received
+from tests.members_fed_support import follow_group, received
 from tests.members_support import login, make_member
 from tests.support import make_settings, running_node, wait_for
 
@@ -34,9 +34,7 @@ async def site(tmp_path, http):
         remote.verify_posts = True
         fan = remote.add_actor("fan")
         async with running_node(make_settings(tmp_path)) as node:
-            status, _ = await signed_post(http, node.url("/inbox"), follow_of(fan, node.url("/actors/forum")), fan)
-            assert status == 202
-            await wait_for(lambda: received(remote, "Accept"))
+            await follow_group(http, node, remote, fan)
             await make_member(node, "ada", role=Role.ADMIN)
             async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
                 await login(client, node.base, "ada")

@@ -30,7 +30,7 @@ from node.db.engine import make_engine, make_sessionmaker
 from node.db.models import Actor, Delivery, Follow
 from node.services.publish import publish_article
 from tests.fakes.remote import fake_remote
-from tests.support import is_alive, make_settings
+from tests.support import is_alive, make_settings, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 HOSTS, PER_HOST, ARTICLES = 30, 10, 3
@@ -92,14 +92,6 @@ def start_server(settings, folder: Path, log_name: str) -> subprocess.Popen:
         log.close()
 
 
-async def wait_until(predicate, timeout: float, what: str, interval: float = 0.01) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(interval)
-
-
 async def ledger(settings) -> dict[str, int]:
     """Deliveries by status, plus how many still hold a lease."""
     engine = make_engine(settings.database_url)
@@ -126,7 +118,7 @@ async def test_sigkill_in_the_middle_of_a_fan_out_loses_nothing(tmp_path):
         try:
             # When the server delivers part of the fan-out and is killed with SIGKILL
             processes.append(start_server(settings, tmp_path, "first.log"))
-            await wait_until(lambda: len(sink.received) >= len(expected) // 3, 30, "the first third")
+            await wait_for(lambda: len(sink.received) >= len(expected) // 3, 30, what="the first third", interval=0.01)
             signers |= set(signing_processes_of(processes[0].pid))
             processes[0].send_signal(signal.SIGKILL)
             processes[0].wait(timeout=10)
@@ -135,7 +127,7 @@ async def test_sigkill_in_the_middle_of_a_fan_out_loses_nothing(tmp_path):
             # And it is started again
             processes.append(start_server(settings, tmp_path, "second.log"))
             # The killed server's claims are free again after LEASE; then the rest is delivered.
-            await wait_until(lambda: expected <= set(pairs(sink)), LEASE + 45, "every pair to arrive")
+            await wait_for(lambda: expected <= set(pairs(sink)), LEASE + 45, what="every pair to arrive", interval=0.01)
             await wait_until_ledger_settles(settings)
             signers |= set(signing_processes_of(processes[1].pid))
         finally:
@@ -145,7 +137,7 @@ async def test_sigkill_in_the_middle_of_a_fan_out_loses_nothing(tmp_path):
                     process.wait(timeout=10)
         # Then both servers signed in signing processes, and none outlived its server
         assert len(signers) == 4, signers
-        await wait_until(lambda: not any(map(is_alive, signers)), 10, "the signing processes to exit", 0.05)
+        await wait_for(lambda: not any(map(is_alive, signers)), 10, what="the signing processes to exit")
         # Then the kill really came in the middle
         assert 0 < at_kill < len(expected)
         # And every (inbox, activity) pair arrived, nothing else did

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 
 from node.db.models import Activity, Follow
 from node.federation.inbox_writer import Arrival
-from node.federation.vocab import AS_NS, PUBLIC
+from node.federation.vocab import AS_NS
 from tests.factories import reply_to
 from tests.fakes.remote import fake_remote, signed_post
 from tests.members_fed_support import publish
@@ -185,10 +185,6 @@ PAGED = ["/", "/tags/x", "/articles/topic", "/actors/editor/outbox", "/actors/fo
 
 @pytest.fixture
 async def article(node):
-    from node.content import Draft
-    from node.db import queries
-    from node.services.publish import publish_article
-
     await publish_topic(node)
     return node
 

@@ -14,9 +14,8 @@ from node.db.models import ModerationEntry, Notification, Object, Revision
 from node.federation.vocab import ACTIVITY_JSON, PUBLIC
 from node.members.posting import PostingRefused, delete_comment, edit_comment, post_comment
 from node.moderation import actions
-from tests.members_fed_support import (deliveries_of, follow_member, make_person, publish, received, remote_reply,
-                                       sent_by)
-from tests.factories import follow_of
+from tests.members_fed_support import (deliveries_of, follow_group, follow_member, make_person, publish, received,
+                                       remote_reply, sent_by)
 from tests.fakes.remote import fake_remote, signed_post
 from tests.support import POLICY_DEFAULTS, make_settings, running_node, wait_for
 from tests.threads_support import comment as object_of
@@ -102,9 +101,7 @@ async def test_the_group_announces_a_members_comment_to_its_followers(world, htt
     node, remote, bob, article, bob_note, alice = world
     async with fake_remote() as other:
         erin = other.add_actor("erin", key_index=3)
-        status, _ = await signed_post(http, node.url("/inbox"), follow_of(erin, node.url("/actors/forum")), erin)
-        assert status == 202
-        await wait_for(lambda: received(other, "Accept"), what="the Group's Accept")
+        await follow_group(http, node, other, erin)
         comment = await post_comment(node.node, alice, article, "A top-level comment")
         announces = await wait_for(lambda: received(other, "Announce"), what="the Group's Announce")
     assert announces[0]["actor"] == node.url("/actors/forum")

@@ -31,8 +31,8 @@ from node.services.publish import publish_article
 from tests.cli_support import clean_env
 from tests.factories import reply_to
 from tests.fakes.remote import fake_remote, signed_post
-from tests.support import free_port, make_settings, postgres_database
-from tests.workers_support import children_of, wait_for
+from tests.support import free_port, make_settings, postgres_database, wait_for
+from tests.workers_support import children_of
 
 pytestmark = pytest.mark.postgres
 
@@ -130,7 +130,8 @@ async def test_two_web_and_two_workers_lose_nothing_when_one_of_each_is_killed(t
                 except aiohttp.ClientError:
                     return False
 
-            assert await wait_for(up, 90), (tmp_path / "web.log").read_text()
+            await wait_for(up, 90, what=lambda: "the web process and its 2 children to answer; web.log:\n"
+                           + (tmp_path / "web.log").read_text())
             article = settings.base + "/articles/scale"
             replies = [reply_to(article, repliers[n % REPLIERS]) for n in range(REPLIES)]
             actors = [repliers[n % REPLIERS] for n in range(REPLIES)]
@@ -142,7 +143,9 @@ async def test_two_web_and_two_workers_lose_nothing_when_one_of_each_is_killed(t
                 await publish(settings)
                 sending = asyncio.create_task(send_all(http, settings.base + "/inbox", replies, actors, accepted))
                 # Midway through both: one web process and one worker die without a chance to clean up
-                assert await wait_for(lambda: len(remote.received) >= 20 and len(accepted) >= 200, 60)
+                await wait_for(lambda: len(remote.received) >= 20 and len(accepted) >= 200, 60,
+                               what=lambda: f"20 deliveries and 200 accepted replies "
+                                            f"(saw {len(remote.received)} and {len(accepted)})")
                 victim = min(children_of(web.pid))
                 os.kill(victim, signal.SIGKILL)
                 workers[0].send_signal(signal.SIGKILL)
@@ -163,7 +166,10 @@ async def test_two_web_and_two_workers_lose_nothing_when_one_of_each_is_killed(t
                 node_counts = await counts(settings)
                 return node_counts["applied"] == REPLIES and node_counts["pending"] == 0
 
-            assert await wait_for(settled, 120), await counts(settings)
+            async def unsettled() -> str:
+                return f"all {REPLIES} replies applied and none pending: {await counts(settings)}"
+
+            await wait_for(settled, 120, what=unsettled)
         finally:
             for process in processes:
                 if process.poll() is None:

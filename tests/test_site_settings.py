@@ -16,9 +16,8 @@ from PIL import Image
 from node.db import site_settings as db
 from node.federation.vocab import ACTIVITY_JSON, PUBLIC
 from node.services import site_settings
-from tests.factories import follow_of
-from tests.fakes.remote import fake_remote, signed_post
-from tests.members_fed_support import received
+from tests.fakes.remote import fake_remote
+from tests.members_fed_support import follow_group, received
 from tests.support import free_port, make_settings, running_node, wait_for
 
 
@@ -35,9 +34,7 @@ async def followed(tmp_path, http):
         remote.verify_posts = True
         alice = remote.add_actor("alice")
         async with running_node(make_settings(tmp_path)) as node:
-            status, _ = await signed_post(http, node.url("/inbox"), follow_of(alice, node.url("/actors/forum")), alice)
-            assert status == 202
-            await wait_for(lambda: received(remote, "Accept"))
+            await follow_group(http, node, remote, alice)
             yield node, remote
 
 
@@ -106,8 +103,7 @@ async def test_saved_settings_survive_a_restart_without_a_second_update(tmp_path
     async with fake_remote() as remote:
         alice = remote.add_actor("alice")
         async with running_node(make_settings(tmp_path, port)) as node:
-            await signed_post(http, node.url("/inbox"), follow_of(alice, node.url("/actors/forum")), alice)
-            await wait_for(lambda: received(remote, "Accept"))
+            await follow_group(http, node, remote, alice)
             await site_settings.save(node.node, {"site_name": "Riverside"}, by="ada")
             await wait_for(lambda: received(remote, "Update"))
         async with running_node(make_settings(tmp_path, port, site_name="From the file")) as node:

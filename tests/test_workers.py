@@ -20,8 +20,8 @@ from node.services.publish import publish_article
 from tests.cli_support import clean_env, fednode
 from tests.delivery_support import add_followers, own_inbox_actor
 from tests.fakes.remote import fake_remote
-from tests.support import free_port, is_alive, make_settings, postgres_database
-from tests.workers_support import children_of, wait_for
+from tests.support import free_port, is_alive, make_settings, postgres_database, wait_for
+from tests.workers_support import children_of
 
 pytestmark = pytest.mark.postgres
 
@@ -37,7 +37,7 @@ async def test_a_delivery_queued_by_one_process_wakes_the_worker_of_another(tmp_
             worker = DeliveryWorker(worker_node, poll_interval=3600)
             await worker.start()
             worker_node.wakeups.on(wakeups.DELIVERIES, worker.wake)
-            assert await wait_for(lambda: worker_node.wakeups.connected.is_set())
+            await wait_for(lambda: worker_node.wakeups.connected.is_set(), what="the worker's LISTEN connection")
             await asyncio.sleep(0.2)  # the worker's first look found nothing; it now waits an hour
             async with web.sessions.begin() as session:
                 author = await queries.get_local_actor(session, settings.default_author)
@@ -47,7 +47,7 @@ async def test_a_delivery_queued_by_one_process_wakes_the_worker_of_another(tmp_
                 async with web.sessions() as session:
                     return (await queries.count_deliveries_by_status(session)).get("delivered") == 1
 
-            assert await wait_for(delivered)
+            await wait_for(delivered, what="the article delivered once")
             assert [r["path"] for r in remote.received] == ["/users/alice/inbox"]
             await worker.stop()
         finally:
@@ -101,7 +101,8 @@ async def test_serve_runs_n_web_processes_on_one_port_and_replaces_one_that_dies
             async def both_up() -> bool:
                 return len(children_of(parent.pid)) == 2 and await asyncio.to_thread(_answers, port)
 
-            assert await wait_for(both_up, 60), parent.stderr.read() if parent.poll() is not None else ""
+            await wait_for(both_up, 60, what=lambda: "2 web processes answering" + (
+                f"; the parent exited: {parent.stderr.read()}" if parent.poll() is not None else ""))
             first = children_of(parent.pid)
             victim = min(first)
             os.kill(victim, signal.SIGKILL)
@@ -112,8 +113,8 @@ async def test_serve_runs_n_web_processes_on_one_port_and_replaces_one_that_dies
                 now = children_of(parent.pid)
                 return len(now) == 2 and victim not in now
 
-            assert await wait_for(replaced, 60)
-            assert await wait_for(lambda: asyncio.to_thread(_answers, port), 60)
+            await wait_for(replaced, 60, what=f"a new process in place of {victim}")
+            await wait_for(lambda: asyncio.to_thread(_answers, port), 60, what="the port to answer again")
             last = children_of(parent.pid)
             parent.send_signal(signal.SIGTERM)
             out, _ = await asyncio.to_thread(parent.communicate, timeout=60)
