@@ -517,6 +517,15 @@ def problems(settings: Settings) -> list[str]:
     if 1 <= settings.delivery_lease_seconds < slowest:
         found.append(f"delivery_lease_seconds: must be at least {slowest:g} (a delivery may take "
                      f"{FetchPolicy.connect_timeout:g} s to connect and {FetchPolicy.read_timeout:g} s to read)")
+    # A received activity that needs a document fetched keeps its claim while the document is
+    # fetched: one deadline for the URL and, when the document's id is another URL, one more for
+    # the refetch by id (Fetcher.get_activitypub).  A claim shorter than that runs out mid-fetch,
+    # and the 2 s poll hands the row to a processor that fetches it all over again.
+    one_fetch = 2 * FetchPolicy.total_timeout
+    if 1 <= settings.apply_lease_seconds < one_fetch:
+        found.append(f"apply_lease_seconds: must be at least {one_fetch:g} (applying an activity may fetch a document: "
+                     f"{FetchPolicy.total_timeout:g} s for its URL and {FetchPolicy.total_timeout:g} s more "
+                     "when it must be fetched again by its id)")
     if settings.signing_processes < -1:
         found.append("signing_processes: must be -1 (one per CPU core), 0 (none) or a number of processes")
     if settings.max_body_bytes < 1024:

@@ -215,6 +215,8 @@ def test_publish_as_unknown_author_says_how_to_add_one(site):
     ({}, ["--base-url", "ftp://x"], "base_url"),
     ({"FEDNODE_SITE_USERNAME": "The Forum"}, [], "site_username"),
     ({"FEDNODE_DATABASE_URL": "mysql://db"}, [], "database_url"),
+    ({"FEDNODE_APPLY_LEASE_SECONDS": "0"}, [], "apply_lease_seconds"),
+    ({}, ["--apply-lease-seconds", "30"], "apply_lease_seconds"),
 ])
 def test_check_config_names_the_bad_setting(tmp_path, env, args, name):
     """check-config exits 1 and explains a bad value by the setting's name."""

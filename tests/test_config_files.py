@@ -202,3 +202,19 @@ def test_a_delivery_lease_shorter_than_a_delivery_can_take_is_refused(tmp_path, 
     found = [p for p in problems(settings) if p.startswith("delivery_lease_seconds:")]
     assert found == (["delivery_lease_seconds: must be at least 15 (a delivery may take 5 s to connect and 10 s to read)"]
                      if refused else [])
+
+
+APPLY_LEASE_TOO_SHORT = ("apply_lease_seconds: must be at least 60 (applying an activity may fetch a document: "
+                         "30 s for its URL and 30 s more when it must be fetched again by its id)")
+
+
+@pytest.mark.parametrize("seconds, expected", [
+    (-1, ["apply_lease_seconds: must be at least 1"]), (0, ["apply_lease_seconds: must be at least 1"]),
+    (30, [APPLY_LEASE_TOO_SHORT]), (59, [APPLY_LEASE_TOO_SHORT]), (60, []), (600, []),
+])
+def test_an_apply_lease_shorter_than_a_document_fetch_is_refused(tmp_path, seconds, expected):
+    """A claim on received activities must outlast one document fetch (the 30 s deadline, twice when the document
+    is fetched again by its id), or the poll hands a row still being fetched for to another processor."""
+    settings = make_settings(tmp_path, apply_lease_seconds=seconds)
+    found = [p for p in problems(settings) if p.startswith("apply_lease_seconds:")]
+    assert found == expected

@@ -47,7 +47,9 @@ def flags(settings) -> list[str]:
             "--signing-processes", "0", "--log-level", "WARNING",
             # A lease must outlast a post that has begun (connect, send, answer, record), or a live
             # worker's row is claimed again mid-post and sent twice: under load 3 s was too short.
-            "--delivery-lease-seconds", "15", "--apply-lease-seconds", "5",
+            # The apply lease is the shortest allowed (one document fetch): the killed web process's
+            # claimed replies are applied by another a minute after the kill, within the wait below.
+            "--delivery-lease-seconds", "15", "--apply-lease-seconds", "60",
             "--delivery-concurrency", str(CONCURRENCY), "--delivery-slow-lane", str(SLOW_LANE)]
 
 
