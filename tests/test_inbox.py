@@ -297,6 +297,21 @@ async def test_malformed_json_with_valid_signature_is_400(world, http):
     assert body["reason"]
 
 
+async def test_ids_yarl_cannot_split_are_refused_not_a_crash(world, http):
+    """Ids with an empty host after "[" and "@" (yarl raises IndexError on them): an actor is malformed
+    (400), an object is not on the actor's server (403); before, both were 500."""
+    node, remote, alice = world
+    activity = reply_to(node.url("/a"), alice)
+    activity["actor"] = "https://[::1]:8080@"
+    status, body = await signed_post(http, node.url("/inbox"), activity, alice)
+    assert (status, body["status"]) == (400, "malformed"), body
+    activity = reply_to(node.url("/a"), alice)
+    activity["object"]["id"] = "https://[::1]:8080@"
+    status, body = await signed_post(http, node.url("/inbox"), activity, alice)
+    assert (status, body["status"]) == (403, "forbidden origin"), body
+    assert await stored_activities(node) == 0
+
+
 async def test_json_nested_100000_deep_is_400(world, http):
     """A JSON nested 100,000 levels deep is refused cleanly, not with a crash."""
     node, remote, alice = world

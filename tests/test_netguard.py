@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from node.errors import InvalidDocument
+from node.federation import netguard
 from node.federation.netguard import (InvalidURL, canonical_url, host_of, is_numeric_host, is_public_address,
                                       normalize_host, same_origin, same_url)
 
@@ -129,11 +132,52 @@ def test_host_of(url, host):
     assert host_of(url) == host
 
 
-@pytest.mark.parametrize("url", ["", "/relative", "mailto:a@example.com", "https://", "https://[::1/"])
+@pytest.mark.parametrize("url", ["", "/relative", "mailto:a@example.com", "https://", "https://[::1/", "https://[::1]@",
+                                 "https://[::1]:8080@/users/a", "http://x]@/a"])
 def test_host_of_refuses_non_http_urls(url):
     """No usable http(s) host raises InvalidURL."""
     with pytest.raises(InvalidURL):
         host_of(url)
+
+
+def _whole(url: str):
+    """What the parser makes of the whole URL, without the shortcut through its origin part or the memos."""
+    try:
+        return netguard._parse_url(url)
+    except InvalidURL:
+        return "refused"
+
+
+def _by_origin(url: str):
+    try:
+        return netguard._parse_string.__wrapped__(url)  # the shortcut, not what the memo kept of earlier calls
+    except InvalidURL:
+        return "refused"
+
+
+def test_the_origin_part_decides_like_the_whole_url():
+    """Ids are parsed by their ``scheme://authority`` (the memo keeps hitting): on random URLs, odd
+    authorities and printable paths, queries and fragments, that gives what parsing the whole URL gives."""
+    rnd = random.Random(17)
+    printable = [chr(c) for c in range(0x21, 0x7F)]
+    odd = printable + ["\t", " ", "ü", "\u3002", "\n", "\x00"]
+    hosts = ["a.example", "A.Example.", "a.example:443", "a.example:80", "[::1]", "[::1]:8080", "127.0.0.1",
+             "xn--bcher-kva.example", "bücher.example", "user:pw@a.example", "a.example:", "a.example:99999", "",
+             "a..b", "@", "a.example@b.example", "a%2eexample", "a.example\\@b.example", "[::1", "a.example:8x",
+             "%41.example", ":80", "a b", "[::1]:8080@"]
+    schemes = ["http", "https", "HTTPS", "ftp", "hTTp", "http+x"]
+    compared = 0
+    for _ in range(20_000):
+        if rnd.random() < 0.5:
+            host = rnd.choice(hosts) + "".join(rnd.choice(":@[]%.0") for _ in range(rnd.randint(0, 2)))
+        else:
+            host = "".join(rnd.choice(odd) for _ in range(rnd.randint(0, 10)))
+        rest = rnd.choice(["", "/", "?", "#", "//", "/@", "?@b.example/", "/%zz", "/..", "#@"])
+        rest += "".join(rnd.choice(printable if rnd.random() < 0.9 else odd) for _ in range(rnd.randint(0, 12)))
+        url = f"{rnd.choice(schemes)}://{host}{rest}"
+        assert _by_origin(url) == _whole(url), url
+        compared += 1
+    assert compared == 20_000
 
 
 @pytest.mark.parametrize("a, b, expected", [

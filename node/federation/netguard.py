@@ -182,6 +182,13 @@ def is_blocked(host: str, blocked_domains: Collection[str]) -> bool:
     return any(host == d or host.endswith("." + d) for d in (d.lower().lstrip(".") for d in blocked_domains))
 
 
+# ``scheme://authority`` of an absolute URL: the authority ends at the first "/", "?" or "#"
+# (RFC 3986 §3.2; yarl splits there too).  With only printable ASCII after it, the rest
+# (path, query, fragment) cannot change the scheme, host or port yarl finds, nor make it
+# fail (tests/test_netguard.py compares both on random URLs).
+_ORIGIN_PART = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)(?:[/?#][!-~]*)?\Z")
+
+
 def _parse(url: str) -> tuple[str, str, int]:
     """(scheme, normalised host, effective port) of an absolute http(s) URL."""
     if not isinstance(url, str):
@@ -193,12 +200,30 @@ def _parse(url: str) -> tuple[str, str, int]:
 def _parse_string(url: str) -> tuple[str, str, int]:
     # Memoised: the origin rules ask about the same few actor URLs for every
     # activity (nine parses a request), and the answer depends on the text alone.
+    # A URL not seen yet (every activity and object id is new) is parsed by its origin
+    # part, memoised too: its origin is one of a few, so no id is parsed whole.
+    origin = _ORIGIN_PART.match(url)
+    if origin is not None:
+        try:
+            return _parse_origin(origin.group(1))
+        except InvalidURL:
+            pass  # parsed whole below, so the error names the whole URL, as before
+    return _parse_url(url)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_origin(origin: str) -> tuple[str, str, int]:
+    return _parse_url(origin)
+
+
+def _parse_url(url: str) -> tuple[str, str, int]:
     try:
         parsed = URL(url)
         scheme = parsed.scheme.lower()
         raw_host = parsed.raw_host
         port = parsed.port
-    except (ValueError, TypeError, UnicodeError) as exc:
+    except (ValueError, TypeError, UnicodeError, IndexError) as exc:
+        # IndexError: yarl 1.25 on a userinfo whose host is empty after a "[" ("https://[::1]@").
         raise InvalidURL(f"invalid URL {url[:200]!r}") from exc
     if scheme not in DEFAULT_PORTS or not raw_host:
         raise InvalidURL(f"not an absolute http(s) URL: {url[:200]!r}")
