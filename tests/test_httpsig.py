@@ -647,3 +647,38 @@ def test_fuzzed_headers_never_crash(header):
             outcomes["refused"] += 1
     assert outcomes["refused"] > 0, "the mutations must actually be exercised"
     assert outcomes["accepted"] + outcomes["refused"] == 300
+
+
+def _params_or_refusal(read, text):
+    try:
+        return read(text)
+    except SignatureError as error:
+        return ("refused", error.reason)
+
+
+def test_plain_signature_headers_read_in_one_match_give_what_the_general_reader_gives():
+    """The usual ``name="value",…`` shape is read by two regular expressions; on random headers near
+    that shape (spaces, repeats, escapes, bare values, line breaks) the parameters, or the refusal,
+    are those of the general reader."""
+    rng = random.Random(9421)
+    names = ["keyId", "algorithm", "headers", "signature", "created", "x", "key-id", "a!b"]
+    pieces = ['"', "\\", ",", "=", " ", "\t", "\r", "\n", "\x00", "é", "a", "Z", "0", "/", "+", "#", "(", ")"]
+    plain = 0
+    for _ in range(5000):
+        pairs = []
+        for _ in range(rng.randrange(1, 6)):
+            value = "".join(rng.choice(pieces) if rng.random() < 0.15 else rng.choice("abcXYZ019+/=#:()- ")
+                            for _ in range(rng.randrange(0, 20)))
+            quoted = rng.random() < 0.9
+            pairs.append(f'{rng.choice(names)}{rng.choice(["=", "=", "=", " =", "= "])}'
+                         + (f'"{value}"' if quoted else value.replace(" ", "")))
+        text = rng.choice([",", ",", ", ", " ,", ",\t"]).join(pairs)
+        if rng.random() < 0.05:
+            text = "Signature " + text
+        stripped = httpsig_cavage.strip_bogus_prefix(text)
+        expected = _params_or_refusal(httpsig_cavage._parse_params, stripped) if stripped else None
+        if expected is None:
+            continue
+        assert _params_or_refusal(httpsig_cavage.parse_signature_params, text) == expected, text
+        plain += bool(httpsig_cavage._PLAIN_PARAMS.fullmatch(stripped))
+    assert plain > 500  # the one-match reader was exercised, not only the general one

@@ -73,7 +73,11 @@ def field_value(headers: Mapping[str, str] | Any, name: str) -> str | None:
     """All values of header ``name`` (case-insensitive), trimmed and joined with ", "; None if absent."""
     lname = name.lower()
     if hasattr(headers, "getall"):
-        raw = list(headers.getall(name, []))
+        raw = list(headers.getall(name, ()))
+        if len(raw) == 1:  # the usual case, in short: one line of text without a line break
+            value = raw[0]
+            if isinstance(value, str) and "\n" not in value and "\r" not in value and "\x00" not in value:
+                return value.strip(" \t")
     else:
         raw = []
         for key, value in headers.items():
