@@ -41,6 +41,10 @@ def _refuse_constant(name: str) -> Any:
     raise InvalidDocument(f"invalid JSON: {name} is not allowed")
 
 
+# One decoder for every document: json.loads with an argument builds a decoder (and its scanner) per call.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def _max_depth(text: str) -> int:
     """Deepest bracket nesting outside string literals, in one linear pass (no recursion)."""
     brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
@@ -111,7 +115,9 @@ def loads_bounded(data: bytes | str, *, max_depth: int = MAX_DEPTH, max_list: in
     if text.count("[") + text.count("{") > max_depth and _max_depth(text) > max_depth:
         raise InvalidDocument(f"JSON nested deeper than {max_depth} levels")
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        if text.startswith("\ufeff"):  # a second one: what json.loads says of it
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        value = _DECODER.decode(text)
     except RecursionError:
         # Only reachable if the pre-scan was fooled by malformed input; never let it escape.
         raise InvalidDocument(f"JSON nested deeper than {max_depth} levels") from None
