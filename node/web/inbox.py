@@ -1,4 +1,10 @@
-"""The inbox endpoints (shared and per actor): a thin layer over ``federation.inbox``."""
+"""The inbox endpoints (shared and per actor): a thin layer over ``federation.inbox``.
+
+An inbox POST comes from another server: it is answered in JSON, never shows a page, and has
+no member, so the middlewares skip the site settings and the session and CSRF cookies for
+it (``is_inbox_post``); its request id, error answers and security headers are as for every
+request.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,17 @@ from node.app import NODE
 from node.db import queries
 from node.federation.authenticate import addressed_to_us
 from node.federation.inbox import InboxOutcome, InboxRequest, InboxResult
+
+# The shared inbox, the instance actor's and each actor's (node.web.routes).
+INBOX_PATHS = ("/inbox", "/actor/inbox", "/actors/{username}/inbox")
+
+
+def is_inbox_post(request: web.Request) -> bool:
+    """Whether ``request`` is a POST routed to an inbox: another server delivering an activity."""
+    if request.method != "POST":
+        return False
+    resource = request.match_info.route.resource  # None for a 404 or 405
+    return resource is not None and resource.canonical in INBOX_PATHS
 
 
 def _answer(result: InboxResult, node=None) -> web.Response:

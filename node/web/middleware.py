@@ -19,6 +19,7 @@ from node.db.busy import RETRY_AFTER_SECONDS, is_database_busy
 from node.embed_policy import allowed_origins, frame_ancestors
 from node.logs import REQUEST_ID, REQUEST_ID_RE
 from node.web.error_pages import error_page
+from node.web.inbox import is_inbox_post
 from node.web.negotiate import wants_activity_json
 from node.web.render import REQUEST
 
@@ -131,8 +132,11 @@ def embed_csp(policy: str, embed_origins: list[str]) -> str:
 
 @web.middleware
 async def site_settings_middleware(request: web.Request, handler):
-    """Pages show the site settings in force: this process's snapshot, read again when it is old (node.site)."""
+    """Pages show the site settings in force: this process's snapshot, read again when it is old (node.site).
+
+    An inbox POST shows no page: it does not wait for a read of the settings.
+    """
     node = request.app.get(NODE)
-    if node is not None and node.site is not None:
+    if node is not None and node.site is not None and not is_inbox_post(request):
         await node.site.fresh()
     return await handler(request)

@@ -33,9 +33,7 @@ def add_routes(app: web.Application) -> None:
         web.get("/actor/{which:followers|following}", ap.follow_collection),
         web.get("/actors/{username}", ap.actor),
         web.get("/actors/{username}/outbox", ap.outbox),
-        web.post("/actors/{username}/inbox", inbox.post_inbox),
-        web.post("/inbox", inbox.post_inbox),
-        web.post("/actor/inbox", inbox.post_inbox),  # the instance actor's advertised inbox
+        *(web.post(path, inbox.post_inbox) for path in inbox.INBOX_PATHS),  # /actor/inbox: the instance actor's
         web.get("/actors/{username}/{which:followers|following}", ap.follow_collection),
         web.get("/@{username}", pages.profile_by_handle),
         web.get("/articles/{slug}", ap.article),

@@ -5,6 +5,8 @@ For every request carrying a session cookie, the session is looked up (one index
 one it is None.  A cookie that opens no session (expired, signed out elsewhere) is deleted.
 Readers who never sign in get no cookie from here: the only cookies set are the session's, at
 sign-in, and the CSRF form cookie of the sign-in and registration pages (``node.web.csrf``).
+An inbox POST (another server delivering an activity, ``node.web.inbox.is_inbox_post``) passes
+through untouched: no cookie of it is read, none is set on its answer.
 
 The cookie is HttpOnly, SameSite=Lax, and Secure with the ``__Host-`` prefix when ``base_url``
 is https (RFC 6265bis §4.1.3.2: no Domain, Path=/, so no subdomain can set or read it).
@@ -21,6 +23,7 @@ from node.members import sessions
 from node.members.current import CurrentMember
 from node.members.roles import MemberStatus, Role
 from node.web import csrf
+from node.web.inbox import is_inbox_post
 from node.web.render import REQUEST
 from node.web.request_keys import MEMBER, SESSION
 
@@ -52,6 +55,9 @@ def current_member(opened: sessions.OpenSession) -> CurrentMember:
 @web.middleware
 async def session_middleware(request: web.Request, handler):
     """Set ``request[MEMBER]`` from the session cookie; set or clear cookies on the way out."""
+    if is_inbox_post(request):
+        # Another server delivering an activity: no member, and no cookie read or set.
+        return await handler(request)
     REQUEST.set(request)
     request[MEMBER] = None
     token = request.cookies.get(cookie_name(request))
