@@ -214,3 +214,86 @@ async def test_a_failure_never_overwrites_an_outcome_and_only_the_owner_settles(
         async with first.sessions() as session:
             row = await session.get(Activity, row_id)
         assert (row.status, row.error) == ("applied", None)
+
+
+def reading_back(monkeypatch) -> list[int]:
+    """The row ids the processors read back from the database (what the inbox did not hand over)."""
+    read: list[int] = []
+    real_read = activities.read_activities
+
+    async def recording(session, ids):
+        read.extend(ids)
+        return await real_read(session, ids)
+
+    monkeypatch.setattr(activities, "read_activities", recording)
+    return read
+
+
+async def comments_stored(node, creates: list[tuple[str, dict]]) -> int:
+    async with node.sessions() as session:
+        return await session.scalar(select(func.count(Object.id)).where(
+            Object.ap_id.in_([create["object"]["id"] for _, create in creates])))
+
+
+async def test_handed_activities_are_not_read_back_and_the_others_are(tmp_path, monkeypatch):
+    """What the inbox hands over is applied as handed; a row notified by id alone is read from the database."""
+    read = reading_back(monkeypatch)
+    async with two_nodes(None, tmp_path) as (node, _, article):
+        creates = [reply(n, article) for n in range(6)]
+        ids = await store_received(node, creates)
+        processor = Processor(node)
+        for row_id, (actor, create) in zip(ids[:3], creates[:3]):
+            processor.notify(row_id, create, actor)
+        for row_id in ids[3:]:
+            processor.notify(row_id)
+        await processor.start()
+        try:
+            await asyncio.wait_for(processor.drain(), 30)
+        finally:
+            await processor.stop()
+        assert sorted(read) == ids[3:]
+        assert await comments_stored(node, creates) == 6
+
+
+async def test_after_a_restart_what_was_handed_over_is_applied_from_the_database(tmp_path, monkeypatch):
+    """A processor stopped before applying what its inbox handed over: the next one (a restart) applies
+    every row from the database, each once."""
+    read = reading_back(monkeypatch)
+    async with two_nodes(None, tmp_path) as (node, _, article):
+        creates = [reply(n, article) for n in range(5)]
+        ids = await store_received(node, creates)
+        gone = Processor(node)
+        for row_id, (actor, create) in zip(ids, creates):
+            gone.notify(row_id, create, actor)
+        # Never started: its hand-off dies with it, as a process killed right after its inbox's commit.
+        restarted = Processor(node)
+        await restarted.start()
+        try:
+            await asyncio.wait_for(restarted.drain(), 30)
+        finally:
+            await restarted.stop()
+        assert sorted(read) == ids
+        assert await comments_stored(node, creates) == 5
+        async with node.sessions() as session:
+            states = Counter((await session.scalars(select(Activity.status).where(Activity.id.in_(ids)))).all())
+        assert states == {"applied": 5}
+
+
+async def test_the_hand_off_keeps_at_most_its_bound_and_reads_the_rest_back(tmp_path, monkeypatch):
+    """An inbox ahead of its processor does not grow the processor's memory: copies beyond ``HANDED``
+    are not kept, and those rows are read back when claimed."""
+    monkeypatch.setattr(processor_module, "HANDED", 2)
+    read = reading_back(monkeypatch)
+    async with two_nodes(None, tmp_path) as (node, _, article):
+        creates = [reply(n, article) for n in range(5)]
+        ids = await store_received(node, creates)
+        processor = Processor(node)
+        for row_id, (actor, create) in zip(ids, creates):
+            processor.notify(row_id, create, actor)
+        await processor.start()
+        try:
+            await asyncio.wait_for(processor.drain(), 30)
+        finally:
+            await processor.stop()
+        assert sorted(read) == ids[2:]
+        assert await comments_stored(node, creates) == 5
