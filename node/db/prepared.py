@@ -20,6 +20,7 @@ a dialect with named ones goes through SQLAlchemy as before.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import insert as sql_insert
@@ -110,12 +111,22 @@ class Prepared:
                 raise KeyError(f"no value for the parameter {name!r} of {compiled.sql[:60]!r}")
             process = processors.get(name)
             fixed[name] = process(value) if process is not None and value is not None else value
-        steps = [(name, fixed.get(name, _VARYING), processors.get(name)) for name in compiled.order]
-        parameters = [tuple(
-            value if value is not _VARYING else (row[name] if process is None or row[name] is None
-                                                 else process(row[name]))
-            for name, value, process in steps) for row in rows]
+        # Each row's values are picked in C (itemgetter), the few with a processor converted, and the
+        # shared ones put in their places: no per-parameter Python step for the others.
+        varying = [name for name in compiled.order if name not in fixed]
+        converted = [(i, processors[name]) for i, name in enumerate(varying) if name in processors]
+        values = list(fixed.values())
+        place = {name: len(varying) + i for i, name in enumerate(fixed)}
+        positions = [place[name] if name in place else varying.index(name) for name in compiled.order]
+        pick = itemgetter(*varying) if varying else (lambda row: ())
+        arrange = itemgetter(*positions)
+        parameters = []
+        for row in rows:
+            picked = pick(row)
+            picked = list(picked) if len(varying) > 1 else [picked] if varying else []
+            for i, process in converted:
+                if picked[i] is not None:
+                    picked[i] = process(picked[i])
+            arranged = arrange(picked + values)
+            parameters.append(arranged if len(positions) > 1 else (arranged,))
         await connection.exec_driver_sql(compiled.sql, parameters)
-
-
-_VARYING = object()  # a parameter each row gives
