@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import random
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from node.content import Draft
 from node.db import queries
 from node.db.models import Delivery, Host
 from node.db.types import utcnow
+from node.federation import outbox
 from node.federation.delivery import BREAKER_COOL_OFF, BREAKER_THRESHOLD, DeliveryWorker, _Ledger
 from node.federation.retry import MAX_ATTEMPTS
 from node.services.publish import publish_article
@@ -799,6 +801,28 @@ async def test_a_row_cancelled_as_it_is_handed_the_next_commit_passes_it_on():
     assert batches == [[0], [1, 2]]
     await asyncio.wait_for(ledger.record(3, None), 5)
     assert batches[-1] == [3]
+
+
+async def test_queueing_activities_writes_one_row_per_activity_and_inbox_with_its_columns(quiet):
+    """``enqueue_many`` gives every row the columns its activity shares once; only the inbox and its host
+    differ; a repeated inbox is queued once."""
+    # Given two activities and three inboxes on two hosts, one of them named twice
+    activities = [{"id": f"http://127.0.0.1:9/activities/{n}", "type": "Announce", "actor": "http://127.0.0.1:9/site",
+                   "object": f"http://elsewhere.test/notes/{n}"} for n in (1, 2)]
+    inboxes = ["https://a.test/inbox", "https://b.test/users/x/inbox", "https://a.test/inbox", "https://b.test/inbox"]
+    # When they are queued in one transaction
+    async with quiet.node.sessions.begin() as session:
+        queued = await outbox.enqueue_many(session, activities, signer="site", inboxes=inboxes)
+    # Then each activity has one pending row per distinct inbox, with its own body, the signer and the host
+    rows = await deliveries(quiet.node)
+    assert queued == 6 == len(rows)
+    assert sorted((r.activity_ap_id, r.inbox, r.host) for r in rows) == sorted(
+        (a["id"], inbox, inbox.split("/")[2]) for a in activities for inbox in set(inboxes))
+    for row in rows:
+        document = json.loads(row.body)
+        assert document["id"] == row.activity_ap_id and document["object"] == row.object_ap_id
+        assert (row.signer, row.status, row.attempts, row.lease_until) == ("site", "pending", 0, None)
+        assert row.next_attempt_at == row.created_at and row.created_at.tzinfo is not None
 
 
 async def test_a_wake_up_during_a_claim_that_found_nothing_is_not_lost(quiet, remote):

@@ -76,7 +76,8 @@ async def enqueue_many(
         if host not in unavailable:
             targets.append((inbox, host))
     now = utcnow()
-    rows = []
+    rows = [{"inbox": inbox, "host": host} for inbox, host in targets]
+    queued = 0
     for document in documents:
         object_id = get_id(document.get("object"))
         if document["id"] not in stored:
@@ -87,14 +88,15 @@ async def enqueue_many(
                 object_ap_id=object_id, status=ActivityState.SENT, raw=document, created_at=now,
             ))
         body = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
-        rows += [{
-            "activity_ap_id": document["id"], "object_ap_id": object_id, "signer": signer, "inbox": inbox,
-            "host": host, "body": body, "status": DeliveryState.PENDING.value, "attempts": 0, "next_attempt_at": now, "created_at": now,
-        } for inbox, host in targets]
-    if rows:
-        await ledger.insert_deliveries(session, rows)
+        if rows:
+            # Only the inbox and its host differ from row to row: the rest is given once.
+            await ledger.insert_deliveries(session, rows, activity_ap_id=document["id"], object_ap_id=object_id,
+                                           signer=signer, body=body, status=DeliveryState.PENDING.value,
+                                           attempts=0, next_attempt_at=now, created_at=now)
+            queued += len(rows)
+    if queued:
         await wakeups.announce(session, wakeups.DELIVERIES)  # workers in other processes start at once
-    return len(rows)
+    return queued
 
 
 async def deliver_to_followers(
