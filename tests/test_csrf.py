@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 
 import pytest
 
-from node.members.roles import MemberStatus
 from tests.members_fed_support import publish
 from tests.members_support import PASSWORD, csrf_of, form_token, login, make_member, member_client, session_cookie
 from tests.members_support import signed_in_name

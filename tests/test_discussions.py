@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from node.db import discussions as db
 from node.db import queries
-from node.db.models import Activity, Delivery, DiscussionAlias, DiscussionDocument, Follow, Object
+from node.db.models import Activity, DiscussionAlias, DiscussionDocument, Follow, Object
 from node.discussions.resolve import DiscussionError
-from node.discussions.service import open_discussion, refresh_source
+from node.discussions.service import open_discussion
 from node.federation.vocab import PUBLIC
 from tests.fakes.remote import fake_remote, signed_post
 from tests.fakes.website import article_html, fake_website

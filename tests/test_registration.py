@@ -6,8 +6,8 @@ import pytest
 
 from node.db import members as db
 from node.members import accounts, links
-from node.members.roles import MemberStatus, Role
-from tests.members_support import PASSWORD, csrf_of, form_token, login, make_member, member_client
+from node.members.roles import Role
+from tests.members_support import PASSWORD, form_token, login, make_member, member_client
 from tests.support import make_settings, running_node
 from tests.cli_support import run_fednode
 from tests.members_support import post_login, signed_in_name

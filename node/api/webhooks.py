@@ -23,7 +23,7 @@ import logging
 import secrets
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Iterable
 
 from sqlalchemy import event as sa_event

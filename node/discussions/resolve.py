@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from node.errors import (BadContentType, BadStatus, BlockedAddress, BlockedDomain, FetchError, InvalidDocument, NodeError,
+from node.errors import (BadStatus, BlockedAddress, BlockedDomain, FetchError, InvalidDocument, NodeError,
                          OriginMismatch, ResponseTooLarge, TooManyRedirects)
 from node.federation.comments import COMMENT_TYPES, parse_time
 from node.federation.fetch import Fetcher, is_activitypub_content_type

@@ -43,7 +43,6 @@ from node.federation.vocab import as_list, get_id
 
 if TYPE_CHECKING:
     from node.app import Node
-    from node.config import Settings
 
 log = logging.getLogger("fednode.discussions")
 
