@@ -8,6 +8,7 @@ has a heading per setting and ``tests/test_docs.py`` keeps the two in step.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import os
 import re
@@ -253,17 +254,19 @@ class Settings:
         """The base URL without a trailing slash."""
         return self.base_url.rstrip("/")
 
-    @property
+    # Read by every inbox request (node.web.inbox): worked out once per Settings (they are frozen;
+    # ``replace`` makes a new one), not by splitting ``base_url`` again each time.
+    @functools.cached_property
     def host(self) -> str:
         """The authority part of the base URL (host[:port]), lowercase; used in handles."""
         return urlsplit(self.base_url).netloc.lower()
 
-    @property
+    @functools.cached_property
     def signature_hosts(self) -> tuple[str, ...]:
         """The hosts a signed request may be addressed to: ``host`` first, then ``alias_hosts``."""
         return (self.host, *(alias.lower() for alias in self.alias_hosts if alias.lower() != self.host))
 
-    @property
+    @functools.cached_property
     def scheme(self) -> str:
         return urlsplit(self.base_url).scheme
 
