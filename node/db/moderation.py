@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Collection, Iterable, Sequence
 
-from sqlalchemy import Integer, bindparam, delete, func, insert, literal, or_, select, union_all, update
+from sqlalchemy import Integer, bindparam, delete, func, literal, or_, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 
 from node.db.models import (COMMENT_TRANSITIONS, Activity, Actor, ActorBan, DomainBlock, Follow, ModerationEntry,
                             Object, Report, RuleHit)
+from node.db.prepared import Prepared
 from node.db.queries import SHOWN_STATE
 from node.db.types import UTCDateTime, utcnow
 
@@ -106,6 +107,24 @@ _APPROVED_COUNTS = (select(_OBJECTS.actor_id, func.count(_OBJECTS.id))
                     .group_by(_OBJECTS.actor_id))
 
 
+# The decide step's other per-batch reads, built once for the same reason.
+_BANS, _BLOCKS, _FOLLOWS = ActorBan.__table__.c, DomainBlock.__table__.c, Follow.__table__.c
+_ACTOR_FACTS = (select(_ACTORS.id, _ACTORS.ap_id, _ACTORS.domain,
+                       _ACTORS.raw["published"].as_string().label("published"),
+                       _ACTORS.raw["followers"]["totalItems"].as_integer().label("followers"))
+                .where(_ACTORS.id.in_(bindparam("ids", expanding=True))))
+_BLOCK_SEVERITIES = (select(_BLOCKS.domain, _BLOCKS.severity)
+                     .where(_BLOCKS.domain.in_(bindparam("domains", expanding=True))))
+_ACCEPTED_FOLLOWS = (select(_FOLLOWS.follower_id, _FOLLOWS.followed_id)
+                     .where(_FOLLOWS.follower_id.in_(bindparam("followers", expanding=True)),
+                            _FOLLOWS.followed_id.in_(bindparam("followed", expanding=True)),
+                            _FOLLOWS.state == "accepted"))
+_BANNED_AMONG = (select(_BANS.actor_ap_id)
+                 .where(_BANS.actor_ap_id.in_(bindparam("ids", expanding=True)),
+                        or_(_BANS.expires_at.is_(None),
+                            _BANS.expires_at > bindparam("now", type_=_BANS.expires_at.type))))
+
+
 async def seen_domains(session: AsyncSession, domains: Iterable[str]) -> set[str]:
     """Which of these instances already have a comment shown here."""
     wanted = set(domains)
@@ -176,10 +195,7 @@ async def actor_facts(session: AsyncSession, actor_ids: Iterable[int]) -> Sequen
 
     Only these columns: an actor's raw document (its key, its profile) is large.
     """
-    query = (select(Actor.id, Actor.ap_id, Actor.domain, Actor.raw["published"].as_string().label("published"),
-                    Actor.raw["followers"]["totalItems"].as_integer().label("followers"))
-             .where(Actor.id.in_(set(actor_ids))))
-    return (await session.execute(query)).all()
+    return (await session.execute(_ACTOR_FACTS, {"ids": list(set(actor_ids))})).all()
 
 
 async def comments_of_domain(session: AsyncSession, domain: str, states: Sequence[str]) -> Sequence[Object]:
@@ -235,17 +251,16 @@ async def drop_domain_block(session: AsyncSession, domain: str) -> bool:
 
 async def block_severities(session: AsyncSession, domains: Iterable[str]) -> dict[str, str]:
     """The severity of the block of each of these exact domains that is blocked (one statement)."""
-    query = select(DomainBlock.domain, DomainBlock.severity).where(DomainBlock.domain.in_(set(domains)))
-    return {domain: severity for domain, severity in (await session.execute(query)).all()}
+    found = await session.execute(_BLOCK_SEVERITIES, {"domains": list(set(domains))})
+    return {domain: severity for domain, severity in found.all()}
 
 
 async def accepted_follows_between(session: AsyncSession, follower_ids: Iterable[int],
                                    followed_ids: Iterable[int]) -> set[tuple[int, int]]:
     """(follower, followed) pairs of accepted follows from any of ``follower_ids`` to any of ``followed_ids``."""
-    query = select(Follow.follower_id, Follow.followed_id).where(
-        Follow.follower_id.in_(set(follower_ids)), Follow.followed_id.in_(set(followed_ids)),
-        Follow.state == "accepted")
-    return {(follower, followed) for follower, followed in (await session.execute(query)).all()}
+    found = await session.execute(_ACCEPTED_FOLLOWS, {"followers": list(set(follower_ids)),
+                                                      "followed": list(set(followed_ids))})
+    return {(follower, followed) for follower, followed in found.all()}
 
 
 async def sever_follows_of_domain(session: AsyncSession, domain: str) -> int:
@@ -275,10 +290,8 @@ async def is_banned(session: AsyncSession, actor_ap_id: str, now: datetime | Non
 
 async def banned_among(session: AsyncSession, actor_ap_ids: Iterable[str], now: datetime | None = None) -> set[str]:
     """Which of these actors are under a ban that has not expired (one statement)."""
-    now = now or utcnow()
-    query = select(ActorBan.actor_ap_id).where(
-        ActorBan.actor_ap_id.in_(set(actor_ap_ids)), or_(ActorBan.expires_at.is_(None), ActorBan.expires_at > now))
-    return set((await session.scalars(query)).all())
+    found = await session.execute(_BANNED_AMONG, {"ids": list(set(actor_ap_ids)), "now": now or utcnow()})
+    return set(found.scalars().all())
 
 
 async def put_ban(session: AsyncSession, actor_ap_id: str, *, moderator: str, reason: str | None,
@@ -367,49 +380,18 @@ def log_entry(session: AsyncSession, *, moderator: str, action: str, target: str
     return entry
 
 
-_LOG_INSERTS: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {}
+_LOG_INSERT = Prepared.insert(ModerationEntry.__table__)
 
 
-def _log_insert(dialect: Any) -> tuple[str, tuple[str, ...], dict[str, Any]]:
-    """The mod log's insert compiled for ``dialect``: its SQL, its parameters' order and the bind
-    processor of each column that has one (made once per dialect)."""
-    found = _LOG_INSERTS.get(dialect.name)
-    if found is None:
-        table = ModerationEntry.__table__
-        names = ("moderator", "action", "target", "rule", "reason", "root_id", "at")
-        compiled = insert(table).compile(dialect=dialect, column_keys=list(names), for_executemany=True)
-        order = tuple(compiled.positiontup or ())
-        processors = {name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names}
-        found = _LOG_INSERTS[dialect.name] = (compiled.string, order, {k: v for k, v in processors.items() if v})
-    return found
+async def add_log_lines(session: AsyncSession, lines: Sequence[dict[str, Any]], **shared: Any) -> None:
+    """Add many mod log lines in one ``executemany``: a spam wave holds many comments in one batch.
 
-
-async def add_log_lines(session: AsyncSession, lines: Sequence[dict[str, Any]]) -> None:
-    """Add many mod log lines (dicts of moderator, action, target, rule, reason, root_id and at) in one
-    ``executemany``: a spam wave holds many comments in one batch.
-
-    The insert is compiled once and each line goes to the driver as it would through SQLAlchemy
-    (each value through its column's bind processor: the time's), without the per-row work of
-    building its parameters, which cost three times SQLite's own insert of the row."""
-    if not lines:
-        return
-    connection = await session.connection()
-    sql, order, processors = _log_insert(connection.dialect)
-    if not order:  # a dialect with named parameters: let SQLAlchemy build them
-        await session.execute(insert(ModerationEntry.__table__), list(lines))
-        return
-    done: dict[tuple[str, Any], Any] = {}  # a batch's lines share their time: convert it once
-
-    def value(name: str, raw: Any) -> Any:
-        process = processors.get(name)
-        if process is None or raw is None:
-            return raw
-        key = (name, raw)
-        if key not in done:
-            done[key] = process(raw)
-        return done[key]
-
-    await connection.exec_driver_sql(sql, [tuple(value(name, line.get(name)) for name in order) for line in lines])
+    Each line is a dict of the same columns (of moderator, action, target, rule, reason, root_id
+    and at); ``shared`` gives the ones every line has (a batch's moderator and time), converted once.
+    The insert is compiled once (``node.db.prepared``): building each row's parameters through
+    SQLAlchemy cost three times SQLite's own insert of the row."""
+    if lines:
+        await _LOG_INSERT.executemany(session, lines, **shared)
 
 
 async def list_log(session: AsyncSession, *, limit: int = 50, target: str | None = None,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -216,13 +215,13 @@ async def judge_many(node: "Node", session: AsyncSession, items: Sequence[Incomi
             seen.add(author.domain)
             decider.seen.add(author.domain)
         else:
-            entries.append(_log_line(item, judgement, now))
+            entries.append(_log_line(item, judgement))
             if judgement.send_reject:
                 owed.append(item)
         if config.trusted_after is not None and approved.get(author.id, 0) >= max(config.trusted_after, 1):
             decider.trusted.add(author.id)
     if entries:
-        await db.add_log_lines(session, entries)
+        await db.add_log_lines(session, entries, moderator=MODERATOR, at=now)
     for item in owed:
         author = await session.get(Actor, item.author_id)
         await send_reject(node, session, item.document["id"], getattr(item.parent, "ap_id", None), author)
@@ -271,11 +270,10 @@ async def _followers_of_sites(node: "Node", session: AsyncSession, items: Sequen
             for follower, followed_id in pairs}
 
 
-def _log_line(item: Incoming, judgement: Judgement, at: datetime) -> dict[str, Any]:
-    """The mod log line of a hold or a rejection by the policy."""
-    return {"moderator": MODERATOR, "action": "hold" if judgement.verdict is Verdict.HOLD else "reject",
-            "target": item.document["id"], "rule": judgement.rule, "reason": judgement.reason,
-            "root_id": getattr(item.root, "id", None), "at": at}
+def _log_line(item: Incoming, judgement: Judgement) -> dict[str, Any]:
+    """The mod log line of a hold or a rejection by the policy (its moderator and time are the batch's)."""
+    return {"action": "hold" if judgement.verdict is Verdict.HOLD else "reject", "target": item.document["id"],
+            "rule": judgement.rule, "reason": judgement.reason, "root_id": getattr(item.root, "id", None)}
 
 
 async def send_reject(node: "Node", session: AsyncSession, reply_id: str, target: str | None, author: Actor) -> None:
