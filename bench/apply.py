@@ -40,14 +40,9 @@ GROUP = 256  # rows per inbox group commit (node.federation.inbox_writer.MAX_GRO
 
 def activity_of(number: int, target: str, remote: str) -> tuple[str, dict]:
     """bench/inbox.py's reply ``number``: its author and its Create (as parsed from the request body)."""
-    from node.federation.vocab import AS_NS, PUBLIC
+    from bench.inbox import reply_activity
 
-    actor = f"{remote}/users/u{number % AUTHORS}"
-    note = {"id": f"{actor}/statuses/{number}", "type": "Note", "attributedTo": actor,
-            "inReplyTo": f"{target}/articles/t{number % THREADS}", "content": f"<p>reply {number}</p>",
-            "published": "2026-11-24T10:00:00Z", "to": [PUBLIC], "cc": [actor + "/followers"]}
-    activity = {"@context": AS_NS, "id": note["id"] + "/activity", "type": "Create", "actor": actor,
-                "to": note["to"], "cc": note["cc"], "object": note}
+    actor, activity = reply_activity(number, target, remote, AUTHORS, THREADS)
     return actor, json.loads(json.dumps(activity))
 
 
@@ -105,21 +100,12 @@ async def baseline(replies: int) -> float:
     """CPU seconds per reply to write only its comment row (Core executemany, 128 a transaction)."""
     from sqlalchemy import insert
 
-    from node.db.engine import make_engine, upgrade
-    from node.db.models import Actor, Object
+    from bench.inbox import floor_database
+    from node.db.models import Object
     from node.db.types import utcnow
 
     with tempfile.TemporaryDirectory() as folder:
-        engine = make_engine(f"sqlite+aiosqlite:///{folder}/baseline.db")
-        await upgrade(engine)
-        actor, article = "https://remote.example/users/u", "https://local.example/articles/a"
-        async with engine.begin() as connection:
-            await connection.execute(insert(Actor.__table__), [{
-                "ap_id": actor, "ap_type": "Person", "username": "u", "domain": "remote.example",
-                "inbox": actor + "/inbox", "is_local": False}])
-            await connection.execute(insert(Object.__table__), [{
-                "ap_id": article, "ap_type": "Article", "kind": "article", "actor_id": 1, "is_local": True,
-                "visibility": "public", "published": utcnow()}])
+        engine, _, article = await floor_database(f"{folder}/baseline.db")
         documents = [activity_of(number, "https://local.example", "https://remote.example")[1]["object"]
                      for number in range(replies)]
         started = time.process_time()

@@ -88,6 +88,17 @@ def actor_document(base: str, index: int, pem: str) -> dict:
             "publicKey": {"id": actor + "#main-key", "owner": actor, "publicKeyPem": public}}
 
 
+def reply_activity(number: int, target: str, remote_base: str, authors: int, threads: int) -> tuple[str, dict]:
+    """Reply ``number``: its author (one of ``authors`` remote actors) and its Create of a Note
+    answering one of the ``threads`` articles of ``target``, in Mastodon's shape."""
+    actor = f"{remote_base}/users/u{number % authors}"
+    note = {"id": f"{actor}/statuses/{number}", "type": "Note", "attributedTo": actor,
+            "inReplyTo": f"{target}/articles/t{number % threads}", "content": f"<p>reply {number}</p>",
+            "published": "2026-11-24T10:00:00Z", "to": [PUBLIC], "cc": [actor + "/followers"]}
+    return actor, {"@context": AS_NS, "id": note["id"] + "/activity", "type": "Create", "actor": actor,
+                   "to": note["to"], "cc": note["cc"], "object": note}
+
+
 def sign_batch(args) -> list[tuple[bytes, dict[str, str]]]:
     """Sign a slice of the requests (runs in a worker process)."""
     target, remote_base, pems, start, stop, threads = args
@@ -95,12 +106,7 @@ def sign_batch(args) -> list[tuple[bytes, dict[str, str]]]:
     signed = []
     for n in range(start, stop):
         who = n % len(keys)
-        actor = f"{remote_base}/users/u{who}"
-        note = {"id": f"{actor}/statuses/{n}", "type": "Note", "attributedTo": actor,
-                "inReplyTo": f"{target}/articles/t{n % threads}", "content": f"<p>reply {n}</p>",
-                "published": "2026-11-24T10:00:00Z", "to": [PUBLIC], "cc": [actor + "/followers"]}
-        activity = {"@context": AS_NS, "id": note["id"] + "/activity", "type": "Create", "actor": actor,
-                    "to": note["to"], "cc": note["cc"], "object": note}
+        actor, activity = reply_activity(n, target, remote_base, len(keys), threads)
         body = json.dumps(activity).encode()
         headers = {"Content-Type": "application/activity+json"}
         headers.update(httpsig.sign_cavage("POST", target + "/inbox", headers, body, keys[who], actor + "#main-key"))
@@ -207,15 +213,16 @@ async def count_comments(node) -> int:
 
 # ---------------------------------------------------------------- (c) the storage floor
 
-async def storage_floor(folder: Path, count: int) -> float:
-    """CPU seconds per reply to write only its two rows (activity, comment), 64 a transaction."""
+async def floor_database(path: str):
+    """A migrated SQLite database at ``path`` holding one remote actor (row 1) and one local article
+    (row 1): what the storage floors write replies against.  Returns (engine, actor id, article id)."""
     from sqlalchemy import insert
 
     from node.db.engine import make_engine, upgrade
-    from node.db.models import Activity, Actor, Object
+    from node.db.models import Actor, Object
     from node.db.types import utcnow
 
-    engine = make_engine(f"sqlite+aiosqlite:///{folder}/storage-floor.db")
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
     await upgrade(engine)
     actor, article = "https://remote.example/users/u", "https://local.example/articles/a"
     async with engine.begin() as connection:
@@ -225,6 +232,17 @@ async def storage_floor(folder: Path, count: int) -> float:
         await connection.execute(insert(Object.__table__), [{
             "ap_id": article, "ap_type": "Article", "kind": "article", "actor_id": 1, "is_local": True,
             "visibility": "public", "published": utcnow()}])
+    return engine, actor, article
+
+
+async def storage_floor(folder: Path, count: int) -> float:
+    """CPU seconds per reply to write only its two rows (activity, comment), 64 a transaction."""
+    from sqlalchemy import insert
+
+    from node.db.models import Activity, Object
+    from node.db.types import utcnow
+
+    engine, actor, article = await floor_database(f"{folder}/storage-floor.db")
     started = time.process_time()
     for first in range(0, count, 64):
         activities, comments = [], []

@@ -229,6 +229,15 @@ def reading_back(monkeypatch) -> list[int]:
     return read
 
 
+async def run_until_drained(processor: Processor) -> None:
+    """Start ``processor``, wait until it has applied everything it can, and stop it."""
+    await processor.start()
+    try:
+        await asyncio.wait_for(processor.drain(), 30)
+    finally:
+        await processor.stop()
+
+
 async def comments_stored(node, creates: list[tuple[str, dict]]) -> int:
     async with node.sessions() as session:
         return await session.scalar(select(func.count(Object.id)).where(
@@ -246,11 +255,7 @@ async def test_handed_activities_are_not_read_back_and_the_others_are(tmp_path, 
             processor.notify(row_id, create, actor)
         for row_id in ids[3:]:
             processor.notify(row_id)
-        await processor.start()
-        try:
-            await asyncio.wait_for(processor.drain(), 30)
-        finally:
-            await processor.stop()
+        await run_until_drained(processor)
         assert sorted(read) == ids[3:]
         assert await comments_stored(node, creates) == 6
 
@@ -267,11 +272,7 @@ async def test_after_a_restart_what_was_handed_over_is_applied_from_the_database
             gone.notify(row_id, create, actor)
         # Never started: its hand-off dies with it, as a process killed right after its inbox's commit.
         restarted = Processor(node)
-        await restarted.start()
-        try:
-            await asyncio.wait_for(restarted.drain(), 30)
-        finally:
-            await restarted.stop()
+        await run_until_drained(restarted)
         assert sorted(read) == ids
         assert await comments_stored(node, creates) == 5
         async with node.sessions() as session:
@@ -290,10 +291,6 @@ async def test_the_hand_off_keeps_at_most_its_bound_and_reads_the_rest_back(tmp_
         processor = Processor(node)
         for row_id, (actor, create) in zip(ids, creates):
             processor.notify(row_id, create, actor)
-        await processor.start()
-        try:
-            await asyncio.wait_for(processor.drain(), 30)
-        finally:
-            await processor.stop()
+        await run_until_drained(processor)
         assert sorted(read) == ids[2:]
         assert await comments_stored(node, creates) == 5
