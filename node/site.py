@@ -8,13 +8,12 @@ follows the file).
 
 Every process keeps a snapshot (``SiteCache``) for the pages it renders, read
 again when older than ``REFRESH_SECONDS``: the process that saved a change sees
-it at once, the others within that time (like the moderation gate).  One read runs at a
-time: requests that find the snapshot old while it is read wait for that read.
+it at once, the others within that time, one read at a time (``node.snapshot``, like the
+moderation gate).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -23,6 +22,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from node.config import Settings
 from node.db import site_settings as db
+from node.snapshot import Freshness
 
 REFRESH_SECONDS = 10.0
 
@@ -75,9 +75,7 @@ class SiteCache:
     def __init__(self, settings: Settings, sessions: async_sessionmaker, *, clock=time.monotonic) -> None:
         self.settings = settings
         self.sessions = sessions
-        self._clock = clock
-        self._read_at: float | None = None
-        self._reading = asyncio.Lock()  # one read of the snapshot at a time
+        self._freshness = Freshness(REFRESH_SECONDS, clock)
         self.current = effective(settings, {})
 
     async def refresh(self) -> SiteSettings:
@@ -89,18 +87,12 @@ class SiteCache:
     def set(self, stored: Mapping[str, Any]) -> None:
         """Take ``stored`` (all the site_settings rows) as the snapshot now (this process just saved them)."""
         self.current = effective(self.settings, stored)
-        self._read_at = self._clock()
+        self._freshness.read()
 
     async def fresh(self) -> SiteSettings:
         """The settings, read again first if the snapshot is older than ``REFRESH_SECONDS``."""
-        if self._stale():
-            async with self._reading:
-                if self._stale():  # else the read we waited for was enough
-                    await self.refresh()
+        await self._freshness.ensure(self.refresh)
         return self.current
-
-    def _stale(self) -> bool:
-        return self._read_at is None or self._clock() - self._read_at > REFRESH_SECONDS
 
 
 def current(node: Any) -> SiteSettings:

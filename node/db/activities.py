@@ -139,7 +139,7 @@ async def settle_activities(session: AsyncSession, owner: str, outcomes: dict[in
     # One statement per distinct outcome (a run of replies is nearly all "applied"); a plain
     # execute, whose row count every driver reports, unlike an executemany's.
     for (state, error), ids in groups.items():
-        result = await session.execute(_settle(ActivityState(state)),
+        result = await session.execute(_settle(state),
                                        {"ids": ids, "owner": owner, "error": error, "at": now})
         settled += result.rowcount
     if settled != len(outcomes):

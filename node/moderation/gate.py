@@ -3,10 +3,8 @@
 The blocks live in the database (moderators change them with ``fednode mod``
 from another process), so the gate keeps a snapshot and reads it again when it
 is older than ``REFRESH_SECONDS``: a new block takes effect at the inbox within
-that time, at the decide step (``node.moderation.decide``) too.  One read runs at a
-time: the requests that find the snapshot old while it is being read wait for that
-read instead of each starting its own (64 senders used to make up to 64 reads of the
-same rows every ``REFRESH_SECONDS``).  The
+that time, at the decide step (``node.moderation.decide``) too, one read at a time
+(``node.snapshot``).  The
 same snapshot extends the fetcher's blocked domains, so a suspended domain is
 never contacted either (deliveries to it are given up), and the decide step
 reads blocks and bans from it instead of querying them for every batch.
@@ -14,7 +12,6 @@ reads blocks and bans from it instead of querying them for every batch.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from datetime import datetime
@@ -25,6 +22,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from node.db import moderation as db
 from node.db.types import utcnow
 from node.federation.netguard import is_blocked
+from node.snapshot import Freshness
 
 REFRESH_SECONDS = 10.0
 
@@ -37,29 +35,24 @@ class Gate:
         self.sessions = sessions
         self.config_blocked = tuple(config_blocked)
         self.fetcher = fetcher
-        self._clock = clock
-        self._read_at: float | None = None
-        self._reading = asyncio.Lock()  # one read of the snapshot at a time
-        self._generation = 0  # counts invalidations, so a read that began before one does not count as fresh
+        self._freshness = Freshness(REFRESH_SECONDS, clock)
         self.suspended: tuple[str, ...] = ()
         self.blocks: dict[str, str] = {}  # domain -> silence | suspend
         self.bans: dict[str, datetime | None] = {}
 
     def invalidate(self) -> None:
         """Read the blocks again before the next answer (this process just changed them)."""
-        self._read_at = None
-        self._generation += 1
+        self._freshness.invalidate()
 
     async def refresh(self) -> None:
-        generation = self._generation
+        generation = self._freshness.generation()
         async with self.sessions() as session:
             blocks = await db.list_domain_blocks(session)
             bans = await db.active_bans(session)
         self.suspended = tuple(b.domain for b in blocks if b.severity == "suspend")
         self.blocks = {b.domain: b.severity for b in blocks}
         self.bans = {b.actor_ap_id: b.expires_at for b in bans}
-        # A change made while we read may be missing from what we read: then the next answer reads again.
-        self._read_at = self._clock() if generation == self._generation else None
+        self._freshness.read(generation)  # not fresh if a change was made while we read
         if self.fetcher is not None:
             blocked = tuple(dict.fromkeys(self.config_blocked + self.suspended))
             if self.fetcher.policy.blocked_domains != blocked:
@@ -67,14 +60,8 @@ class Gate:
 
     async def fresh(self) -> "Gate":
         """This gate, its snapshot read again if it is older than ``REFRESH_SECONDS``."""
-        if self._stale():
-            async with self._reading:
-                if self._stale():  # else the read we waited for was enough
-                    await self.refresh()
+        await self._freshness.ensure(self.refresh)
         return self
-
-    def _stale(self) -> bool:
-        return self._read_at is None or self._clock() - self._read_at > REFRESH_SECONDS
 
     def is_banned(self, actor_ap_id: str) -> bool:
         expires = self.bans.get(actor_ap_id, False)
